@@ -1,0 +1,76 @@
+"""Settings of the OCR step: environment variables ``OCR_*``, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VlBackend = Literal["native", "vllm-server", "sglang-server", "fastdeploy-server"]
+
+
+def available_cores() -> int:
+    """Cores this process may run on (respects CPU affinity, e.g. a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class VlSettings(BaseSettings):
+    """PaddleOCR-VL (``paddleocr.PaddleOCRVL``). Environment: ``OCR_VL_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="OCR_VL_", extra="ignore")
+
+    enabled: bool = Field(False, description="Route the auto engine's OCR pages to PaddleOCR-VL")
+    pipeline_version: Literal["v1", "v1.5", "v1.6"] = "v1.6"
+    device: str = "gpu:0"
+    batch_pages: int = Field(8, ge=1, description="Pages passed to one predict() call")
+    models_home: Path | None = Field(
+        None, description="Folder with one sub-folder per model, as `ocr_task models fetch` writes it"
+    )
+    # Each model's name defaults to the pipeline version's own; each dir to models_home/<name>.
+    layout_detection_model_name: str | None = None
+    layout_detection_model_dir: Path | None = None
+    vl_rec_model_name: str | None = None
+    vl_rec_model_dir: Path | None = None
+    doc_orientation_classify_model_name: str | None = None
+    doc_orientation_classify_model_dir: Path | None = None
+    doc_unwarping_model_name: str | None = None
+    doc_unwarping_model_dir: Path | None = None
+    use_doc_orientation_classify: bool = False
+    use_doc_unwarping: bool = False
+    rec_backend: VlBackend = "native"
+    rec_server_url: str | None = None
+    rec_max_concurrency: int = 8
+    rec_api_model_name: str | None = None
+
+
+class OcrSettings(BaseSettings):
+    """Everything the OCR step can be told. Environment: ``OCR_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="OCR_", extra="ignore")
+
+    engine: str = "auto"
+    lang: str | None = Field(None, description="Language hint, Tesseract style: 'rus+eng', 'eng', 'chi_sim'")
+    dpi: int = Field(200, ge=50, le=600)
+    workers: int = Field(0, ge=0, description="Worker processes for OCR pages; 0 = cores available")
+    max_pages: int = Field(1000, ge=1)
+    max_pixels: int = Field(
+        150_000_000, ge=1, description="Largest image or rendered page, in pixels (decompression bombs)"
+    )
+    max_file_mb: int = Field(512, ge=1)
+    min_text_layer_chars: int = Field(
+        16,
+        ge=1,
+        description="A PDF page with at least this many letters/digits in its text layer is not OCR'd",
+    )
+    tessdata_dir: Path | None = None
+    progress_seconds: float = Field(10.0, gt=0, description="How often a batch logs its progress")
+    vl: VlSettings = Field(default_factory=VlSettings)
+
+    def worker_count(self) -> int:
+        return self.workers or available_cores()

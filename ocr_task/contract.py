@@ -1,0 +1,94 @@
+"""The two JSON shapes the OCR step shares with whatever launches it.
+
+* **Manifest** (input): which documents to process, optionally where to and how.
+* **Report** (output, ``report.json`` beside the outputs): what happened to each.
+
+Both carry ``version``; a reader accepts its own major version. The Airflow
+side imports only this module from ``ocr_task`` (it needs pydantic only), so
+the OCR image and the Airflow image can be upgraded separately.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+MANIFEST_VERSION = 1
+REPORT_VERSION = 1
+REPORT_NAME = "report.json"
+
+
+class ManifestDocument(BaseModel):
+    source: str = Field(description="Local path or s3://bucket/key")
+    etag: str | None = Field(None, description="Process the object only if it still has this ETag")
+    name: str | None = Field(None, description="Output name; derived from the key when absent")
+
+
+class Manifest(BaseModel):
+    version: int = MANIFEST_VERSION
+    output: str | None = Field(None, description="Output folder or s3:// prefix (the CLI's --output wins)")
+    engine: str | None = None
+    lang: str | None = None
+    documents: list[ManifestDocument]
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != MANIFEST_VERSION:
+            raise ValueError(
+                f"manifest version {value} is not supported (this reader takes {MANIFEST_VERSION})"
+            )
+        return value
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _plain_sources(cls, value):
+        """Accept bare strings as documents: ``["s3://b/a.pdf", ...]``."""
+        return [{"source": v} if isinstance(v, str) else v for v in value]
+
+
+class Outputs(BaseModel):
+    text: str
+    markdown: str
+    json_: str = Field(alias="json")
+
+    model_config = {"populate_by_name": True}
+
+
+class ReportEntry(BaseModel):
+    source: str
+    name: str
+    etag: str | None = None
+    status: Literal["succeeded", "failed"]
+    error: str | None = None
+    pages: int = 0
+    outputs: Outputs | None = None
+    seconds: float
+    engines: list[str] = Field(
+        default_factory=list, description="Engine of each kind used, e.g. tesseract 5.5.4"
+    )
+    characters: int = 0
+    mean_confidence: float | None = None
+    media_type: str | None = None
+
+
+class ReportSummary(BaseModel):
+    documents: int
+    succeeded: int
+    failed: int
+    pages: int
+
+
+class Report(BaseModel):
+    version: int = REPORT_VERSION
+    output: str
+    engine: str
+    started_at: str
+    finished_at: str
+    seconds: float
+    summary: ReportSummary
+    documents: list[ReportEntry]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=1, by_alias=True)

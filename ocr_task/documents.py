@@ -1,0 +1,241 @@
+"""Opening a document: recognise its type, refuse bad input early, yield its pages one at a time.
+
+Every refusal is a :class:`DocumentError` with a message a person can act on.
+Limits are checked before anything is decoded: an image's size is read from
+its header, a PDF page's from its media box, so a decompression bomb is
+refused without allocating its pixels. Pages are rendered and handed out one
+at a time so that memory stays bounded on long documents.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pypdfium2 as pdfium
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ocr_task.config import OcrSettings
+from ocr_task.errors import DocumentError
+from ocr_task.result import Line
+from ocr_task.textlayer import text_layer_lines
+
+# Extension -> kind. The kind is also what sniffing the first bytes finds.
+EXTENSIONS = {
+    ".pdf": "pdf",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".webp": "webp",
+    ".bmp": "bmp",
+}
+MEDIA_TYPES = {
+    "pdf": "application/pdf",
+    "tiff": "image/tiff",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+}
+_PIL_FORMATS = {"tiff": "TIFF", "png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP"}
+SUPPORTED = "PDF, TIFF, PNG, JPEG, WEBP, BMP"
+DEFAULT_IMAGE_DPI = 200
+
+
+def sniff(head: bytes) -> str | None:
+    """The document kind its first bytes show, or None."""
+    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(b"BM"):
+        return "bmp"
+    return None
+
+
+@dataclass
+class ImagePage:
+    """A page to recognise: its pixels, RGB, upright as stored."""
+
+    index: int
+    image: np.ndarray
+    dpi: int
+
+
+@dataclass
+class TextLayerPage:
+    """A PDF page whose own text layer is used instead of OCR."""
+
+    index: int
+    width: int
+    height: int
+    dpi: int
+    lines: list[Line]
+
+
+Page = ImagePage | TextLayerPage
+
+
+def detect_kind(path: Path, key: str, settings: OcrSettings) -> str:
+    """Check size, extension and content; return the document kind."""
+    size = path.stat().st_size
+    if size == 0:
+        raise DocumentError("empty file (0 bytes)")
+    if size > settings.max_file_mb * 1024 * 1024:
+        raise DocumentError(
+            f"file is {size / 1024 / 1024:.0f} MB; the limit is {settings.max_file_mb} MB (OCR_MAX_FILE_MB)"
+        )
+    ext = Path(key).suffix.lower()
+    if ext and ext not in EXTENSIONS:
+        raise DocumentError(f"unsupported document type '{ext}'; supported types: {SUPPORTED}")
+    with path.open("rb") as f:
+        content = sniff(f.read(1024))
+    expected = EXTENSIONS.get(ext)
+    if content is None:
+        if expected == "pdf":
+            raise DocumentError("corrupt PDF: the file does not start with a PDF header")
+        if expected:
+            raise DocumentError(
+                f"corrupt {expected.upper()} image: its first bytes are not a {expected.upper()} signature"
+            )
+        raise DocumentError(f"unrecognised content (no known file signature); supported types: {SUPPORTED}")
+    if expected and content != expected:
+        raise DocumentError(
+            f"content does not match the extension: the file is {content.upper()}, the name says {ext}"
+        )
+    return content
+
+
+class PdfDocument:
+    kind = "pdf"
+
+    def __init__(self, path: Path, settings: OcrSettings):
+        self.settings = settings
+        try:
+            self.pdf = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as error:
+            if "password" in str(error).lower():
+                raise DocumentError("encrypted PDF: it cannot be opened without its password") from error
+            raise DocumentError(f"corrupt or truncated PDF: {error}") from error
+        self.page_count = len(self.pdf)
+        if self.page_count == 0:
+            self.close()
+            raise DocumentError("corrupt or truncated PDF: no pages could be read")
+        if self.page_count > settings.max_pages:
+            self.close()
+            raise DocumentError(
+                f"PDF has {self.page_count} pages; the limit is {settings.max_pages} (OCR_MAX_PAGES)"
+            )
+
+    def pages(self) -> Iterator[Page]:
+        dpi = self.settings.dpi
+        scale = dpi / 72
+        for index in range(self.page_count):
+            page = self.pdf[index]
+            try:
+                width_pt, height_pt = page.get_size()
+                width, height = round(width_pt * scale), round(height_pt * scale)
+                if width * height > self.settings.max_pixels:
+                    raise DocumentError(
+                        f"page {index + 1} would render to {width}x{height} pixels at {dpi} dpi; "
+                        f"the limit is {self.settings.max_pixels} pixels (OCR_MAX_PIXELS)"
+                    )
+                lines = text_layer_lines(page, scale, self.settings.min_text_layer_chars)
+                if lines is not None:
+                    yield TextLayerPage(index, width, height, dpi, lines)
+                    continue
+                try:
+                    bitmap = page.render(scale=scale)
+                    image = np.asarray(bitmap.to_pil().convert("RGB"))
+                except pdfium.PdfiumError as error:
+                    raise DocumentError(
+                        f"corrupt PDF: page {index + 1} cannot be rendered: {error}"
+                    ) from error
+                yield ImagePage(index, image, dpi)
+            finally:
+                page.close()
+
+    def close(self) -> None:
+        self.pdf.close()
+
+
+class ImageDocument:
+    def __init__(self, path: Path, kind: str, settings: OcrSettings):
+        self.settings = settings
+        self.kind = kind
+        label = kind.upper()
+        Image.MAX_IMAGE_PIXELS = settings.max_pixels  # Pillow's own bomb guard agrees with ours
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                self.image = Image.open(path)  # reads the header only
+            self.page_count = getattr(self.image, "n_frames", 1)
+        except Image.DecompressionBombError as error:
+            raise DocumentError(
+                f"image is larger than the limit of {settings.max_pixels} pixels (OCR_MAX_PIXELS); "
+                "refused before decoding"
+            ) from error
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+            raise DocumentError(f"corrupt {label} image: cannot read its header ({error})") from error
+        if self.image.format != _PIL_FORMATS[kind]:
+            raise DocumentError(f"corrupt {label} image: Pillow reads it as {self.image.format}")
+        if self.page_count > settings.max_pages:
+            self.close()
+            raise DocumentError(
+                f"{label} has {self.page_count} pages; the limit is {settings.max_pages} (OCR_MAX_PAGES)"
+            )
+
+    def pages(self) -> Iterator[Page]:
+        label = self.kind.upper()
+        for index in range(self.page_count):
+            try:
+                self.image.seek(index)
+                width, height = self.image.size
+                if width * height > self.settings.max_pixels:
+                    raise DocumentError(
+                        f"image {'page ' + str(index + 1) + ' ' if self.page_count > 1 else ''}is "
+                        f"{width}x{height} = {width * height} pixels; the limit is "
+                        f"{self.settings.max_pixels} (OCR_MAX_PIXELS); refused before decoding"
+                    )
+                frame = ImageOps.exif_transpose(self.image) if self.kind == "jpeg" else self.image
+                rgb = _to_rgb(frame)
+            except (OSError, SyntaxError, ValueError, EOFError) as error:
+                raise DocumentError(
+                    f"corrupt or truncated {label} image (page {index + 1}): {error}"
+                ) from error
+            dpi = self.image.info.get("dpi", (DEFAULT_IMAGE_DPI,))[0]
+            yield ImagePage(index, np.asarray(rgb), int(round(float(dpi))) or DEFAULT_IMAGE_DPI)
+
+    def close(self) -> None:
+        self.image.close()
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB with transparency flattened onto white paper."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, rgba).convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        span = max(array.max() - array.min(), 1)
+        return Image.fromarray(((array - array.min()) * 255 / span).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
+
+
+def open_document(path: Path, key: str, settings: OcrSettings) -> PdfDocument | ImageDocument:
+    kind = detect_kind(path, key, settings)
+    if kind == "pdf":
+        return PdfDocument(path, settings)
+    return ImageDocument(path, kind, settings)

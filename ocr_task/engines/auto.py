@@ -1,0 +1,32 @@
+"""The ``auto`` engine's choice for one page: which engine, in which language.
+
+PaddleOCR-VL when it is configured; otherwise the CPU engine that reads the
+page's script: Tesseract for Latin and Cyrillic (Russian with English, our
+users' usual mix), RapidOCR's PP-OCR models for Chinese, Japanese and Korean
+script. A language hint (``--lang``) overrides the script that was detected.
+"""
+
+from __future__ import annotations
+
+from ocr_task.config import OcrSettings
+from ocr_task.orientation import CJK_SCRIPTS
+
+# Tesseract languages by script; a script not told apart (a page with little text) gets both.
+SCRIPT_LANGS = {"Latin": "eng", "Cyrillic": "rus+eng"}
+UNKNOWN_SCRIPT_LANG = "rus+eng"
+_CJK_LANGS = {"chi_sim", "chi_tra", "jpn", "kor", "ch", "zh", "chinese_cht", "japan", "korean"}
+
+
+def hint_is_cjk(lang: str) -> bool:
+    return any(code in _CJK_LANGS for code in lang.split("+"))
+
+
+def choose(settings: OcrSettings, script: str | None) -> tuple[str, str | None]:
+    """(engine name, language) for a page whose detected script is ``script``."""
+    if settings.vl.enabled:
+        return "paddleocr-vl", settings.lang
+    if settings.lang:
+        return ("rapidocr", settings.lang) if hint_is_cjk(settings.lang) else ("tesseract", settings.lang)
+    if script in CJK_SCRIPTS:
+        return "rapidocr", None
+    return "tesseract", SCRIPT_LANGS.get(script or "", UNKNOWN_SCRIPT_LANG)

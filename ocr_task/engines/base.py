@@ -1,0 +1,41 @@
+"""The one small interface every OCR engine implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from ocr_task.result import Block, EngineInfo, Line
+
+
+@dataclass
+class Recognition:
+    """What an engine read on one page.
+
+    Line-level engines (Tesseract, RapidOCR) give ``lines`` and let
+    :mod:`ocr_task.layout` order them; engines with their own layout model
+    (PaddleOCR-VL) give ordered ``blocks`` and may give the page's Markdown.
+    """
+
+    engine: EngineInfo
+    lang: str | None
+    lines: list[Line] | None = None
+    blocks: list[Block] | None = None
+    markdown: str | None = None
+
+
+class Engine(ABC):
+    """Loaded once per process and reused for every page of the batch."""
+
+    name: str
+    #: whether pages should be turned upright and deskewed before they reach the engine
+    wants_upright_pages: bool = True
+
+    @abstractmethod
+    def info(self) -> EngineInfo: ...
+
+    @abstractmethod
+    def recognize(self, images: list[np.ndarray], lang: str | None) -> list[Recognition]:
+        """Recognise a batch of RGB page images (engines that batch on a GPU get them together)."""

@@ -1,0 +1,122 @@
+"""PaddleOCR-VL (``paddleocr.PaddleOCRVL``): the production GPU engine.
+
+Its VLM part runs on PaddlePaddle (``native``) or on a vLLM / SGLang /
+FastDeploy server (``vl_rec_backend`` + ``vl_rec_server_url``). One pipeline
+per process, reused for the batch (an instance is not thread-safe), pages
+passed in batches. Every model is read from a local folder: missing models
+fail at once with a message that says how to provision them offline.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+from ocr_task.config import OcrSettings, VlSettings
+from ocr_task.engines.base import Engine, Recognition
+from ocr_task.errors import EngineUnavailable
+from ocr_task.models import SERVER_BACKENDS, missing_models_message, required_models
+from ocr_task.result import Block, EngineInfo
+
+_HUB_FAILURES = ("No available model hosting platforms detected", "Could not prepare the official model")
+
+
+def pipeline_arguments(vl: VlSettings) -> dict:
+    """PaddleOCRVL constructor arguments for these settings, every model from a local folder."""
+    arguments = {
+        "pipeline_version": vl.pipeline_version,
+        "device": vl.device,
+        "vl_rec_backend": vl.rec_backend,
+        "use_doc_orientation_classify": vl.use_doc_orientation_classify,
+        "use_doc_unwarping": vl.use_doc_unwarping,
+    }
+    if vl.rec_backend in SERVER_BACKENDS:
+        arguments["vl_rec_server_url"] = vl.rec_server_url
+        arguments["vl_rec_max_concurrency"] = vl.rec_max_concurrency
+        if vl.rec_api_model_name:
+            arguments["vl_rec_api_model_name"] = vl.rec_api_model_name
+    for model in required_models(vl):
+        arguments[f"{model.role}_model_name"] = model.name
+        arguments[f"{model.role}_model_dir"] = str(model.directory)
+    return arguments
+
+
+def _load_pipeline(arguments: dict):
+    """Construct the real pipeline (paddleocr is imported here so the rest works without it)."""
+    try:
+        from paddleocr import PaddleOCRVL
+    except ImportError as error:
+        raise EngineUnavailable(
+            "paddleocr is not installed: pip install 'paddleocr[doc-parser]' and paddlepaddle-gpu 3.x from "
+            "https://www.paddlepaddle.org.cn/packages/stable/cu126/ (see docker/ocr-task/Dockerfile)"
+        ) from error
+    return PaddleOCRVL(**arguments)
+
+
+def to_recognition(result, info: EngineInfo) -> Recognition:
+    """Map one page of PaddleOCR-VL output onto our model.
+
+    ``result.json["res"]["parsing_res_list"]`` holds the page's blocks in
+    reading order (label, bbox, content, order); ``result.markdown`` the
+    page's Markdown. Blocks without an order (headers, footers, page
+    numbers) keep their place but are labelled as such.
+    """
+    res = result.json["res"]
+    blocks = []
+    for position, item in enumerate(res.get("parsing_res_list", [])):
+        x0, y0, x1, y1 = (int(round(v)) for v in item["block_bbox"])
+        blocks.append(
+            Block(
+                order=position,
+                label=item.get("block_label") or "text",
+                bbox=(x0, y0, x1, y1),
+                text=(item.get("block_content") or "").strip(),
+                confidence=None,  # the VLM gives no per-block score
+            )
+        )
+    markdown = result.markdown
+    page_markdown = markdown.get("markdown_texts") if isinstance(markdown, dict) else None
+    return Recognition(info, None, blocks=blocks, markdown=page_markdown)
+
+
+class PaddleOcrVlEngine(Engine):
+    name = "paddleocr-vl"
+
+    def __init__(self, settings: OcrSettings, loader=_load_pipeline):
+        vl = settings.vl
+        self.wants_upright_pages = not vl.use_doc_orientation_classify
+        if vl.rec_backend in SERVER_BACKENDS and not vl.rec_server_url:
+            raise EngineUnavailable(
+                f"OCR_VL_REC_BACKEND={vl.rec_backend} needs OCR_VL_REC_SERVER_URL (e.g. http://vlm:8118/v1)"
+            )
+        models = required_models(vl)
+        missing = [m for m in models if not m.present]
+        if missing:
+            raise EngineUnavailable(missing_models_message(missing))
+        # All models are local: PaddleX need not look for a hub (and must not wait on one).
+        os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+        try:
+            self._pipeline = loader(pipeline_arguments(vl))
+        except EngineUnavailable:
+            raise
+        except Exception as error:  # noqa: BLE001 - any load failure stops the batch
+            if any(text in str(error) for text in _HUB_FAILURES):
+                raise EngineUnavailable(missing_models_message(models, cause=str(error))) from error
+            raise EngineUnavailable(f"PaddleOCR-VL failed to load: {error}") from error
+        try:
+            engine_version = version("paddleocr")
+        except PackageNotFoundError:
+            engine_version = "unknown"
+        self._info = EngineInfo(self.name, engine_version, [m.name for m in models])
+        self.batch_pages = vl.batch_pages
+
+    def info(self) -> EngineInfo:
+        return self._info
+
+    def recognize(self, images: list[np.ndarray], lang: str | None) -> list[Recognition]:
+        # PaddleX reads numpy input in OpenCV's BGR order
+        inputs = [np.ascontiguousarray(image[:, :, ::-1]) for image in images]
+        results = self._pipeline.predict(inputs)
+        return [to_recognition(result, self._info) for result in results]

@@ -1,0 +1,66 @@
+"""Tesseract 5 through tesserocr's in-process API, with language data from Debian's packages.
+
+One ``PyTessBaseAPI`` per language set, created on first use and kept for
+the whole batch: no process start and no model load per page. Run one
+Tesseract per core (``OMP_THREAD_LIMIT=1``): its own threads fight each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from ocr_task.config import OcrSettings
+from ocr_task.engines.base import Engine, Recognition
+from ocr_task.engines.tessdata import check_languages, find_tessdata
+from ocr_task.errors import EngineUnavailable
+from ocr_task.result import EngineInfo, Line
+
+DEFAULT_LANG = "rus+eng"
+
+
+class TesseractEngine(Engine):
+    name = "tesseract"
+
+    def __init__(self, settings: OcrSettings):
+        try:
+            import tesserocr
+        except ImportError as error:
+            raise EngineUnavailable("tesserocr is not installed: pip install 'ocr-ingest[cpu]'") from error
+        self._tesserocr = tesserocr
+        self.tessdata = find_tessdata(settings.tessdata_dir)
+        self.default_lang = settings.lang or DEFAULT_LANG
+        self._apis: dict[str, object] = {}
+        self._version = tesserocr.tesseract_version().split()[1]
+
+    def info(self, lang: str | None = None) -> EngineInfo:
+        return EngineInfo(self.name, self._version, (lang or self.default_lang).split("+"))
+
+    def _api(self, lang: str):
+        if lang not in self._apis:
+            check_languages(lang, self.tessdata)
+            self._apis[lang] = self._tesserocr.PyTessBaseAPI(path=str(self.tessdata) + "/", lang=lang)
+        return self._apis[lang]
+
+    def recognize(self, images: list[np.ndarray], lang: str | None) -> list[Recognition]:
+        lang = lang or self.default_lang
+        return [Recognition(self.info(lang), lang, lines=self._read(image, lang)) for image in images]
+
+    def _read(self, image: np.ndarray, lang: str) -> list[Line]:
+        tesserocr = self._tesserocr
+        api = self._api(lang)
+        api.SetImage(Image.fromarray(image).convert("L"))
+        api.Recognize()
+        level = tesserocr.RIL.TEXTLINE
+        lines = []
+        iterator = api.GetIterator()
+        if iterator is None:  # a page with nothing on it
+            return lines
+        for item in tesserocr.iterate_level(iterator, level):
+            text = (item.GetUTF8Text(level) or "").strip()
+            box = item.BoundingBox(level)
+            if text and box:
+                lines.append(
+                    Line(bbox=tuple(box), text=text, confidence=round(item.Confidence(level) / 100, 4))
+                )
+        return lines

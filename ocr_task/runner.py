@@ -1,0 +1,234 @@
+"""The batch: documents in, outputs and ``report.json`` out.
+
+Documents are opened one after another; their pages are rendered one at a
+time and handed to the worker processes with a bounded number in flight,
+so every core stays busy across document boundaries and memory stays
+bounded however long a PDF is. A document that fails (bad input, a page the
+engine chokes on) is reported with its error and the batch goes on; a
+:class:`BatchError` (storage unreachable, engine cannot load) stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ocr_task import result as render
+from ocr_task.config import OcrSettings, available_cores
+from ocr_task.contract import REPORT_NAME, Outputs, Report, ReportEntry, ReportSummary
+from ocr_task.documents import MEDIA_TYPES, ImagePage, open_document
+from ocr_task.engines import AUTO
+from ocr_task.errors import BatchError, DocumentError
+from ocr_task.naming import unique_names
+from ocr_task.pipeline import PagePipeline, text_layer_result
+from ocr_task.progress import Progress
+from ocr_task.result import DocumentResult, PageResult
+from ocr_task.storage import Storage, join, key_of
+from ocr_task.workers import process_pages, start_workers
+
+log = logging.getLogger("ocr_task")
+
+
+@dataclass
+class BatchItem:
+    source: str
+    etag: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class _Job:
+    """One document on its way through the batch."""
+
+    item: BatchItem
+    name: str
+    started: float = field(default_factory=time.perf_counter)
+    media_type: str | None = None
+    pages: list[PageResult] = field(default_factory=list)
+    pending: list[Future] = field(default_factory=list)
+    error: str | None = None
+    all_submitted: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.all_submitted and all(f.done() for f in self.pending)
+
+
+def _uses_gpu_engine(settings: OcrSettings) -> bool:
+    return settings.engine == "paddleocr-vl" or (settings.engine == AUTO and settings.vl.enabled)
+
+
+class BatchRunner:
+    """Runs batches with one configuration; workers are started per batch."""
+
+    def __init__(self, settings: OcrSettings, storage: Storage | None = None):
+        self.settings = settings
+        self.storage = storage or Storage()
+        gpu = _uses_gpu_engine(settings)
+        # The GPU engine is one pipeline in one process; CPU pages spread over processes.
+        self.workers = 1 if gpu else settings.worker_count()
+        self.threads = max(1, available_cores() // self.workers)
+        self.chunk = settings.vl.batch_pages if gpu else 1
+
+    def run(self, items: list[BatchItem], output: str) -> Report:
+        started_at, started = datetime.now(UTC), time.perf_counter()
+        derived = unique_names([key_of(item.source) for item in items])
+        jobs = [_Job(item, item.name or name) for item, name in zip(items, derived, strict=True)]
+        executor, own_pipeline = start_workers(self.settings, self.workers, self.threads)
+        try:
+            # Fail fast, before any document, when an engine cannot load.
+            (own_pipeline or PagePipeline(self.settings, self.threads)).preload()
+            entries = _Run(self, jobs, output, executor).run()
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+        report = Report(
+            output=output,
+            engine=self.settings.engine,
+            started_at=started_at.isoformat(),
+            finished_at=datetime.now(UTC).isoformat(),
+            seconds=round(time.perf_counter() - started, 3),
+            summary=ReportSummary(
+                documents=len(entries),
+                succeeded=sum(e.status == "succeeded" for e in entries),
+                failed=sum(e.status == "failed" for e in entries),
+                pages=sum(e.pages for e in entries),
+            ),
+            documents=entries,
+        )
+        self.storage.write_bytes(join(output, REPORT_NAME), report.to_json().encode(), "application/json")
+        return report
+
+
+class _Run:
+    """One batch in progress: documents submitted in order, finished as their pages come back."""
+
+    def __init__(self, runner: BatchRunner, jobs: list[_Job], output: str, executor: Executor):
+        self.runner, self.settings, self.storage = runner, runner.settings, runner.storage
+        self.jobs, self.output, self.executor = jobs, output, executor
+        self.entries: dict[int, ReportEntry] = {}
+        self.progress = Progress(len(jobs), self.settings.progress_seconds)
+        self.max_in_flight = 2 * runner.workers
+
+    def run(self) -> list[ReportEntry]:
+        with tempfile.TemporaryDirectory(prefix="ocr-task-") as scratch:
+            for job in self.jobs:
+                self._submit_document(job, Path(scratch))
+                self._finish_ready()
+        wait([f for job in self.jobs for f in job.pending])
+        self._finish_ready()
+        self.progress.log(final=True)
+        return [self.entries[i] for i in range(len(self.jobs))]
+
+    def _submit_document(self, job: _Job, scratch: Path) -> None:
+        item = job.item
+        try:
+            size = self.storage.stat(item.source).size
+            if size > self.settings.max_file_mb * 1024 * 1024:  # before downloading it
+                raise DocumentError(
+                    f"file is {size / 1024 / 1024:.0f} MB; the limit is {self.settings.max_file_mb} MB (OCR_MAX_FILE_MB)"
+                )
+            with tempfile.TemporaryDirectory(dir=scratch) as workdir:
+                path = self.storage.fetch(item.source, Path(workdir), item.etag)
+                document = open_document(path, key_of(item.source), self.settings)
+                job.media_type = MEDIA_TYPES[document.kind]
+                try:
+                    self._submit_pages(job, document.pages())
+                finally:
+                    document.close()
+        except DocumentError as error:
+            job.error = str(error)
+            for future in job.pending:
+                future.cancel()
+        job.all_submitted = True
+
+    def _submit_pages(self, job: _Job, pages) -> None:
+        chunk: list[ImagePage] = []
+        tick = time.perf_counter()
+        for page in pages:
+            if isinstance(page, ImagePage):
+                chunk.append(page)
+                if len(chunk) >= self.runner.chunk:
+                    self._submit_chunk(job, chunk)
+                    chunk = []
+            else:
+                job.pages.append(text_layer_result(page, time.perf_counter() - tick))
+                self.progress.page_done()
+            tick = time.perf_counter()
+        if chunk:
+            self._submit_chunk(job, chunk)
+
+    def _in_flight(self) -> list[Future]:
+        return [f for job in self.jobs for f in job.pending if not f.done()]
+
+    def _submit_chunk(self, job: _Job, chunk: list[ImagePage]) -> None:
+        while len(running := self._in_flight()) >= self.max_in_flight:
+            wait(running, return_when=FIRST_COMPLETED)
+            self._finish_ready()
+        future = self.executor.submit(process_pages, chunk)
+        pages = len(chunk)
+        future.add_done_callback(lambda f: f.cancelled() or f.exception() or self.progress.page_done(pages))
+        job.pending.append(future)
+
+    def _finish_ready(self) -> None:
+        for position, job in enumerate(self.jobs):
+            if position not in self.entries and job.finished:
+                self.entries[position] = self._finish(job)
+                job.pending.clear()  # release the page results
+                self.progress.document_done(failed=self.entries[position].status == "failed")
+
+    def _collect_pages(self, job: _Job) -> list[PageResult]:
+        pages = list(job.pages)
+        for future in job.pending:
+            error = future.exception()
+            if isinstance(error, BatchError):
+                raise error
+            if isinstance(error, BrokenProcessPool):
+                raise BatchError(f"an OCR worker process died (out of memory?): {error}") from error
+            if error is not None:
+                raise DocumentError(f"recognition failed: {type(error).__name__}: {error}")
+            pages.extend(future.result())
+        return sorted(pages, key=lambda p: p.index)
+
+    def _finish(self, job: _Job) -> ReportEntry:
+        item = job.item
+        entry = dict(source=item.source, name=job.name, etag=item.etag, media_type=job.media_type)
+        try:
+            if job.error is not None:
+                raise DocumentError(job.error)
+            pages = self._collect_pages(job)
+        except DocumentError as error:
+            log.warning("failed: %s: %s", item.source, error)
+            seconds = round(time.perf_counter() - job.started, 3)
+            return ReportEntry(**entry, status="failed", error=str(error), seconds=seconds)
+        seconds = round(time.perf_counter() - job.started, 3)
+        document = DocumentResult(item.source, job.name, job.media_type, item.etag, pages, {"total": seconds})
+        outputs = self._write_outputs(document)
+        confidence = document.mean_confidence
+        return ReportEntry(
+            **entry,
+            status="succeeded",
+            pages=len(pages),
+            outputs=outputs,
+            seconds=seconds,
+            engines=[f"{e.name} {e.version}" for e in document.engines()],
+            characters=document.characters,
+            mean_confidence=round(confidence, 4) if confidence is not None else None,
+        )
+
+    def _write_outputs(self, document: DocumentResult) -> Outputs:
+        outputs = Outputs(
+            text=join(self.output, document.name + ".txt"),
+            markdown=join(self.output, document.name + ".md"),
+            json=join(self.output, document.name + ".json"),
+        )
+        write = self.storage.write_bytes
+        write(outputs.text, render.to_text(document).encode(), "text/plain; charset=utf-8")
+        write(outputs.markdown, render.to_markdown(document).encode(), "text/markdown; charset=utf-8")
+        write(outputs.json_, render.to_json(document).encode(), "application/json")
+        return outputs
