@@ -16,7 +16,6 @@ $(STAMP): pyproject.toml constraints.txt scripts/install_system_packages.sh
 	touch $(STAMP)
 
 test: install
-	scripts/ensure_services.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -24,10 +23,10 @@ lint: install
 	$(BIN)/ruff check .
 
 demo: install
-	$(BIN)/python -m demo
+	$(BIN)/python scripts/demo.py
 
 airflow: install
-	$(BIN)/python -m demo --airflow
+	$(BIN)/python scripts/demo.py --airflow
 
 bench: install
 	$(BIN)/python bench/ocr_speed.py

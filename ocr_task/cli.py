@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     source.add_argument("--manifest", metavar="MANIFEST", help="JSON manifest, local or s3://")
     run.add_argument("--output", metavar="DEST", help="output folder or s3:// prefix")
+    run.add_argument("--report", metavar="URI", help="where to write the report (default DEST/report.json)")
     run.add_argument("--engine", choices=ENGINE_NAMES, help="default: auto (OCR_ENGINE)")
     run.add_argument("--lang", help="language hint, e.g. rus+eng (OCR_LANG)")
     run.add_argument("--dpi", type=int, help="PDF rendering resolution (OCR_DPI, default 200)")
@@ -72,18 +73,20 @@ def _settings(args):
 
 
 def _plan(args, storage):
-    """Documents, output and settings from the arguments; ValueError on anything unusable."""
-    from ocr_task.contract import Manifest
+    """Documents, output, report destination and settings from the arguments; ValueError on anything unusable."""
+    from ocr_task.contract import REPORT_NAME, Manifest
     from ocr_task.errors import DocumentError
     from ocr_task.runner import BatchItem
+    from ocr_task.storage import join
 
-    output = args.output
+    output, report = args.output, args.report
     if args.manifest:
         try:
             manifest = Manifest.model_validate_json(storage.read_bytes(args.manifest))
         except (ValidationError, DocumentError, OSError) as error:
             raise ValueError(f"cannot use manifest {args.manifest}: {error}") from error
         output = output or manifest.output
+        report = report or manifest.report
         args.engine = args.engine or manifest.engine
         args.lang = args.lang or manifest.lang
         items = [BatchItem(d.source, d.etag, d.name) for d in manifest.documents]
@@ -96,7 +99,7 @@ def _plan(args, storage):
     except ValidationError as error:
         raise ValueError(str(error)) from error
     _check_lang(settings)
-    return items, output, settings
+    return items, output, report or join(output, REPORT_NAME), settings
 
 
 def _run(args) -> int:
@@ -106,7 +109,7 @@ def _run(args) -> int:
 
     storage = Storage()
     try:
-        items, output, settings = _plan(args, storage)
+        items, output, report_uri, settings = _plan(args, storage)
     except ValueError as error:
         print(f"ocr_task: usage error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -114,14 +117,14 @@ def _run(args) -> int:
         print(f"ocr_task: batch stopped: {error}", file=sys.stderr)
         return EXIT_BATCH_FAILED
     try:
-        report = BatchRunner(settings, storage).run(items, output)
+        report = BatchRunner(settings, storage).run(items, output, report_uri)
     except BatchError as error:
         print(f"ocr_task: batch stopped: {error}", file=sys.stderr)
         return EXIT_BATCH_FAILED
     summary = report.summary
     print(
         f"{summary.succeeded} of {summary.documents} documents succeeded, {summary.failed} failed, "
-        f"{summary.pages} pages in {report.seconds:.1f} s; report: {output.rstrip('/')}/report.json"
+        f"{summary.pages} pages in {report.seconds:.1f} s; report: {report_uri}"
     )
     return EXIT_SOME_FAILED if summary.failed else EXIT_OK
 

@@ -60,7 +60,7 @@ class OcrSettings(BaseSettings):
     workers: int = Field(0, ge=0, description="Worker processes for OCR pages; 0 = cores available")
     max_pages: int = Field(1000, ge=1)
     max_pixels: int = Field(
-        150_000_000, ge=1, description="Largest image or rendered page, in pixels (decompression bombs)"
+        100_000_000, ge=1, description="Largest image or rendered page, in pixels (decompression bombs)"
     )
     max_file_mb: int = Field(512, ge=1)
     min_text_layer_chars: int = Field(

@@ -28,6 +28,7 @@ class ManifestDocument(BaseModel):
 class Manifest(BaseModel):
     version: int = MANIFEST_VERSION
     output: str | None = Field(None, description="Output folder or s3:// prefix (the CLI's --output wins)")
+    report: str | None = Field(None, description="Where report.json goes; default <output>/report.json")
     engine: str | None = None
     lang: str | None = None
     documents: list[ManifestDocument]

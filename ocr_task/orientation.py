@@ -113,4 +113,4 @@ def straighten(image: Image.Image, skew: float) -> tuple[Image.Image, float]:
     if abs(skew) < _MIN_SKEW:
         return image, 0.0
     fill = 255 if image.mode == "L" else (255, 255, 255)
-    return image.rotate(skew, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill), skew
+    return image.rotate(skew, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=fill), skew

@@ -66,11 +66,12 @@ class PagePipeline:
         image = Image.fromarray(page.image)
         rotation, skew, script = 0, 0.0, None
         if self._wants_upright_pages():
-            gray = image.convert("L")
+            gray = image if image.mode == "L" else image.convert("L")
             found = self.detector().detect(gray)
             rotation, script = found.rotation, found.script
             if rotation:
-                image, gray = turn_upright(image, rotation), turn_upright(gray, rotation)
+                gray = turn_upright(gray, rotation)
+                image = gray if image.mode == "L" else turn_upright(image, rotation)
             image, skew = straighten(image, estimate_skew(gray))
         if engine_name == AUTO:
             engine_name, lang = choose(self.settings, script)

@@ -26,7 +26,7 @@ from ocr_task.documents import MEDIA_TYPES, ImagePage, open_document
 from ocr_task.engines import AUTO
 from ocr_task.errors import BatchError, DocumentError
 from ocr_task.naming import unique_names
-from ocr_task.pipeline import PagePipeline, text_layer_result
+from ocr_task.pipeline import text_layer_result
 from ocr_task.progress import Progress
 from ocr_task.result import DocumentResult, PageResult
 from ocr_task.storage import Storage, join, key_of
@@ -76,14 +76,12 @@ class BatchRunner:
         self.threads = max(1, available_cores() // self.workers)
         self.chunk = settings.vl.batch_pages if gpu else 1
 
-    def run(self, items: list[BatchItem], output: str) -> Report:
+    def run(self, items: list[BatchItem], output: str, report_uri: str | None = None) -> Report:
         started_at, started = datetime.now(UTC), time.perf_counter()
-        derived = unique_names([key_of(item.source) for item in items])
-        jobs = [_Job(item, item.name or name) for item, name in zip(items, derived, strict=True)]
-        executor, own_pipeline = start_workers(self.settings, self.workers, self.threads)
+        names = unique_names([item.name or key_of(item.source) for item in items])
+        jobs = [_Job(item, name) for item, name in zip(items, names, strict=True)]
+        executor = start_workers(self.settings, self.workers, self.threads)
         try:
-            # Fail fast, before any document, when an engine cannot load.
-            (own_pipeline or PagePipeline(self.settings, self.threads)).preload()
             entries = _Run(self, jobs, output, executor).run()
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -101,7 +99,8 @@ class BatchRunner:
             ),
             documents=entries,
         )
-        self.storage.write_bytes(join(output, REPORT_NAME), report.to_json().encode(), "application/json")
+        report_uri = report_uri or join(output, REPORT_NAME)
+        self.storage.write_bytes(report_uri, report.to_json().encode(), "application/json")
         return report
 
 

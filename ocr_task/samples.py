@@ -147,8 +147,13 @@ def turned(image: Image.Image, degrees_clockwise: int) -> Image.Image:
     return image.rotate(-degrees_clockwise, expand=True, fillcolor=255)
 
 
-def text_layer_pdf(paras: list[str], path: Path, title: str | None = None) -> str:
-    """A born-digital PDF (a real text layer, no images); returns its text."""
+def text_layer_pdf(
+    paras: list[str], path: Path, title: str | None = None, scanned_pages: list[Image.Image] = ()
+) -> str:
+    """A born-digital PDF page (a real text layer), then any ``scanned_pages`` as image-only pages.
+
+    Returns the text of the born-digital page.
+    """
     from fpdf import FPDF
 
     pdf = FPDF(format="A4")
@@ -164,6 +169,9 @@ def text_layer_pdf(paras: list[str], path: Path, title: str | None = None) -> st
         pdf.multi_cell(0, 6, paragraph, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
         drawn.append(paragraph)
+    for scan in scanned_pages:
+        pdf.add_page()
+        pdf.image(scan.convert("RGB"), x=0, y=0, w=pdf.w, h=pdf.h)
     pdf.output(str(path))
     return " ".join(drawn)
 

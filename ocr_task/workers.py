@@ -10,22 +10,38 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage
+from ocr_task.errors import BatchError
 from ocr_task.pipeline import PagePipeline
 from ocr_task.result import PageResult
 
 _pipeline: PagePipeline | None = None
+_startup_error: BatchError | None = None
 
 
 def _start(settings_json: str, threads: int) -> None:
-    global _pipeline
+    """Start a worker: build its pipeline and load the engines every page will need.
+
+    A load failure is kept and raised by the worker's first job, so that it
+    reaches the batch as the BatchError it is (a failing initializer would
+    only break the pool).
+    """
+    global _pipeline, _startup_error
+    _startup_error = None
     _pipeline = PagePipeline(OcrSettings.model_validate_json(settings_json), threads)
+    try:
+        _pipeline.preload()
+    except BatchError as error:
+        _startup_error = error
 
 
 def process_pages(pages: list[ImagePage]) -> list[PageResult]:
+    if _startup_error is not None:
+        raise _startup_error
     assert _pipeline is not None, "worker not started"
     return _pipeline.process(pages)
 
@@ -42,17 +58,32 @@ class InlineExecutor(Executor):
         return future
 
 
-def start_workers(settings: OcrSettings, workers: int, threads: int) -> tuple[Executor, PagePipeline | None]:
-    """An executor for page jobs, and this process's own pipeline when pages run here."""
+def _context():
+    """How worker processes start.
+
+    ``fork`` when this process runs no other thread: a worker is ready in
+    milliseconds with everything already imported (no engine is loaded here
+    before the pool starts). Otherwise ``forkserver``: workers fork from a
+    clean single-threaded server that imported this module once, because
+    forking a multi-threaded process can deadlock the child.
+    """
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def start_workers(settings: OcrSettings, workers: int, threads: int) -> Executor:
+    """An executor for page jobs whose workers have their engines loaded (or their load error kept)."""
     # One Tesseract thread per process: processes, not threads, share out the cores.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    arguments = (settings.model_dump_json(), threads)
     if workers <= 1:
-        _start(settings.model_dump_json(), threads)
-        return InlineExecutor(), _pipeline
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start,
-        initargs=(settings.model_dump_json(), threads),
+        _start(*arguments)
+        if _startup_error is not None:
+            raise _startup_error  # before any document is touched
+        return InlineExecutor()
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=_context(), initializer=_start, initargs=arguments
     )
-    return pool, None

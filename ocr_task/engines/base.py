@@ -39,3 +39,10 @@ class Engine(ABC):
     @abstractmethod
     def recognize(self, images: list[np.ndarray], lang: str | None) -> list[Recognition]:
         """Recognise a batch of RGB page images (engines that batch on a GPU get them together)."""
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """OpenCV's channel order, which RapidOCR and PaddleX expect of numpy input; grayscale is spread to 3 channels."""
+    if image.ndim == 2:
+        return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
+    return np.ascontiguousarray(image[:, :, ::-1])

@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from ocr_task.config import OcrSettings, VlSettings
-from ocr_task.engines.base import Engine, Recognition
+from ocr_task.engines.base import Engine, Recognition, to_bgr
 from ocr_task.errors import EngineUnavailable
 from ocr_task.models import SERVER_BACKENDS, missing_models_message, required_models
 from ocr_task.result import Block, EngineInfo
@@ -84,7 +84,7 @@ def to_recognition(result, info: EngineInfo) -> Recognition:
 class PaddleOcrVlEngine(Engine):
     name = "paddleocr-vl"
 
-    def __init__(self, settings: OcrSettings, loader=_load_pipeline):
+    def __init__(self, settings: OcrSettings):
         vl = settings.vl
         self.wants_upright_pages = not vl.use_doc_orientation_classify
         if vl.rec_backend in SERVER_BACKENDS and not vl.rec_server_url:
@@ -98,7 +98,7 @@ class PaddleOcrVlEngine(Engine):
         # All models are local: PaddleX need not look for a hub (and must not wait on one).
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
         try:
-            self._pipeline = loader(pipeline_arguments(vl))
+            self._pipeline = _load_pipeline(pipeline_arguments(vl))
         except EngineUnavailable:
             raise
         except Exception as error:  # noqa: BLE001 - any load failure stops the batch
@@ -116,7 +116,6 @@ class PaddleOcrVlEngine(Engine):
         return self._info
 
     def recognize(self, images: list[np.ndarray], lang: str | None) -> list[Recognition]:
-        # PaddleX reads numpy input in OpenCV's BGR order
-        inputs = [np.ascontiguousarray(image[:, :, ::-1]) for image in images]
+        inputs = [to_bgr(image) for image in images]
         results = self._pipeline.predict(inputs)
         return [to_recognition(result, self._info) for result in results]

@@ -11,7 +11,7 @@ from importlib.metadata import version
 import numpy as np
 
 from ocr_task.config import OcrSettings
-from ocr_task.engines.base import Engine, Recognition
+from ocr_task.engines.base import Engine, Recognition, to_bgr
 from ocr_task.errors import EngineUnavailable
 from ocr_task.result import EngineInfo, Line
 
@@ -46,8 +46,7 @@ class RapidOcrEngine(Engine):
         return [Recognition(self._info, lang, lines=self._read(image)) for image in images]
 
     def _read(self, image: np.ndarray) -> list[Line]:
-        # RapidOCR takes OpenCV's channel order
-        output = self._engine(np.ascontiguousarray(image[:, :, ::-1]))
+        output = self._engine(to_bgr(image))
         if output.boxes is None:
             return []
         lines = []

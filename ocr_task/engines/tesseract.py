@@ -49,7 +49,8 @@ class TesseractEngine(Engine):
     def _read(self, image: np.ndarray, lang: str) -> list[Line]:
         tesserocr = self._tesserocr
         api = self._api(lang)
-        api.SetImage(Image.fromarray(image).convert("L"))
+        page = Image.fromarray(image)
+        api.SetImage(page if page.mode == "L" else page.convert("L"))
         api.Recognize()
         level = tesserocr.RIL.TEXTLINE
         lines = []

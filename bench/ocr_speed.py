@@ -1,0 +1,166 @@
+"""OCR speed and accuracy of the CPU engines, next to plain Tesseract, on generated pages.
+
+    .venv/bin/python bench/ocr_speed.py [--pages-per-kind N] [--engines auto,tesseract,rapidocr]
+
+Builds its own pages (A4 at 200 dpi): English and Russian, clean and
+scan-like (tilted 1.5°, noise, blur, JPEG), two-column, and pages fed
+sideways or upside down. Each engine runs the whole set as one batch of the
+OCR step, with 1 worker and with one worker per core; seconds per page are
+the batch's wall time (worker start-up included) over its pages. "Plain
+Tesseract" is the tesseract command (Debian's), one process per page and one
+per core, OMP_THREAD_LIMIT=1, ``-l rus+eng``, default page segmentation.
+Prints a table; --markdown writes it as Markdown too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ocr_task import samples  # noqa: E402
+from ocr_task.config import OcrSettings, available_cores  # noqa: E402
+from ocr_task.runner import BatchItem, BatchRunner  # noqa: E402
+
+KINDS = ("en-clean", "ru-clean", "en-scan", "ru-scan", "two-column", "rotated")
+PLAIN_LANG = "rus+eng"
+
+
+def build_pages(folder: Path, per_kind: int) -> list[tuple[str, Path, str]]:
+    """(kind, path, text drawn) for every page of the set."""
+    pages = []
+    for n in range(per_kind):
+        seed = 100 + n
+        en = samples.render_page(samples.paragraphs("en", 6, seed), title="Quarterly Report")
+        ru = samples.render_page(samples.paragraphs("ru", 6, seed + 50), title="Акт сверки расчётов")
+        two = samples.render_page(samples.paragraphs("en", 8, seed + 70), columns=2, title="Company Bulletin")
+        made = {
+            "en-clean": (en.image, en.text),
+            "ru-clean": (ru.image, ru.text),
+            "en-scan": (samples.scan_like(en.image, seed), en.text),
+            "ru-scan": (samples.scan_like(ru.image, seed), ru.text),
+            "two-column": (two.image, two.text),
+            "rotated": (
+                samples.turned(en.image if n % 2 == 0 else ru.image, (90, 270, 180)[n % 3]),
+                en.text if n % 2 == 0 else ru.text,
+            ),
+        }
+        for kind, (image, text) in made.items():
+            path = folder / f"{kind}-{n}.png"
+            image.save(path)
+            pages.append((kind, path, text))
+    return pages
+
+
+def run_engine(engine: str, workers: int, pages, out: Path) -> tuple[float, dict[str, str]]:
+    """Seconds for the batch, and each page's text."""
+    settings = OcrSettings(engine=engine, workers=workers, progress_seconds=3600)
+    started = time.perf_counter()
+    report = BatchRunner(settings).run([BatchItem(str(path)) for _, path, _ in pages], str(out))
+    seconds = time.perf_counter() - started
+    failed = [d.error for d in report.documents if d.status != "succeeded"]
+    if failed:
+        raise RuntimeError(f"{engine}: {failed}")
+    return seconds, {d.source: Path(d.outputs.text).read_text() for d in report.documents}
+
+
+def run_plain_tesseract(workers: int, pages) -> tuple[float, dict[str, str]]:
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+    def one(path: Path) -> str:
+        command = ["tesseract", str(path), "stdout", "-l", PLAIN_LANG]
+        return subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        texts = list(pool.map(one, [path for _, path, _ in pages]))
+    return time.perf_counter() - started, {
+        str(path): text for (_, path, _), text in zip(pages, texts, strict=True)
+    }
+
+
+def cer_by_kind(pages, texts: dict[str, str]) -> dict[str, float]:
+    by_kind: dict[str, list[float]] = {}
+    for kind, path, truth in pages:
+        by_kind.setdefault(kind, []).append(samples.cer(truth, texts[str(path)]))
+    result = {kind: sum(v) / len(v) for kind, v in by_kind.items()}
+    result["mean"] = sum(samples.cer(t, texts[str(p)]) for _, p, t in pages) / len(pages)
+    return result
+
+
+def machine() -> str:
+    import tesserocr
+
+    cli = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {available_cores()} cores available, "
+        f"Python {platform.python_version()}; engine Tesseract {tesserocr.tesseract_version().split()[1]} (tesserocr), "
+        f"plain {cli} (Debian)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages-per-kind", type=int, default=3)
+    parser.add_argument("--engines", default="auto,tesseract,rapidocr")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this Markdown file")
+    args = parser.parse_args()
+    cores = available_cores()
+    worker_counts = sorted({1, cores})
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pages = build_pages(Path(tmp), args.pages_per_kind)
+        for engine in args.engines.split(","):
+            for workers in worker_counts:
+                seconds, texts = run_engine(engine, workers, pages, Path(tmp) / f"out-{engine}-{workers}")
+                rows.append((engine, workers, seconds, cer_by_kind(pages, texts)))
+                print(f"  {engine} with {workers} worker(s): {seconds:.1f} s", file=sys.stderr)
+        for workers in worker_counts:
+            seconds, texts = run_plain_tesseract(workers, pages)
+            rows.append((f"plain tesseract -l {PLAIN_LANG}", workers, seconds, cer_by_kind(pages, texts)))
+            print(f"  plain tesseract with {workers} process(es): {seconds:.1f} s", file=sys.stderr)
+
+    header = ["engine", "workers", "s/page", "pages/s", *[f"CER {k}" for k in KINDS], "CER mean"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for engine, workers, seconds, cers in rows:
+        cells = [engine, str(workers), f"{seconds / len(pages):.2f}", f"{len(pages) / seconds:.2f}"]
+        cells += [f"{cers[k]:.2%}" for k in KINDS] + [f"{cers['mean']:.2%}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    speedups = []
+    for engine in dict.fromkeys(r[0] for r in rows):
+        times = {w: s for e, w, s, _ in rows if e == engine}
+        if len(times) > 1:
+            speedups.append(f"{engine}: {times[1] / times[cores]:.2f}x with {cores} workers")
+    text = "\n".join(
+        [
+            f"Machine: {machine()}",
+            f"Pages: {len(pages)} (A4, 200 dpi), {args.pages_per_kind} per kind: {', '.join(KINDS)}",
+            "",
+            *lines,
+            "",
+            "Speed-up over 1 worker: " + "; ".join(speedups),
+        ]
+    )
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from ocr_pipeline.catalog.store import Catalog
+
+__all__ = ["Catalog"]

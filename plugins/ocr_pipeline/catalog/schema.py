@@ -1,0 +1,60 @@
+"""The catalog's tables. Changes go through a migration in ``migrations/versions``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# One row per source object and ETag: what was processed, by what, from where, with what result.
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_uri", Text, nullable=False),
+    Column("etag", String(128), nullable=False),
+    Column("size", BigInteger),
+    Column("last_modified", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),  # succeeded | failed
+    Column("error", Text),
+    Column("pages", Integer),
+    Column("characters", Integer),
+    Column("mean_confidence", Float),
+    Column("low_text", Boolean),
+    Column("engine", String(256)),
+    Column("text_uri", Text),
+    Column("markdown_uri", Text),
+    Column("json_uri", Text),
+    Column("quarantine_uri", Text),
+    Column("dag_id", String(250)),
+    Column("run_id", String(250), index=True),
+    Column("try_number", Integer),
+    Column("batch_id", String(64)),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source_uri", "etag", name="uq_documents_source_etag"),
+)
+
+# Objects a run has taken on and not yet catalogued: two overlapping runs never take the same one.
+claims = Table(
+    "claims",
+    metadata,
+    Column("source_uri", Text, nullable=False),
+    Column("etag", String(128), nullable=False),
+    Column("run_id", String(250), nullable=False, index=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("source_uri", "etag", name="pk_claims"),
+)

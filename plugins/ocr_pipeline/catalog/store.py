@@ -1,0 +1,140 @@
+"""The catalog: which objects were processed (and claimed), through SQLAlchemy on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import and_, create_engine, delete, event, select, tuple_
+from sqlalchemy.engine import Engine
+
+from ocr_pipeline.catalog.schema import claims, documents
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_CHUNK = 500  # keys per IN (...) query
+
+
+def _chunks(items: list, size: int = _CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert(engine: Engine, table):
+    """INSERT with the dialect's ON CONFLICT support."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the project supports these two
+        raise ValueError(f"catalog database {engine.dialect.name!r} is not supported (SQLite or PostgreSQL)")
+    return insert(table)
+
+
+@functools.cache
+def _engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection, _record):
+            # WAL lets readers and the one writer proceed together; wait for a lock rather than fail.
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA busy_timeout=30000")
+
+    return engine
+
+
+class Catalog:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = _engine(url)
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration (safe to call on every run)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":  # one migrator at a time across runs
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7412001)")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def known(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (source_uri, etag) pairs already catalogued, whatever their status."""
+        keys, found = list(keys), set()
+        with self.engine.connect() as connection:
+            for chunk in _chunks(keys):
+                query = select(documents.c.source_uri, documents.c.etag).where(
+                    tuple_(documents.c.source_uri, documents.c.etag).in_(chunk)
+                )
+                found.update((row.source_uri, row.etag) for row in connection.execute(query))
+        return found
+
+    def claim(self, keys: list[tuple[str, str]], run_id: str, hours: float) -> set[tuple[str, str]]:
+        """Claim objects for ``run_id``; returns those it holds (claimed now, or earlier by the same run).
+
+        An object claimed by another run stays with it until its claim expires
+        (a run that died without releasing its claims holds them ``hours``).
+        """
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "source_uri": s,
+                "etag": e,
+                "run_id": run_id,
+                "claimed_at": now,
+                "expires_at": now + timedelta(hours=hours),
+            }
+            for s, e in keys
+        ]
+        held = set()
+        with self.engine.begin() as connection:
+            connection.execute(delete(claims).where(claims.c.expires_at < now))
+            for chunk in _chunks(rows):
+                connection.execute(_insert(self.engine, claims).on_conflict_do_nothing(), chunk)
+            for chunk in _chunks(keys):
+                query = select(claims.c.source_uri, claims.c.etag).where(
+                    and_(claims.c.run_id == run_id, tuple_(claims.c.source_uri, claims.c.etag).in_(chunk))
+                )
+                held.update((row.source_uri, row.etag) for row in connection.execute(query))
+        return held
+
+    def release(self, run_id: str, keys: Iterable[tuple[str, str]] | None = None) -> None:
+        """Give back a run's claims (all of them, or those ``keys``)."""
+        with self.engine.begin() as connection:
+            if keys is None:
+                connection.execute(delete(claims).where(claims.c.run_id == run_id))
+                return
+            for chunk in _chunks(list(keys)):
+                connection.execute(
+                    delete(claims).where(
+                        and_(claims.c.run_id == run_id, tuple_(claims.c.source_uri, claims.c.etag).in_(chunk))
+                    )
+                )
+
+    def upsert(self, rows: list[dict]) -> None:
+        """One row per (source_uri, etag): inserted, or replaced by the newer result."""
+        if not rows:
+            return
+        columns = [c.name for c in documents.columns if c.name != "id"]
+        rows = [{c: row.get(c) for c in columns} for row in rows]  # every row binds every column
+        with self.engine.begin() as connection:
+            for chunk in _chunks(rows):
+                statement = _insert(self.engine, documents)
+                updates = {c: statement.excluded[c] for c in chunk[0] if c not in ("source_uri", "etag")}
+                statement = statement.on_conflict_do_update(
+                    index_elements=["source_uri", "etag"], set_=updates
+                )
+                connection.execute(statement, chunk)
+
+    def rows(self, run_id: str | None = None) -> list[dict]:
+        query = select(documents).order_by(documents.c.id)
+        if run_id is not None:
+            query = query.where(documents.c.run_id == run_id)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]

@@ -1,0 +1,64 @@
+"""A batch's report turned into catalog rows: outputs checked, figures computed, thin documents flagged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ocr_task.contract import Report
+
+
+def _row(document: dict, batch_id: str, try_number: int | None) -> dict:
+    return {
+        "source_uri": document["source_uri"],
+        "etag": document["etag"],
+        "size": document["size"],
+        "last_modified": document["last_modified"],
+        "batch_id": batch_id,
+        "try_number": try_number,
+    }
+
+
+def batch_rows(
+    batch: dict,
+    report: Report,
+    exists: Callable[[str], bool],
+    low_text_chars_per_page: int,
+    try_number: int | None = None,
+) -> list[dict]:
+    """One catalog row for each document the batch was given.
+
+    A document succeeds only if the report says so and every output it
+    names is really there; one with fewer than ``low_text_chars_per_page``
+    characters per page is flagged ``low_text`` (a blank scan, a photo, the
+    wrong language) for a person to look at.
+    """
+    entries = {e.source: e for e in report.documents}
+    rows = []
+    for document in batch["documents"]:
+        row = _row(document, batch["batch_id"], try_number)
+        entry = entries.get(document["source_uri"])
+        if entry is None:
+            rows.append({**row, "status": "failed", "error": "missing from the OCR report"})
+            continue
+        row.update(
+            status=entry.status,
+            error=entry.error,
+            pages=entry.pages,
+            characters=entry.characters,
+            mean_confidence=entry.mean_confidence,
+            engine=", ".join(entry.engines) or None,
+        )
+        if entry.status == "succeeded":
+            outputs = entry.outputs
+            missing = [uri for uri in (outputs.text, outputs.markdown, outputs.json_) if not exists(uri)]
+            if missing:
+                row.update(status="failed", error=f"output missing after OCR: {', '.join(missing)}")
+            else:
+                row.update(
+                    text_uri=outputs.text,
+                    markdown_uri=outputs.markdown,
+                    json_uri=outputs.json_,
+                    low_text=entry.characters < low_text_chars_per_page * max(entry.pages, 1),
+                )
+        rows.append(row)
+    return rows

@@ -1,0 +1,134 @@
+"""Shared fixtures: a real S3 API server on loopback, and documents with known text."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from ocr_task import samples
+from ocr_task.storage import s3_client
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    env: dict[str, str]
+
+    def client(self):
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+
+    def new_bucket(self) -> str:
+        name = f"test-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto in server mode on a free loopback port; this process and its children talk to it over HTTP."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    s3_client.cache_clear()
+    yield S3Server(env["AWS_ENDPOINT_URL"], env)
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    s3_client.cache_clear()
+
+
+@dataclass
+class Sample:
+    path: Path
+    text: str  # the text drawn, in reading order
+    first_page_text: str | None = None
+
+
+@pytest.fixture(scope="session")
+def sample_docs(tmp_path_factory) -> dict[str, Sample]:
+    """One document of each kind the OCR step reads, with the text it holds."""
+    folder = tmp_path_factory.mktemp("samples")
+    english = samples.render_page(samples.paragraphs("en", 5, seed=1), title="Quarterly Report")
+    russian = samples.render_page(samples.paragraphs("ru", 5, seed=2), title="Акт сверки")
+    english_2 = samples.render_page(samples.paragraphs("en", 4, seed=3))
+    russian_2 = samples.render_page(samples.paragraphs("ru", 4, seed=4))
+    two_column = samples.render_page(
+        samples.paragraphs("en", 8, seed=5), columns=2, title="Two Column Bulletin"
+    )
+    docs: dict[str, Sample] = {}
+
+    def add(name: str, text: str, save) -> None:
+        path = folder / name
+        save(path)
+        docs[name] = Sample(path, text)
+
+    add("english.png", english.text, english.image.save)
+    add("russian.png", russian.text, russian.image.save)
+    add(
+        "english scan.jpg",
+        english_2.text,
+        lambda p: samples.scan_like(english_2.image, seed=1).save(p, quality=90),
+    )
+    add(
+        "russian_scan.jpg",
+        russian_2.text,
+        lambda p: samples.scan_like(russian_2.image, seed=2).save(p, quality=90),
+    )
+    add("two_column.png", two_column.text, two_column.image.save)
+    add("sideways_90.png", english_2.text, lambda p: samples.turned(english_2.image, 90).save(p))
+    add("upside_down.png", russian_2.text, lambda p: samples.turned(russian_2.image, 180).save(p))
+    add(
+        "sideways_270.webp", english.text, lambda p: samples.turned(english.image, 270).save(p, lossless=True)
+    )
+    add(
+        "two_pages.tiff",
+        f"{english_2.text} {russian_2.text}",
+        lambda p: samples.multipage_tiff([english_2.image, russian_2.image], p),
+    )
+    add(
+        "scanned.pdf",
+        f"{russian.text} {english.text}",
+        lambda p: samples.image_pdf([russian.image, english.image], p),
+    )
+    text_paras = samples.paragraphs("ru", 3, seed=6)
+    born_digital = folder / "born_digital.pdf"
+    text = samples.text_layer_pdf(
+        text_paras, born_digital, title="Договор поставки", scanned_pages=[english_2.image]
+    )
+    docs["born_digital.pdf"] = Sample(born_digital, f"{text} {english_2.text}", first_page_text=text)
+    add("page.bmp", english_2.text, english_2.image.convert("RGB").save)
+    return docs
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """``python -m ocr_task`` in a child process, as a launcher runs it."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "ocr_task", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd or REPO,
+        timeout=600,
+    )
