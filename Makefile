@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/install_system_packages.sh
 	touch $(STAMP)
 
 test: install
+	scripts/ensure_services.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -28,6 +28,7 @@ OUTPUTS = Asset(uri=DEPLOYED.output_uri, name="ocr_outputs")
 SCHEDULE = os.environ.get("OCR_SCHEDULE", "0 2 * * *")
 SENSOR_TIMEOUT = int(os.environ.get("OCR_SENSOR_TIMEOUT", str(6 * 3600)))
 SENSOR_DEFERRABLE = os.environ.get("OCR_SENSOR_DEFERRABLE", "true").lower() == "true"
+SENSOR_POKE_SECONDS = int(os.environ.get("OCR_SENSOR_POKE_SECONDS", "60"))
 
 PARAMS = {
     "source_uri": Param(
@@ -87,7 +88,7 @@ def document_ingest():
         wildcard_match=True,
         aws_conn_id=DEPLOYED.aws_conn_id,
         deferrable=SENSOR_DEFERRABLE,
-        poke_interval=60,
+        poke_interval=SENSOR_POKE_SECONDS,
         timeout=SENSOR_TIMEOUT,
         soft_fail=True,  # nothing arrived in time: the run is skipped, not failed
     )
@@ -111,8 +112,9 @@ def document_ingest():
         day = (dag_run.logical_date or dag_run.run_after).date()
         return tasks.record(resolve(params), [r for r in results if r], dag.dag_id, run_id, day)
 
-    batches = plan(discover())
-    sense >> batches
+    found = discover()
+    sense >> found
+    batches = plan(found)
     ocr = (
         LAUNCHER_OPERATORS[DEPLOYED.launcher]
         .partial(

@@ -16,6 +16,8 @@ S3_SCHEME = "s3://"
 _MISSING = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 _CHANGED = {"PreconditionFailed", "412"}
 _DENIED = {"AccessDenied", "403", "Forbidden"}
+# botocore's own retries of each request (connection errors, throttling, 5xx) before the batch gives up.
+S3_RETRIES = 3
 
 
 def is_s3(uri: str) -> bool:
@@ -52,7 +54,9 @@ def s3_client():
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=120)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": S3_RETRIES}, connect_timeout=5, read_timeout=120
+    )
     return boto3.client("s3", config=config)
 
 

@@ -218,7 +218,7 @@ class KubernetesOcrOperator(OcrLaunch, KubernetesPodOperator):
         kwargs.setdefault(
             "tolerations", [k8s.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")]
         )
-        kwargs.setdefault("env_vars", ocr_step_environment())
+        kwargs.setdefault("env_vars", _k8s_env(ocr_step_environment()))
         secret = os.environ.get("OCR_K8S_AWS_SECRET")
         if secret:
             kwargs.setdefault(

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, date, datetime
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk.exceptions import AirflowSkipException
 
 from ocr_pipeline import discovery, planning, postprocess, publish
 from ocr_pipeline.catalog import Catalog
@@ -80,6 +81,8 @@ def collect(settings: PipelineSettings, batch: dict, launched: dict | None) -> d
 
 def record(settings: PipelineSettings, results: list[dict], dag_id: str, run_id: str, day: date) -> dict:
     """Catalog the run: upsert rows, quarantine rejects, write the day's manifest, give back claims."""
+    if not results:
+        raise AirflowSkipException("No batches in this run: nothing to catalogue")
     catalog = Catalog(settings.catalog_url)
     hook = _hook(settings)
     now = datetime.now(UTC)
