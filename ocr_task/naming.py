@@ -33,9 +33,16 @@ def output_name(key: str) -> str:
     segments = [s for s in segments if s]
     name = "/".join(segments) or "document"
     if name != key:
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
-        name = f"{name}~{digest}"
+        name = _tagged(name, hashlib.sha256(key.encode("utf-8")).hexdigest()[:8])
     return name
+
+
+def _tagged(name: str, tag: str) -> str:
+    """``a/b.pdf`` with ``~tag`` before its extension: ``a/b~tag.pdf`` (the type stays readable)."""
+    folder, _, file = name.rpartition("/")
+    stem, dot, extension = file.rpartition(".")
+    file = f"{stem}~{tag}.{extension}" if dot and stem else f"{file}~{tag}"
+    return f"{folder}/{file}" if folder else file
 
 
 def unique_names(keys: list[str]) -> list[str]:
@@ -45,7 +52,7 @@ def unique_names(keys: list[str]) -> list[str]:
     result = []
     for key, name in zip(keys, names, strict=True):
         if name in seen:
-            name = f"{name}~{hashlib.sha256(key.encode('utf-8')).hexdigest()[:8]}-{seen[name]}"
+            name = _tagged(name, f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:8]}-{seen[name]}")
         seen[name] = seen.get(name, 0) + 1
         result.append(name)
     return result

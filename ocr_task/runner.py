@@ -30,7 +30,7 @@ from ocr_task.pipeline import text_layer_result
 from ocr_task.progress import Progress
 from ocr_task.result import DocumentResult, PageResult
 from ocr_task.storage import Storage, join, key_of
-from ocr_task.workers import process_pages, start_workers
+from ocr_task.workers import process_pages, start_workers, warm_up
 
 log = logging.getLogger("ocr_task")
 
@@ -65,26 +65,42 @@ def _uses_gpu_engine(settings: OcrSettings) -> bool:
 
 
 class BatchRunner:
-    """Runs batches with one configuration; workers are started per batch."""
+    """Runs batches with one configuration.
+
+    Workers start with each batch, unless :meth:`start` started them to be
+    kept, engines loaded, across batches (the HTTP service does).
+    """
 
     def __init__(self, settings: OcrSettings, storage: Storage | None = None):
         self.settings = settings
         self.storage = storage or Storage()
+        self._kept: Executor | None = None
         gpu = _uses_gpu_engine(settings)
         # The GPU engine is one pipeline in one process; CPU pages spread over processes.
         self.workers = 1 if gpu else settings.worker_count()
         self.threads = max(1, available_cores() // self.workers)
         self.chunk = settings.vl.batch_pages if gpu else 1
 
+    def start(self) -> None:
+        """Start the workers and load their engines now; BatchError if an engine cannot load."""
+        self._kept = start_workers(self.settings, self.workers, self.threads)
+        warm_up(self._kept, self.workers)
+
+    def close(self) -> None:
+        if self._kept is not None:
+            self._kept.shutdown(wait=True, cancel_futures=True)
+            self._kept = None
+
     def run(self, items: list[BatchItem], output: str, report_uri: str | None = None) -> Report:
         started_at, started = datetime.now(UTC), time.perf_counter()
         names = unique_names([item.name or key_of(item.source) for item in items])
         jobs = [_Job(item, name) for item, name in zip(items, names, strict=True)]
-        executor = start_workers(self.settings, self.workers, self.threads)
+        executor = self._kept or start_workers(self.settings, self.workers, self.threads)
         try:
             entries = _Run(self, jobs, output, executor).run()
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            if executor is not self._kept:
+                executor.shutdown(wait=True, cancel_futures=True)
         report = Report(
             output=output,
             engine=self.settings.engine,

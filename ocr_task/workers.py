@@ -40,10 +40,20 @@ def _start(settings_json: str, threads: int) -> None:
 
 
 def process_pages(pages: list[ImagePage]) -> list[PageResult]:
-    if _startup_error is not None:
-        raise _startup_error
+    _check_started()
     assert _pipeline is not None, "worker not started"
     return _pipeline.process(pages)
+
+
+def _check_started() -> None:
+    if _startup_error is not None:
+        raise _startup_error
+
+
+def warm_up(executor: Executor, workers: int) -> None:
+    """Make every worker start (and load its engines); raise the first load error."""
+    for future in [executor.submit(_check_started) for _ in range(workers)]:
+        future.result()
 
 
 class InlineExecutor(Executor):

@@ -1,4 +1,5 @@
-"""Launchers: the same OCR image and CLI, started as a subprocess, a Docker container, a Kubernetes pod or an AWS Batch job.
+"""Launchers: the same OCR image and CLI, started as a subprocess, a Docker container, a Kubernetes pod or an
+AWS Batch job, or the batch sent to the long-running OCR service.
 
 Each launcher is the provider's own operator with :class:`OcrLaunch` mixed in,
 which adds what every launch needs around the container:
@@ -259,11 +260,45 @@ class BatchOcrOperator(OcrLaunch, BatchOperator):
         BatchOperator.execute(self, context)
 
 
+class ServiceOcrOperator(OcrLaunch):
+    """Sends the batch to the long-running OCR service (``python -m ocr_task serve``), engine already loaded.
+
+    The service's URL is the Airflow HTTP connection ``http_conn_id``. The
+    request body is the batch's manifest; the service writes the same outputs
+    and report as the CLI. 503 (engine not ready, storage unreachable) and
+    429 (queue full) are retried; other 4xx are not.
+    """
+
+    def __init__(self, *, http_conn_id: str = "ocr_service", request_timeout: int = 4 * 3600, **kwargs):
+        super().__init__(**kwargs)
+        self.http_conn_id = http_conn_id
+        self.request_timeout = request_timeout
+
+    def launch(self, context) -> None:
+        from airflow.providers.http.hooks.http import HttpHook
+
+        bucket, key = split_uri(self.batch["manifest_uri"])
+        manifest = S3Hook(aws_conn_id=self.storage_conn_id).read_key(key, bucket)
+        response = HttpHook(method="POST", http_conn_id=self.http_conn_id).run(
+            endpoint="/v1/ocr",
+            data=manifest,
+            headers={"Content-Type": "application/json"},
+            extra_options={"timeout": self.request_timeout, "check_response": False},
+        )
+        if response.status_code == 200:
+            return
+        detail = response.text[:500]
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            raise AirflowException(f"OCR service answered {response.status_code}: {detail}")
+        raise AirflowFailException(f"OCR service refused the batch ({response.status_code}): {detail}")
+
+
 LAUNCHER_OPERATORS = {
     "local": LocalOcrOperator,
     "docker": DockerOcrOperator,
     "kubernetes": KubernetesOcrOperator,
     "batch": BatchOcrOperator,
+    "service": ServiceOcrOperator,
 }
 
 
@@ -287,4 +322,6 @@ def launcher_arguments(launcher: str) -> dict:
             "job_definition": env("OCR_BATCH_JOB_DEFINITION", "ocr-task-gpu"),
             "job_queue": env("OCR_BATCH_JOB_QUEUE", "ocr-gpu"),
         }
+    if launcher == "service":
+        return {"http_conn_id": env("OCR_SERVICE_CONN_ID", "ocr_service")}
     return {}
