@@ -1,0 +1,166 @@
+"""The compose file and the images, checked without a Docker engine: structure, GPU requests, names the code reads."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ocr_pipeline.launchers import launcher_arguments
+from ocr_pipeline.settings import PipelineSettings
+from ocr_task.config import OcrSettings, VlSettings
+from ocr_task.server import ServiceSettings
+
+REPO = Path(__file__).resolve().parent.parent
+DOCKERFILES = ["docker/ocr-task/Dockerfile", "docker/ocr-task/Dockerfile.cpu", "docker/airflow/Dockerfile"]
+LONG_RUNNING = {
+    "postgres", "redis", "minio", "ocr-service", "vlm", "airflow-apiserver", "airflow-scheduler",
+    "airflow-dag-processor", "airflow-worker", "airflow-triggerer",
+}  # fmt: skip
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML with compose's ``!reset`` and ``!override`` tags."""
+
+
+def _tagged(loader, _suffix, node):
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_ComposeLoader.add_multi_constructor("!", _tagged)
+
+
+def load(name: str) -> dict:
+    return yaml.load((REPO / name).read_text(), Loader=_ComposeLoader)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return load("docker-compose.yaml")
+
+
+def _gpu_devices(service: dict) -> list[dict]:
+    return service.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices", [])
+
+
+def test_every_service_the_stack_needs_is_there(compose):
+    assert set(compose["services"]) == LONG_RUNNING | {"minio-init", "airflow-init"}
+    assert compose["services"]["vlm"]["profiles"] == ["vllm"]
+
+
+def test_builds_point_at_files_that_exist_and_images_are_pinned(compose):
+    for name, service in compose["services"].items():
+        if "build" in service:
+            assert (REPO / service["build"]["context"] / service["build"]["dockerfile"]).is_file(), name
+        else:
+            assert re.search(r":[\w.${}:-]+$", service["image"]) and not service["image"].endswith(
+                ":latest"
+            ), name
+    for dockerfile in DOCKERFILES:
+        for line in (REPO / dockerfile).read_text().splitlines():
+            if line.startswith("COPY ") and "--from=" not in line:
+                for source in line.split()[1:-1]:
+                    if not source.startswith("--"):
+                        assert (REPO / source).exists(), f"{dockerfile}: {source}"
+
+
+def test_gpu_is_reserved_for_the_ocr_service_and_the_vlm_server(compose):
+    for name in ("ocr-service", "vlm"):
+        (device,) = _gpu_devices(compose["services"][name])
+        assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+    assert "BAKE_MODELS" in compose["services"]["ocr-service"]["build"]["args"]
+
+
+def test_health_checks_and_start_order(compose):
+    services = compose["services"]
+    for name in LONG_RUNNING:
+        assert "healthcheck" in services[name], name
+    for name in (
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-worker",
+        "airflow-triggerer",
+    ):
+        depends = services[name]["depends_on"]
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert depends["airflow-init"]["condition"] == "service_completed_successfully"
+    assert services["airflow-worker"]["depends_on"]["ocr-service"]["condition"] == "service_healthy"
+    assert services["ocr-service"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["ocr-service"]["depends_on"]["vlm"] == {"condition": "service_healthy", "required": False}
+    assert "/ready" in " ".join(services["ocr-service"]["healthcheck"]["test"])  # readiness, not liveness
+
+
+def _names_the_code_reads() -> set[str]:
+    names = {f"OCR_{f.upper()}" for f in OcrSettings.model_fields if f != "vl"}
+    names |= {f"OCR_VL_{f.upper()}" for f in VlSettings.model_fields}
+    names |= {f"OCR_SERVICE_{f.upper()}" for f in ServiceSettings.model_fields}
+    names |= set(PipelineSettings.ENV.values())
+    for source in [REPO / "dags" / "document_ingest.py", REPO / "plugins" / "ocr_pipeline" / "launchers.py"]:
+        names |= set(re.findall(r'"(OCR_[A-Z_]+)"', source.read_text()))
+    return names
+
+
+def test_environment_names_are_ones_the_code_reads(compose):
+    known = _names_the_code_reads()
+    for name, service in compose["services"].items():
+        for variable in service.get("environment", {}):
+            if variable.startswith("OCR_"):
+                assert variable in known, f"{name}: {variable} is read by nothing"
+
+
+def test_the_pipeline_reaches_what_init_creates(compose):
+    init = "\n".join(compose["services"]["airflow-init"]["command"])
+    assert "airflow pools set gpu" in init
+    assert "connections add aws_default" in init and '"endpoint_url": "http://minio:9000"' in init
+    assert f"connections add {launcher_arguments('service')['http_conn_id']}" in init
+    assert "Catalog(os.environ['OCR_CATALOG_URL']).migrate()" in init
+    env = compose["x-airflow-common"]["environment"]
+    assert env["OCR_LAUNCHER"] == "service"
+    assert env["OCR_CATALOG_URL"].endswith("/ocr_catalog")
+    assert "CREATE DATABASE ocr_catalog" in (REPO / "docker/postgres/init-catalog.sql").read_text()
+    service_env = compose["services"]["ocr-service"]["environment"]
+    assert (
+        service_env["AWS_ENDPOINT_URL"] == "http://minio:9000"
+        and service_env["OCR_VL_MODELS_HOME"] == "/models"
+    )
+
+
+def test_the_vlm_server_is_what_the_ocr_service_is_told_to_use(compose):
+    command = compose["services"]["vlm"]["command"]
+    assert "--backend vllm" in command and "--port 8118" in command
+    readme = (REPO / "README.md").read_text()
+    assert (
+        "OCR_VL_REC_BACKEND=vllm-server OCR_VL_REC_SERVER_URL=http://vlm:8118/v1 docker compose --profile vllm up"
+        in readme
+    )
+
+
+def test_the_cpu_override_drops_the_gpu():
+    override = load("docker-compose.cpu.yaml")["services"]["ocr-service"]
+    assert override["build"]["dockerfile"] == "docker/ocr-task/Dockerfile.cpu"
+    assert override["deploy"] == {} and override["environment"]["OCR_VL_ENABLED"] == "false"
+
+
+def test_dockerfiles_pass_hadolint():
+    hadolint = shutil.which("hadolint") or str(
+        Path(__file__).resolve().parents[1] / ".venv" / "bin" / "hadolint"
+    )
+    result = subprocess.run([hadolint, *DOCKERFILES], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_images_never_fetch_models_at_run_time():
+    gpu = (REPO / "docker/ocr-task/Dockerfile").read_text()
+    assert "PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK=True" in gpu and "OCR_VL_MODELS_HOME=/models" in gpu
+    assert "paddlepaddle.org.cn/packages/stable/cu126" in gpu  # paddlepaddle-gpu 3.x is not on PyPI
+    assert re.search(r"^USER \d+", gpu, re.MULTILINE)  # not root
+    assert "ocr_task models fetch" in gpu
