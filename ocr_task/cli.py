@@ -150,7 +150,12 @@ def _models(args) -> int:
         **({"pipeline_version": args.pipeline_version} if getattr(args, "pipeline_version", None) else {})
     )
     if args.models_command == "fetch":
-        for path in models.fetch(args.dest, vl):
+        try:
+            written = models.fetch(args.dest, vl)
+        except models.FetchError as error:
+            print(f"ocr_task: {error}", file=sys.stderr)
+            return EXIT_BATCH_FAILED
+        for path in written:
             print(path)
         print(f"Models are in {args.dest}; on the OCR host set OCR_VL_MODELS_HOME={args.dest}")
         return EXIT_OK

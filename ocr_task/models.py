@@ -99,14 +99,28 @@ def missing_models_message(missing: list[RequiredModel], cause: str | None = Non
     return "\n".join(lines)
 
 
+class FetchError(Exception):
+    """The models could not be fetched; the message says why and what to do."""
+
+
 def fetch(dest: Path, vl: VlSettings) -> list[Path]:
     """Download every model of the pipeline version into ``dest/<model name>`` (needs internet)."""
-    from paddlex.inference.utils.official_models import official_models
-
+    try:
+        from paddlex.inference.utils.official_models import official_models
+    except ImportError as error:
+        raise FetchError(
+            "fetching models needs PaddleOCR on this machine: pip install 'paddleocr[doc-parser]'"
+        ) from error
     dest.mkdir(parents=True, exist_ok=True)
     written = []
     for model in required_models(vl, for_fetch=True):
-        source = Path(official_models[model.name])
+        try:
+            source = Path(official_models[model.name])
+        except Exception as error:  # noqa: BLE001 - paddlex raises bare Exceptions for hub failures
+            raise FetchError(
+                f"could not download {model.name}: {error}. This command needs internet access to a model hub "
+                "(PADDLE_PDX_MODEL_SOURCE=huggingface|modelscope|aistudio|bos)."
+            ) from error
         target = dest / model.name
         shutil.copytree(source, target, dirs_exist_ok=True)
         written.append(target)

@@ -48,7 +48,7 @@ class _Job:
 
     item: BatchItem
     name: str
-    started: float = field(default_factory=time.perf_counter)
+    started: float = 0.0
     media_type: str | None = None
     pages: list[PageResult] = field(default_factory=list)
     pending: list[Future] = field(default_factory=list)
@@ -142,6 +142,7 @@ class _Run:
 
     def _submit_document(self, job: _Job, scratch: Path) -> None:
         item = job.item
+        job.started = time.perf_counter()
         try:
             size = self.storage.stat(item.source).size
             if size > self.settings.max_file_mb * 1024 * 1024:  # before downloading it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,16 +61,35 @@ RUSSIAN = [
     "Пилотный проект в северном регионе продлится до конца следующего финансового года.",
 ]
 
-TEXTS = {"en": ENGLISH, "ru": RUSSIAN}
+CHINESE = [
+    "发票必须在收到后三十天内支付。",
+    "请将签署的合同副本寄回我们的办公室。",
+    "仓库在星期二早上收到了四十个托盘的零件。",
+    "如有任何问题，请联系会计部门。",
+    "董事会每个月的第三个星期四开会。",
+    "运费根据包裹的重量和体积计算。",
+    "客户满意度在支持团队延长工作时间后有所提高。",
+    "检验证书的副本附在每批货物的交货单上。",
+]
+
+TEXTS = {"en": ENGLISH, "ru": RUSSIAN, "zh": CHINESE}
+CJK_FONT_DIRS = (Path("/usr/share/fonts/truetype/wqy"), Path("/usr/share/fonts/wqy-microhei"))
 A4_INCHES = (8.27, 11.69)
 
 
-def find_font(bold: bool = False) -> Path:
-    name = "DejaVuSerif-Bold.ttf" if bold else "DejaVuSerif.ttf"
-    for folder in FONT_DIRS:
+def find_font(bold: bool = False, lang: str = "en") -> Path:
+    if lang == "zh":
+        name, folders, package = "wqy-microhei.ttc", CJK_FONT_DIRS, "fonts-wqy-microhei"
+    else:
+        name, folders, package = (
+            ("DejaVuSerif-Bold.ttf" if bold else "DejaVuSerif.ttf"),
+            FONT_DIRS,
+            "fonts-dejavu-core",
+        )
+    for folder in folders:
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"{name} not found: apt-get install fonts-dejavu-core")
+    raise FileNotFoundError(f"{name} not found: apt-get install {package}")
 
 
 @dataclass
@@ -82,35 +102,46 @@ def paragraphs(lang: str, count: int, seed: int) -> list[str]:
     """``count`` paragraphs of two or three sentences each, different for each seed."""
     rng = random.Random(seed)
     pool = TEXTS[lang]
-    return [" ".join(rng.sample(pool, rng.choice((2, 3)))) for _ in range(count)]
+    joiner = "" if lang == "zh" else " "
+    return [joiner.join(rng.sample(pool, rng.choice((2, 3)))) for _ in range(count)]
 
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    """Lines that fit ``width``: broken between words, or between characters in text without spaces (CJK)."""
+    spaced = " " in text
     lines, current = [], ""
-    for word in text.split():
-        candidate = f"{current} {word}".strip()
+    for unit in text.split() if spaced else list(text):
+        candidate = f"{current} {unit}".strip() if spaced else current + unit
         if font.getlength(candidate) <= width or not current:
             current = candidate
         else:
             lines.append(current)
-            current = word
+            current = unit
     return lines + ([current] if current else [])
 
 
 def render_page(
-    paras: list[str], *, columns: int = 1, title: str | None = None, dpi: int = 200, point_size: float = 11
+    paras: list[str],
+    *,
+    columns: int = 1,
+    title: str | None = None,
+    dpi: int = 200,
+    point_size: float = 11,
+    lang: str = "en",
 ) -> SamplePage:
     """Draw paragraphs on a white A4 page; two columns flow top to bottom, left then right."""
     width, height = round(A4_INCHES[0] * dpi), round(A4_INCHES[1] * dpi)
     image = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype(str(find_font()), round(point_size * dpi / 72))
+    font = ImageFont.truetype(str(find_font(lang=lang)), round(point_size * dpi / 72))
     margin, gutter = dpi, dpi // 3
     line_height = round(font.size * 1.4)
     drawn: list[str] = []
     top = margin
     if title:
-        title_font = ImageFont.truetype(str(find_font(bold=True)), round(point_size * 1.8 * dpi / 72))
+        title_font = ImageFont.truetype(
+            str(find_font(bold=True, lang=lang)), round(point_size * 1.8 * dpi / 72)
+        )
         draw.text((margin, top), title, font=title_font, fill=0)
         drawn.append(title)
         top += round(title_font.size * 2.2)
@@ -127,7 +158,7 @@ def render_page(
             drawn.append(line)
             y += line_height
         y += line_height // 2
-    return SamplePage(image, " ".join(drawn))
+    return SamplePage(image, (" " if lang != "zh" else "").join(drawn))
 
 
 def scan_like(image: Image.Image, seed: int, skew: float = 1.5) -> Image.Image:
@@ -190,7 +221,9 @@ def multipage_tiff(images: list[Image.Image], path: Path, dpi: int = 200) -> Non
 
 
 def normalise(text: str) -> str:
-    return " ".join(text.split())
+    """Whitespace runs as one space; none at all between CJK characters (lines break anywhere there)."""
+    text = " ".join(text.split())
+    return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])", "", text)
 
 
 def cer(reference: str, hypothesis: str) -> float:

@@ -57,27 +57,35 @@ def warm_up(executor: Executor, workers: int) -> None:
 
 
 class InlineExecutor(Executor):
-    """Runs each job at once in this process; the futures it returns are already done."""
+    """Runs each job at once in this process; the futures it returns are already done.
+
+    Jobs from several threads (the service's concurrent batches) take turns:
+    the one pipeline of this process is not thread-safe.
+    """
+
+    def __init__(self):
+        self._turn = threading.Lock()
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # noqa: BLE001 - handed to whoever reads the future
-            future.set_exception(error)
+        with self._turn:
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as error:  # noqa: BLE001 - handed to whoever reads the future
+                future.set_exception(error)
         return future
 
 
 def _context():
     """How worker processes start.
 
-    ``fork`` when this process runs no other thread: a worker is ready in
-    milliseconds with everything already imported (no engine is loaded here
-    before the pool starts). Otherwise ``forkserver``: workers fork from a
-    clean single-threaded server that imported this module once, because
-    forking a multi-threaded process can deadlock the child.
+    ``fork`` when it is safe: this process runs no other thread and has not
+    loaded an engine itself (onnxruntime's thread pool, for one, does not
+    survive a fork). A worker is then ready in milliseconds with everything
+    already imported. Otherwise ``forkserver``: workers fork from a clean
+    server process that imported this module once.
     """
-    if threading.active_count() == 1:
+    if threading.active_count() == 1 and _pipeline is None:
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])

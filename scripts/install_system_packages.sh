@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # System packages the CPU engines and the sample documents need, installed when missing:
-# Tesseract 5 with English, Russian and orientation data, and the DejaVu fonts.
+# Tesseract 5 with English, Russian and orientation data, and fonts for the sample pages (DejaVu; WenQuanYi for Chinese).
 set -euo pipefail
 
-packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-osd fonts-dejavu-core)
+packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-osd fonts-dejavu-core fonts-wqy-microhei)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -117,6 +117,8 @@ def sample_docs(tmp_path_factory) -> dict[str, Sample]:
     )
     docs["born_digital.pdf"] = Sample(born_digital, f"{text} {english_2.text}", first_page_text=text)
     add("page.bmp", english_2.text, english_2.image.convert("RGB").save)
+    chinese = samples.render_page(samples.paragraphs("zh", 4, seed=7), lang="zh")
+    add("chinese.png", chinese.text, chinese.image.save)
     return docs
 
 

@@ -112,6 +112,13 @@ def test_models_check_command_lists_what_is_missing(tmp_path, model_home):
     assert all(entry["present"] for entry in json.loads(present.stdout))
 
 
+def test_models_fetch_says_what_it_needs(tmp_path):
+    result = run_cli("models", "fetch", "--dest", str(tmp_path / "models"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    # this machine has no paddleocr (and no hub): either way the reason is spelled out
+    assert "pip install 'paddleocr[doc-parser]'" in result.stderr or "needs internet access" in result.stderr
+
+
 def test_a_hub_lookup_failure_becomes_the_provisioning_message(model_home, monkeypatch):
     def hub_failure(arguments):
         raise Exception(

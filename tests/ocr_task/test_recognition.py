@@ -12,7 +12,7 @@ from ocr_task.runner import BatchItem, BatchRunner
 from ocr_task.samples import cer
 
 # The bounds: 2% on English scanned pages, 3% on Russian ones.
-CER_BOUND = {"en": 0.02, "ru": 0.03}
+CER_BOUND = {"en": 0.02, "ru": 0.03, "zh": 0.02}
 LANGUAGE = {
     "english.png": "en",
     "russian.png": "ru",
@@ -26,6 +26,7 @@ LANGUAGE = {
     "scanned.pdf": "ru",
     "born_digital.pdf": "ru",
     "page.bmp": "en",
+    "chinese.png": "zh",
 }
 
 
@@ -44,7 +45,7 @@ def test_every_document_succeeds(batch, sample_docs):
     assert set(entries) == set(sample_docs)
     assert {name: e.error for name, e in entries.items() if e.status != "succeeded"} == {}
     assert report.summary.failed == 0
-    assert report.summary.pages == 15
+    assert report.summary.pages == 16
 
 
 @pytest.mark.parametrize("name", sorted(LANGUAGE))
@@ -79,6 +80,30 @@ def test_script_decides_the_language(batch):
     assert (english["script"], english["engine"]["name"]) == ("Latin", "tesseract")
     assert (russian["script"], russian["engine"]["name"]) == ("Cyrillic", "tesseract")
     assert "rus" in russian["engine"]["models"]
+
+
+def test_chinese_script_goes_to_rapidocr(batch):
+    _, entries, _ = batch
+    page = json.loads(Path(entries["chinese.png"].outputs.json_).read_text())["pages"][0]
+    assert (page["script"], page["engine"]["name"]) == ("Han", "rapidocr")
+    assert page["engine"]["models"] == ["PP-OCRv6_det_small", "PP-OCRv6_rec_small"]
+
+
+def test_a_language_hint_overrides_the_detected_script(sample_docs, tmp_path):
+    items = [BatchItem(str(sample_docs["english.png"].path))]
+    report = BatchRunner(OcrSettings(workers=1, lang="rus")).run(items, str(tmp_path))
+    page = json.loads(Path(report.documents[0].outputs.json_).read_text())["pages"][0]
+    assert (page["script"], page["lang"], page["engine"]["models"]) == ("Latin", "rus", ["rus"])
+
+
+def test_progress_is_logged_with_pages_per_second(sample_docs, tmp_path, caplog):
+    items = [BatchItem(str(sample_docs[n].path)) for n in ("born_digital.pdf", "page.bmp")]
+    with caplog.at_level("INFO", logger="ocr_task"):
+        BatchRunner(OcrSettings(workers=1, progress_seconds=0.01)).run(items, str(tmp_path))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(("progress:", "done:"))]
+    assert lines[-1].startswith("done: documents 2/2 (0 failed), pages 3,")
+    assert any(line.startswith("progress: documents 1/2") for line in lines)
+    assert all(" pages/s, " in line for line in lines)
 
 
 def test_text_layer_pages_are_read_not_ocrd(batch, sample_docs):

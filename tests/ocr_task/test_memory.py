@@ -1,0 +1,49 @@
+"""A long PDF is rendered and released page by page: memory does not grow with its length."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from PIL import Image, ImageDraw
+
+from ocr_task import samples
+
+PAGES = 40
+DPI = 300  # an A4 page is 2481 x 3508 RGB here: 26 MB, so 40 pages held at once would be over 1 GB
+
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's peak at the fork.
+MEASURE = """
+import json, re, sys
+from pathlib import Path
+from ocr_task.config import OcrSettings
+from ocr_task.runner import BatchItem, BatchRunner
+report = BatchRunner(OcrSettings(workers=1, dpi=%d)).run([BatchItem(sys.argv[1])], sys.argv[2])
+peak_kb = int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
+print(json.dumps({"pages": report.summary.pages, "failed": report.summary.failed, "peak_mb": peak_kb / 1024}))
+"""
+
+
+def _peak_mb(tmp_path, pages: int) -> float:
+    images = []
+    for n in range(pages):
+        page = Image.new("L", (1654, 2339), 255)
+        ImageDraw.Draw(page).text((200, 200), f"Page {n + 1} of a long scan", fill=0)
+        images.append(page)
+    pdf = tmp_path / f"long-{pages}.pdf"
+    samples.image_pdf(images, pdf)
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE % DPI, str(pdf), str(tmp_path / f"out-{pages}")],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (figures["pages"], figures["failed"]) == (pages, 0)
+    return figures["peak_mb"]
+
+
+def test_peak_memory_does_not_grow_with_the_number_of_pages(tmp_path):
+    one_page_mb = 2481 * 3508 * 3 / 2**20
+    short, long = _peak_mb(tmp_path, 5), _peak_mb(tmp_path, PAGES)
+    # 35 more pages would be 900 MB more if they were held; one or two pages' worth of slack
+    assert long - short < 2 * one_page_mb, (short, long)
