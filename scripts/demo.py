@@ -41,6 +41,8 @@ os.environ.update(
         "OCR_ENGINE": os.environ.get("OCR_ENGINE", "auto"),
         "OCR_SENSOR_TIMEOUT": "60",
         "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO), os.environ.get("PYTHONPATH", "")]),
+        # `airflow standalone` starts its components as `airflow …` commands: this venv's must be found
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
 )
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
