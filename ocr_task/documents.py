@@ -90,15 +90,18 @@ class TextLayerPage:
 Page = ImagePage | TextLayerPage
 
 
-def detect_kind(path: Path, key: str, settings: OcrSettings) -> str:
-    """Check size, extension and content; return the document kind."""
-    size = path.stat().st_size
+def check_size(size: int, settings: OcrSettings) -> None:
     if size == 0:
         raise DocumentError("empty file (0 bytes)")
     if size > settings.max_file_mb * 1024 * 1024:
         raise DocumentError(
             f"file is {size / 1024 / 1024:.0f} MB; the limit is {settings.max_file_mb} MB (OCR_MAX_FILE_MB)"
         )
+
+
+def detect_kind(path: Path, key: str, settings: OcrSettings) -> str:
+    """Check size, extension and content; return the document kind."""
+    check_size(path.stat().st_size, settings)
     ext = Path(key).suffix.lower()
     if ext and ext not in EXTENSIONS:
         raise DocumentError(f"unsupported document type '{ext}'; supported types: {SUPPORTED}")

@@ -22,7 +22,7 @@ from pathlib import Path
 from ocr_task import result as render
 from ocr_task.config import OcrSettings, available_cores
 from ocr_task.contract import REPORT_NAME, Outputs, Report, ReportEntry, ReportSummary
-from ocr_task.documents import MEDIA_TYPES, ImagePage, open_document
+from ocr_task.documents import MEDIA_TYPES, ImagePage, check_size, open_document
 from ocr_task.engines import AUTO
 from ocr_task.errors import BatchError, DocumentError
 from ocr_task.naming import unique_names
@@ -144,11 +144,7 @@ class _Run:
         item = job.item
         job.started = time.perf_counter()
         try:
-            size = self.storage.stat(item.source).size
-            if size > self.settings.max_file_mb * 1024 * 1024:  # before downloading it
-                raise DocumentError(
-                    f"file is {size / 1024 / 1024:.0f} MB; the limit is {self.settings.max_file_mb} MB (OCR_MAX_FILE_MB)"
-                )
+            check_size(self.storage.size(item.source), self.settings)  # before downloading it
             with tempfile.TemporaryDirectory(dir=scratch) as workdir:
                 path = self.storage.fetch(item.source, Path(workdir), item.etag)
                 document = open_document(path, key_of(item.source), self.settings)

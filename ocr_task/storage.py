@@ -7,7 +7,6 @@ credentials, region), so AWS, MinIO and a local S3 server all work alike.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
 from ocr_task.errors import DocumentError, StorageUnavailable
@@ -41,12 +40,6 @@ def join(prefix: str, name: str) -> str:
 def key_of(uri: str) -> str:
     """The part of a source that names it: the key of an S3 object, the file name of a path."""
     return split_s3(uri)[1] if is_s3(uri) else Path(uri).name
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    size: int
-    etag: str | None
 
 
 @functools.cache
@@ -87,18 +80,19 @@ def _raise_for(error: Exception, uri: str, *, writing: bool = False):
 class Storage:
     """Local paths and ``s3://`` URIs behind the same few calls."""
 
-    def stat(self, uri: str) -> ObjectInfo:
+    def size(self, uri: str) -> int:
+        """Bytes in the object or file (read before fetching it, to refuse oversized ones cheaply)."""
         if not is_s3(uri):
             path = Path(uri)
             if not path.is_file():
                 raise DocumentError(f"file not found: {uri}")
-            return ObjectInfo(size=path.stat().st_size, etag=None)
+            return path.stat().st_size
         bucket, key = split_s3(uri)
         try:
             head = s3_client().head_object(Bucket=bucket, Key=key)
         except Exception as error:  # noqa: BLE001 - classified below
             _raise_for(error, uri)
-        return ObjectInfo(size=head["ContentLength"], etag=head.get("ETag", "").strip('"') or None)
+        return head["ContentLength"]
 
     def fetch(self, uri: str, workdir: Path, etag: str | None = None) -> Path:
         """A local path holding the object's bytes (S3 objects are downloaded into ``workdir``).

@@ -30,7 +30,6 @@ class PipelineSettings:
     batch_size: int = 20
     max_batches: int = 50
     aws_conn_id: str = "aws_default"
-    image: str = "ocr-task:latest"
     low_text_chars_per_page: int = 50
     claim_hours: float = 6.0
 
@@ -46,7 +45,6 @@ class PipelineSettings:
         "batch_size": "OCR_BATCH_SIZE",
         "max_batches": "OCR_MAX_BATCHES",
         "aws_conn_id": "OCR_AWS_CONN_ID",
-        "image": "OCR_IMAGE",
         "low_text_chars_per_page": "OCR_LOW_TEXT_CHARS_PER_PAGE",
         "claim_hours": "OCR_CLAIM_HOURS",
     }
