@@ -15,6 +15,7 @@ which adds what every launch needs around the container:
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -121,12 +122,17 @@ class OcrLaunch(BaseOperator):
             "succeeded": summary.succeeded,
             "failed": summary.failed,
             "pages": summary.pages,
-            "report": self.batch["report_uri"],
+            "report_uri": self.batch["report_uri"],
         }
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = figures
         self.log.info("Batch %s: %s", self.batch["batch_id"], figures)
-        return {"report_uri": self.batch["report_uri"], "try_number": context["ti"].try_number, **figures}
+        # the report itself goes on to post-processing, which need not read it again
+        return {
+            "try_number": context["ti"].try_number,
+            "report": json.loads(self._report.to_json()),
+            **figures,
+        }
 
     def get_openlineage_facets_on_complete(self, task_instance):
         """Inputs: the batch's S3 objects; outputs: the text, Markdown and JSON the report names."""

@@ -62,19 +62,23 @@ def plan(settings: PipelineSettings, params: dict, objects: list[dict], run_id: 
 
 
 def collect(settings: PipelineSettings, batch: dict, launched: dict | None) -> dict:
-    """Post-process one batch: its report, if the OCR step wrote one, into catalog rows."""
-    hook = _hook(settings)
-    bucket, key = split_uri(batch["report_uri"])
-    if not hook.check_for_key(key, bucket):
+    """Post-process one batch: its report into catalog rows.
+
+    The OCR task hands the report on; when that task failed after its
+    retries there is none, and the batch's documents are left uncatalogued.
+    """
+    if not launched or "report" not in launched:
         log.error("Batch %s has no report: its OCR task failed", batch["batch_id"])
         return {"batch_id": batch["batch_id"], "complete": False, "documents": batch["documents"], "rows": []}
-    report = Report.model_validate_json(hook.read_key(key, bucket))
+    report = Report.model_validate(launched["report"])
+    hook = _hook(settings)
 
     def exists(uri: str) -> bool:
-        return hook.check_for_key(*reversed(split_uri(uri)))
+        bucket, key = split_uri(uri)
+        return hook.check_for_key(key, bucket)
 
     rows = postprocess.batch_rows(
-        batch, report, exists, settings.low_text_chars_per_page, (launched or {}).get("try_number")
+        batch, report, exists, settings.low_text_chars_per_page, launched["try_number"]
     )
     return {"batch_id": batch["batch_id"], "complete": True, "documents": batch["documents"], "rows": rows}
 
@@ -104,7 +108,7 @@ def record(settings: PipelineSettings, results: list[dict], dag_id: str, run_id:
     if rows:
         uri = publish.manifest_uri(settings.output_uri, day, run_id)
         bucket, key = split_uri(uri)
-        hook.load_string(publish.manifest_lines(catalog.rows(run_id)), key, bucket_name=bucket, replace=True)
+        hook.load_string(publish.manifest_lines(rows), key, bucket_name=bucket, replace=True)
         summary["manifest"] = uri
     catalog.release(run_id)
     unfinished = [r["batch_id"] for r in results if not r["complete"]]
