@@ -1,0 +1,65 @@
+"""A batch's report into catalog rows: outputs checked, thin documents flagged, absentees failed."""
+
+from __future__ import annotations
+
+from ocr_pipeline.postprocess import batch_rows
+from ocr_task.contract import Outputs, Report, ReportEntry, ReportSummary
+
+
+def _document(name: str) -> dict:
+    return {
+        "source_uri": f"s3://docs/in/{name}",
+        "etag": "e",
+        "size": 1,
+        "last_modified": "2026-01-01T00:00:00+00:00",
+    }
+
+
+def _entry(name: str, characters: int, pages: int = 2) -> ReportEntry:
+    outputs = Outputs(
+        text=f"s3://docs/out/{name}.txt",
+        markdown=f"s3://docs/out/{name}.md",
+        json=f"s3://docs/out/{name}.json",
+    )
+    return ReportEntry(
+        source=f"s3://docs/in/{name}", name=name, status="succeeded", pages=pages, outputs=outputs, seconds=1.0,
+        engines=["tesseract 5.5.4"], characters=characters, mean_confidence=0.9,
+    )  # fmt: skip
+
+
+def test_rows_from_a_report():
+    batch = {
+        "batch_id": "0001",
+        "documents": [_document(n) for n in ("full.pdf", "blank.pdf", "lost.pdf", "gone.pdf")],
+    }
+    entries = [_entry("full.pdf", 3000), _entry("blank.pdf", 40), _entry("lost.pdf", 2000)]
+    report = Report(
+        output="s3://docs/out/", engine="auto", started_at="", finished_at="", seconds=3.0,
+        summary=ReportSummary(documents=3, succeeded=3, failed=0, pages=6), documents=entries,
+    )  # fmt: skip
+    written = {u for e in entries for u in (e.outputs.text, e.outputs.markdown, e.outputs.json_)}
+    written.discard("s3://docs/out/lost.pdf.json")
+
+    rows = {
+        r["source_uri"].rsplit("/", 1)[1]: r for r in batch_rows(batch, report, written.__contains__, 50, 2)
+    }
+
+    assert (rows["full.pdf"]["status"], rows["full.pdf"]["low_text"], rows["full.pdf"]["try_number"]) == (
+        "succeeded",
+        False,
+        2,
+    )
+    assert (
+        rows["full.pdf"]["engine"] == "tesseract 5.5.4"
+        and rows["full.pdf"]["json_uri"] == "s3://docs/out/full.pdf.json"
+    )
+    assert (rows["blank.pdf"]["status"], rows["blank.pdf"]["low_text"]) == (
+        "succeeded",
+        True,
+    )  # 20 characters a page
+    assert rows["lost.pdf"]["status"] == "failed"
+    assert rows["lost.pdf"]["error"] == "output missing after OCR: s3://docs/out/lost.pdf.json"
+    assert (rows["gone.pdf"]["status"], rows["gone.pdf"]["error"]) == (
+        "failed",
+        "missing from the OCR report",
+    )
