@@ -89,7 +89,7 @@ def _plan(args, storage):
         report = report or manifest.report
         args.engine = args.engine or manifest.engine
         args.lang = args.lang or manifest.lang
-        items = [BatchItem(d.source, d.etag, d.name) for d in manifest.documents]
+        items = BatchItem.all_in(manifest)
     else:
         items = [BatchItem(uri) for src in args.input for uri in storage.expand(src)]
     if not output:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ocr_task import result as render
 from ocr_task.config import OcrSettings, available_cores
-from ocr_task.contract import REPORT_NAME, Outputs, Report, ReportEntry, ReportSummary
+from ocr_task.contract import REPORT_NAME, Manifest, Outputs, Report, ReportEntry, ReportSummary
 from ocr_task.documents import MEDIA_TYPES, ImagePage, check_size, open_document
 from ocr_task.engines import AUTO
 from ocr_task.errors import BatchError, DocumentError
@@ -40,6 +40,10 @@ class BatchItem:
     source: str
     etag: str | None = None
     name: str | None = None
+
+    @classmethod
+    def all_in(cls, manifest: Manifest) -> list[BatchItem]:
+        return [cls(d.source, d.etag, d.name) for d in manifest.documents]
 
 
 @dataclass

@@ -81,7 +81,7 @@ class State:
     """What the service holds between requests: the runner with its engines, and how loading went."""
 
     def __init__(self, settings: OcrSettings, service: ServiceSettings):
-        self.settings, self.service = settings, service
+        self.service = service
         self.runner = BatchRunner(settings)
         self.loaded = threading.Event()
         self.load_error: str | None = None
@@ -125,11 +125,10 @@ class Admission:
             return await self.app(scope, receive, send)
         state: State = self.state_of()
         limit = state.service.max_upload_mb * 1024 * 1024
+        too_large = _problem(413, f"request body over {state.service.max_upload_mb} MB")
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and int(length) > limit:
-            return await _problem(413, f"request body over {state.service.max_upload_mb} MB")(
-                scope, receive, send
-            )
+            return await too_large(scope, receive, send)
         if state.admitted >= state.service.concurrency + state.service.queue_depth:
             return await _problem(429, "busy: the queue is full, retry later")(scope, receive, send)
         state.admitted += 1
@@ -146,7 +145,7 @@ class Admission:
         try:
             await self.app(scope, counted_receive, send)
         except _BodyTooLarge:
-            await _problem(413, f"request body over {state.service.max_upload_mb} MB")(scope, receive, send)
+            await too_large(scope, receive, send)
         finally:
             state.admitted -= 1
 
@@ -297,7 +296,7 @@ def create_app(settings: OcrSettings | None = None, service: ServiceSettings | N
         local = [d.source for d in manifest.documents if not is_s3(d.source)]
         if local:
             return _problem(422, f"sources must be s3:// URIs: {', '.join(local[:3])}")
-        items = [BatchItem(d.source, d.etag, d.name) for d in manifest.documents]
+        items = BatchItem.all_in(manifest)
         report = await _run_batch(items, manifest.output, manifest.report)
         return JSONResponse(content=json.loads(report.to_json()))
 

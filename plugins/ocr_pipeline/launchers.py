@@ -15,7 +15,6 @@ which adds what every launch needs around the container:
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -102,17 +101,20 @@ class OcrLaunch(BaseOperator):
         s3.delete_objects(bucket, [key])
         try:
             self.launch(context)
+            failure = None
         except AirflowFailException:
             raise
-        except Exception:
-            if not s3.check_for_key(key, bucket):
-                raise
-            self.log.warning(
-                "The OCR step exited non-zero but wrote its report: some documents were rejected"
-            )
+        except Exception as error:  # noqa: BLE001 - decided by whether the report was written
+            failure = error
         if not s3.check_for_key(key, bucket):
+            if failure is not None:
+                raise failure
             raise AirflowException(
                 f"The OCR step ended without writing its report {self.batch['report_uri']}"
+            )
+        if failure is not None:
+            self.log.warning(
+                "The OCR step exited non-zero but wrote its report: some documents were rejected"
             )
         self._report = Report.model_validate_json(s3.read_key(key, bucket))
         summary = self._report.summary
@@ -130,7 +132,7 @@ class OcrLaunch(BaseOperator):
         # the report itself goes on to post-processing, which need not read it again
         return {
             "try_number": context["ti"].try_number,
-            "report": json.loads(self._report.to_json()),
+            "report": self._report.model_dump(mode="json", by_alias=True),
             **figures,
         }
 
