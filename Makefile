@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo airflow bench clean
+.PHONY: install test lint demo airflow stack stack-down bench clean
 
 install: $(STAMP)
 
@@ -29,8 +29,16 @@ demo: install
 airflow: install
 	$(BIN)/python scripts/demo.py --airflow
 
+# The distributed deployment: CeleryExecutor on the local Redis, PostgreSQL metadata and catalog, each
+# Airflow component in its own process, and a local S3 server (scripts/stack.py).
+stack: install
+	$(BIN)/python scripts/stack.py up
+
+stack-down:
+	$(BIN)/python scripts/stack.py down
+
 bench: install
 	$(BIN)/python bench/ocr_speed.py
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache
+	rm -rf $(VENV) .demo .stack .pytest_cache

@@ -1,0 +1,308 @@
+"""A real distributed Airflow on this machine: the CeleryExecutor on the local Redis, metadata and catalog
+on the local PostgreSQL, each component in its own process, and a local S3 server.
+
+    python scripts/stack.py up      # make stack: start it, print the UI address and login
+    python scripts/stack.py down    # make stack-down: stop exactly what `up` started
+    python scripts/stack.py status  # which of its processes are alive
+
+The system tests start the same stack (``tests/system``) with their own home,
+ports, databases and Redis database, so both can run side by side.
+
+Started here: api-server, scheduler, dag-processor, triggerer, a Celery
+worker and (unless an S3 endpoint is given) moto's S3 server. Used, never
+stopped: the machine's PostgreSQL and Redis (``scripts/ensure_services.sh``
+starts them when they are down).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "worker")
+
+
+@dataclass
+class Stack:
+    """One deployment: its folder (``home``), ports, databases and the settings the pipeline runs with."""
+
+    home: Path = REPO / ".stack"
+    api_port: int = 8080
+    s3_port: int = 5056
+    s3_endpoint: str | None = None  # an S3 server that is already running (the tests bring their own)
+    database_prefix: str = "ocr_stack"
+    redis_db: int = 0
+    user: str = "admin"
+    settings: dict[str, str] = field(default_factory=dict)  # OCR_* and AIRFLOW__* over the defaults
+    worker_concurrency: int = 4
+
+    # ---- names -------------------------------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{POSTGRES}/{self.database_prefix}_airflow"
+
+    @property
+    def catalog_url(self) -> str:
+        return f"{POSTGRES}/{self.database_prefix}_catalog"
+
+    @property
+    def endpoint(self) -> str:
+        return self.s3_endpoint or f"http://127.0.0.1:{self.s3_port}"
+
+    @property
+    def password(self) -> str:
+        return json.loads((self.home / "passwords.json").read_text())[self.user]
+
+    def _secret(self, name: str) -> str:
+        """A secret kept in the stack's folder, so every component and every restart shares it."""
+        path = self.home / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text()
+
+    def environment(self) -> dict[str, str]:
+        """What every component runs with: Airflow's configuration and the pipeline's settings."""
+        connection = {
+            "conn_type": "aws", "login": "stack", "password": "stack",
+            "extra": {"endpoint_url": self.endpoint, "region_name": "us-east-1"},
+        }  # fmt: skip
+        env = {
+            "AIRFLOW_HOME": str(self.home / "airflow"),
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.user}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
+            "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet"),
+            "AIRFLOW__API__SECRET_KEY": self._secret("api"),
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__BASE_URL": self.api_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{self.redis_db}",
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.metadata_url}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs" / "tasks"),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+            "OCR_SOURCE_URI": "s3://docs/incoming/",
+            "OCR_OUTPUT_URI": "s3://docs/processed/",
+            "OCR_QUARANTINE_URI": "s3://docs/quarantine/",
+            "OCR_CATALOG_URL": self.catalog_url,
+            "OCR_LAUNCHER": "local",
+            "OCR_WORKERS": "1",
+            "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
+            # `airflow` starts sub-processes as `airflow …`: this environment's must be found first
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            **self.settings,
+        }
+        return {**os.environ, **env}
+
+    # ---- lifecycle -----------------------------------------------------------------------------------------
+    def up(self, timeout: float = 240) -> None:
+        """Start everything (idempotent per component) and wait until the API answers and a worker is up."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "logs").mkdir(exist_ok=True)
+        subprocess.run([str(REPO / "scripts" / "ensure_services.sh")], check=True)
+        passwords = self.home / "passwords.json"
+        if not passwords.exists():
+            passwords.write_text(json.dumps({self.user: secrets.token_urlsafe(12)}))
+        self._create_databases()
+        if self.s3_endpoint is None:
+            self._start("s3", [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)])
+            _wait_http(f"{self.endpoint}/moto-api/", timeout=60)
+            self._s3_bucket("docs")
+        self._airflow("db", "migrate")
+        self._airflow("pools", "set", "gpu", "1", "OCR batches (one GPU, or the CPU engine on this host)")
+        from sqlalchemy import create_engine  # the catalog's schema, as the pipeline migrates it
+
+        sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
+        from ocr_pipeline.catalog import Catalog
+
+        Catalog(self.catalog_url).migrate()
+        create_engine(self.catalog_url).dispose()
+        for component in COMPONENTS:
+            self.start_component(component)
+        _wait_http(f"{self.api_url}/api/v2/monitor/health", timeout=timeout)
+        self._wait_for_worker(timeout)
+
+    def start_component(self, component: str) -> None:
+        command = {
+            # one machine, one log folder: the api-server reads task logs from disk, so the worker and the
+            # triggerer need no log servers of their own (no more ports open)
+            "worker": ["celery", "worker", "--concurrency", str(self.worker_concurrency), "--skip-serve-logs"],
+            "triggerer": ["triggerer", "--skip-serve-logs"],
+            "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
+        }.get(component, [component])
+        self._start(component, [str(Path(sys.executable).parent / "airflow"), *command])
+
+    def down(self) -> list[str]:
+        """Stop every process ``up`` started (with its children), and nothing else."""
+        stopped = []
+        for name in ("worker", "triggerer", "dag-processor", "scheduler", "api-server", "s3"):
+            if self.kill_component(name, signal.SIGTERM):
+                stopped.append(name)
+        return stopped
+
+    def kill_component(self, name: str, sig: int = signal.SIGKILL) -> bool:
+        """Signal a component and every process below it (task processes sit in process groups of their own)."""
+        pid_file = self.home / "pids" / f"{name}.pid"
+        if not pid_file.exists():
+            return False
+        process = _process(int(pid_file.read_text()))
+        pid_file.unlink()
+        if process is None:
+            return False
+        family = [process, *process.children(recursive=True)]
+        for member in family:
+            try:
+                member.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(family, timeout=20)
+        for member in alive:
+            member.kill()
+        return True
+
+    def status(self) -> dict[str, bool]:
+        result = {}
+        for name in (*COMPONENTS, "s3"):
+            pid_file = self.home / "pids" / f"{name}.pid"
+            result[name] = pid_file.exists() and _process(int(pid_file.read_text())) is not None
+        return result
+
+    # ---- helpers -------------------------------------------------------------------------------------------
+    def _start(self, name: str, command: list[str]) -> None:
+        pids = self.home / "pids"
+        pids.mkdir(exist_ok=True)
+        pid_file = pids / f"{name}.pid"
+        if pid_file.exists() and _process(int(pid_file.read_text())) is not None:
+            return
+        log = open(self.home / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=self.environment(), cwd=REPO,
+            start_new_session=True,
+        )  # fmt: skip
+        pid_file.write_text(str(process.pid))
+
+    def _airflow(self, *args: str) -> None:
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), *args],
+            env=self.environment(), capture_output=True, text=True, cwd=REPO,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+    def _create_databases(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            existing = {row[0] for row in connection.execute(text("SELECT datname FROM pg_database"))}
+            for url in (self.metadata_url, self.catalog_url):
+                name = url.rsplit("/", 1)[1]
+                if name not in existing:
+                    connection.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+
+    def drop_databases(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            for url in (self.metadata_url, self.catalog_url):
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        engine.dispose()
+
+    def _s3_bucket(self, name: str) -> None:
+        import boto3
+
+        client = boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id="stack", aws_secret_access_key="stack",
+        )  # fmt: skip
+        try:
+            client.create_bucket(Bucket=name)
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            pass
+
+    def _wait_for_worker(self, timeout: float) -> None:
+        """A Celery worker is up once it says it is ready in its log."""
+        deadline = time.monotonic() + timeout
+        log = self.home / "logs" / "worker.log"
+        while time.monotonic() < deadline:
+            if log.exists() and b"ready." in log.read_bytes()[-20000:]:
+                return
+            time.sleep(1)
+        raise TimeoutError(f"the Celery worker did not become ready; see {log}")
+
+
+def _process(pid: int):
+    try:
+        process = psutil.Process(pid)
+        return None if process.status() == psutil.STATUS_ZOMBIE else process
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=5).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=["up", "down", "status"])
+    args = parser.parse_args()
+    stack = Stack(
+        api_port=int(os.environ.get("STACK_API_PORT", "8080")),
+        s3_port=int(os.environ.get("STACK_S3_PORT", "5056")),
+        settings={k: v for k, v in os.environ.items() if k.startswith("OCR_") and k != "OCR_CATALOG_URL"},
+    )
+    if args.action == "up":
+        stack.up()
+        print(f"Airflow (CeleryExecutor) is up: {stack.api_url}  user {stack.user}, password {stack.password}")
+        print(f"S3: {stack.endpoint} (bucket docs; drop documents under s3://docs/incoming/)")
+        print(f"Catalog: {stack.catalog_url}; metadata: {stack.metadata_url}; broker: redis db {stack.redis_db}")
+        print(f"Logs: {stack.home / 'logs'}. Stop with: make stack-down")
+    elif args.action == "down":
+        stopped = stack.down()
+        print("Stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    else:
+        for name, alive in stack.status().items():
+            print(f"{name:14} {'running' if alive else 'stopped'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The deployment as the UI drives it: Airflow's REST API through the official ``apache-airflow-client``."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import airflow_client.client as af
+import requests
+from airflow_client.client.api.backfill_api import BackfillApi
+from airflow_client.client.api.dag_api import DAGApi
+from airflow_client.client.api.dag_run_api import DagRunApi
+from airflow_client.client.api.task_instance_api import TaskInstanceApi
+from airflow_client.client.api.variable_api import VariableApi
+
+FINISHED = {"success", "failed"}
+DAG_ID = "document_ingest"
+
+
+class AirflowApi:
+    """A logged-in user of the REST API (simple auth manager: ``POST /auth/token``)."""
+
+    def __init__(self, url: str, user: str, password: str):
+        response = requests.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=30)
+        response.raise_for_status()
+        configuration = af.Configuration(host=url, access_token=response.json()["access_token"])
+        self.client = af.ApiClient(configuration)
+        self.dags = DAGApi(self.client)
+        self.runs = DagRunApi(self.client)
+        self.task_instances = TaskInstanceApi(self.client)
+        self.variables = VariableApi(self.client)
+        self.backfills = BackfillApi(self.client)
+
+    # ---- the DAG ---------------------------------------------------------------------------------------------
+    def wait_for_dag(self, timeout: float = 180) -> None:
+        """Until the dag-processor has parsed and serialised the DAG."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.dags.get_dag(DAG_ID)
+                return
+            except af.ApiException:
+                time.sleep(2)
+        raise TimeoutError(f"{DAG_ID} was not parsed within {timeout} s")
+
+    def pause(self, paused: bool) -> None:
+        self.dags.patch_dag(DAG_ID, af.DAGPatchBody(is_paused=paused))
+
+    def set_variable(self, key: str, value) -> None:
+        body = af.VariableBody(key=key, value=str(value))
+        try:
+            self.variables.patch_variable(key, body)
+        except af.ApiException:
+            self.variables.post_variable(body)
+
+    def delete_variable(self, key: str) -> None:
+        try:
+            self.variables.delete_variable(key)
+        except af.ApiException:
+            pass
+
+    # ---- runs --------------------------------------------------------------------------------------------------
+    def trigger(self, conf: dict | None = None) -> str:
+        """A manual run with the trigger form's values, as the UI's Trigger button sends them."""
+        body = af.TriggerDAGRunPostBody(conf=conf or {}, logical_date=None)
+        return self.runs.trigger_dag_run(DAG_ID, body).dag_run_id
+
+    def backfill(self, start: datetime, end: datetime, reprocess: str = "completed", conf: dict | None = None):
+        body = af.BackfillPostBody(
+            dag_id=DAG_ID, from_date=start, to_date=end, reprocess_behavior=af.ReprocessBehavior(reprocess),
+            max_active_runs=2, dag_run_conf=conf or {},
+        )  # fmt: skip
+        return self.backfills.create_backfill(body)
+
+    def run(self, run_id: str):
+        return self.runs.get_dag_run(DAG_ID, run_id)
+
+    def list_runs(self) -> list:
+        return self.runs.get_dag_runs(DAG_ID, limit=100, order_by=["run_after"]).dag_runs
+
+    def wait_for_run(self, run_id: str, timeout: float = 420) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = str(self.run(run_id).state.value)
+            if state in FINISHED:
+                return state
+            time.sleep(2)
+        raise TimeoutError(f"run {run_id} did not finish within {timeout} s: {self.task_states(run_id)}")
+
+    def wait_for_new_run(self, known: set[str], run_type: str, timeout: float = 300):
+        """The first run of ``run_type`` not in ``known`` (created by the scheduler or a backfill)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for run in self.list_runs():
+                if run.dag_run_id not in known and run.run_type.value == run_type:
+                    return run
+            time.sleep(2)
+        raise TimeoutError(f"no new {run_type} run within {timeout} s")
+
+    def task_instances_of(self, run_id: str) -> list:
+        return self.task_instances.get_task_instances(DAG_ID, run_id, limit=1000).task_instances
+
+    def task_states(self, run_id: str) -> dict[str, list[str]]:
+        states: dict[str, list[str]] = {}
+        for ti in self.task_instances_of(run_id):
+            states.setdefault(ti.task_id, []).append(ti.state.value if ti.state else "none")
+        return states
+
+    def log(self, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
+        content = self.task_instances.get_log(
+            DAG_ID, run_id, task_id, try_number, map_index=map_index, full_content=True
+        ).content
+        return "\n".join(str(getattr(line, "event", line)) for line in content) if isinstance(content, list) else str(content)
