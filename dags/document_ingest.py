@@ -1,12 +1,14 @@
 """document_ingest: scanned documents from an S3 prefix to text, Markdown and JSON, and a catalog row each.
 
-sense → discover → plan → ocr (one mapped task per batch, in the ``gpu`` pool)
-→ postprocess (per batch) → catalog.
+wait_for_documents (new work only) → discover → plan → ocr (one mapped task per
+batch, in the ``gpu`` pool) → postprocess (per batch) → catalog → fail_run
+(fails the run, naming what failed, if anything did).
 
-Configuration: OCR_SOURCE_URI, OCR_OUTPUT_URI, OCR_CATALOG_URL, OCR_ENGINE,
-OCR_LAUNCHER (environment; Airflow Variables ``ocr_<name>`` override at run
-time; the trigger form overrides both). S3 through the ``aws_default``
-connection (its ``endpoint_url`` extra points it at MinIO or a local server).
+Which objects a run takes (scheduled: the backlog before its interval's end;
+backfill: exactly its interval; manual: everything new or the form's dates)
+is in ``ocr_pipeline.discovery``; where settings come from in
+``ocr_pipeline.settings``. S3 through the ``aws_default`` connection (its
+``endpoint_url`` extra points it at MinIO or a local server).
 """
 
 from __future__ import annotations
@@ -14,22 +16,24 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ocr_pipeline import tasks
-from ocr_pipeline.launchers import LAUNCHER_OPERATORS, launcher_arguments
+from ocr_pipeline.discovery import Selection
+from ocr_pipeline.launchers import load_launcher
+from ocr_pipeline.planning import Batch
+from ocr_pipeline.sensors import NewDocumentsSensor
 from ocr_pipeline.settings import PipelineSettings, resolve
 
-# Read when the DAG is parsed: only what the DAG's shape depends on.
-DEPLOYED = PipelineSettings.from_env()
+# Read when the DAG is parsed: the deployment settings the DAG's shape depends on (environment only).
+DEPLOYED = PipelineSettings.build()
 OUTPUTS = Asset(uri=DEPLOYED.output_uri, name="ocr_outputs")
+LAUNCHER = load_launcher(DEPLOYED.launcher)
 SCHEDULE = os.environ.get("OCR_SCHEDULE", "0 2 * * *")
 SENSOR_TIMEOUT = int(os.environ.get("OCR_SENSOR_TIMEOUT", str(6 * 3600)))
-SENSOR_DEFERRABLE = os.environ.get("OCR_SENSOR_DEFERRABLE", "true").lower() == "true"
 SENSOR_POKE_SECONDS = int(os.environ.get("OCR_SENSOR_POKE_SECONDS", "60"))
-
 PARAMS = {
     "source_uri": Param(
         None, type=["null", "string"], title="Source prefix",
@@ -81,55 +85,60 @@ RETRIES = {
     doc_md=__doc__,
 )
 def document_ingest():
-    source = "{{ params.source_uri or var.value.get('ocr_source_uri', '" + DEPLOYED.source_uri + "') }}"
-    sense = S3KeySensor(
+    sense = NewDocumentsSensor(
         task_id="wait_for_documents",
-        bucket_key=source + "*",
-        wildcard_match=True,
+        source_uri=DEPLOYED.source_uri,
         aws_conn_id=DEPLOYED.aws_conn_id,
-        deferrable=SENSOR_DEFERRABLE,
         poke_interval=SENSOR_POKE_SECONDS,
         timeout=SENSOR_TIMEOUT,
-        soft_fail=True,  # nothing arrived in time: the run is skipped, not failed
     )
 
     @task
     def discover(params=None, dag_run=None, data_interval_start=None, data_interval_end=None) -> list[dict]:
-        settings = resolve(params)
-        return tasks.discover(settings, params, str(dag_run.run_type), data_interval_start, data_interval_end)
+        selection = Selection.for_run(dag_run.run_type, data_interval_start, data_interval_end, params)
+        return tasks.discover(resolve(params), selection)
 
     @task
-    def plan(objects: list[dict], params=None, run_id=None) -> list[dict]:
-        return tasks.plan(resolve(params), params, objects, run_id)
+    def plan(objects: list[dict], params=None, dag_run=None, ti=None) -> list[dict]:
+        from airflow.configuration import conf
+
+        return tasks.plan(
+            resolve(params), objects, dag_run.dag_id, dag_run.run_id, bool(params.get("reprocess")),
+            tasks.run_is_active(ti), conf.getint("core", "max_map_length"),
+        )  # fmt: skip
 
     @task(trigger_rule="all_done")
     def postprocess(batch: dict, params=None, ti=None) -> dict:
         launched = ti.xcom_pull(task_ids="ocr", map_indexes=ti.map_index)
-        return tasks.collect(resolve(params), batch, launched)
+        return tasks.postprocess(resolve(params), Batch.model_validate(batch), launched)
 
-    @task(trigger_rule="all_done")
-    def catalog(results, params=None, dag=None, run_id=None, dag_run=None) -> dict:
+    @task(trigger_rule="all_done_min_one_success")
+    def catalog(batches: list[dict], results, params=None, dag_run=None) -> dict:
         day = (dag_run.logical_date or dag_run.run_after).date()
-        return tasks.record(resolve(params), [r for r in results if r], dag.dag_id, run_id, day)
+        planned = [Batch.model_validate(b) for b in batches]
+        return tasks.catalog(resolve(params), planned, list(results or []), dag_run.dag_id, dag_run.run_id, day)
+
+    @task(trigger_rule="one_failed", retries=0)
+    def fail_run(ti=None, dag_run=None) -> None:
+        """The run's verdict: a run in which any step failed is a failed run, whichever step it was."""
+        failed = tasks.failed_tasks(ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]))
+        raise AirflowFailException(f"This run failed: {', '.join(failed) or 'an upstream task'} (see their logs)")
 
     found = discover()
     sense >> found
     batches = plan(found)
-    ocr = (
-        LAUNCHER_OPERATORS[DEPLOYED.launcher]
-        .partial(
-            task_id="ocr",
-            storage_conn_id=DEPLOYED.aws_conn_id,
-            pool="gpu",
-            outlets=[OUTPUTS],
-            execution_timeout=timedelta(hours=int(os.environ.get("OCR_BATCH_TIMEOUT_HOURS", "4"))),
-            **launcher_arguments(DEPLOYED.launcher),
-        )
-        .expand(batch=batches)
-    )
+    ocr = LAUNCHER.partial(
+        task_id="ocr",
+        storage_conn_id=DEPLOYED.aws_conn_id,
+        pool="gpu",
+        outlets=[OUTPUTS],
+        execution_timeout=timedelta(hours=int(os.environ.get("OCR_BATCH_TIMEOUT_HOURS", "4"))),
+        **LAUNCHER.deployment_arguments(),
+    ).expand(batch=batches)
     results = postprocess.expand(batch=batches)
     ocr >> results
-    catalog(results)
+    recorded = catalog(batches, results)
+    [sense, found, batches, ocr, results, recorded] >> fail_run()
 
 
 document_ingest()

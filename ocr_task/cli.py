@@ -20,9 +20,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ocr_task.contract import EXIT_BATCH_FAILED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from ocr_task.engines import ENGINE_NAMES
 
-EXIT_OK, EXIT_BATCH_FAILED, EXIT_USAGE, EXIT_SOME_FAILED = 0, 1, 2, 3
 log = logging.getLogger("ocr_task")
 
 

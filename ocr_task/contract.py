@@ -14,6 +14,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+# Exit codes of ``python -m ocr_task run``: what a launcher decides retries on.
+EXIT_OK = 0  # every document succeeded
+EXIT_BATCH_FAILED = 1  # the batch could not run (storage unreachable, engine cannot load): retry
+EXIT_USAGE = 2  # the arguments or the manifest were refused: no retry can help
+EXIT_SOME_FAILED = 3  # the batch ran, some documents failed (they are in the report)
+
 MANIFEST_VERSION = 1
 REPORT_VERSION = 1
 REPORT_NAME = "report.json"

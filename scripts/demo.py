@@ -39,7 +39,8 @@ os.environ.update(
         "OCR_CATALOG_URL": os.environ.get("OCR_CATALOG_URL", f"sqlite:///{DEMO / 'catalog.db'}"),
         "OCR_LAUNCHER": "local",
         "OCR_ENGINE": os.environ.get("OCR_ENGINE", "auto"),
-        "OCR_SENSOR_TIMEOUT": "60",
+        "OCR_SENSOR_TIMEOUT": "5",  # nothing new: the run is skipped after this long
+        "OCR_SENSOR_POKE_SECONDS": "2",
         "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO), os.environ.get("PYTHONPATH", "")]),
         # `airflow standalone` starts its components as `airflow …` commands: this venv's must be found
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ocr_pipeline.launchers import launcher_arguments
+from ocr_pipeline.launchers import load_launcher
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.config import OcrSettings, VlSettings
 from ocr_task.server import ServiceSettings
@@ -103,8 +103,8 @@ def _names_the_code_reads() -> set[str]:
     names = {f"OCR_{f.upper()}" for f in OcrSettings.model_fields if f != "vl"}
     names |= {f"OCR_VL_{f.upper()}" for f in VlSettings.model_fields}
     names |= {f"OCR_SERVICE_{f.upper()}" for f in ServiceSettings.model_fields}
-    names |= set(PipelineSettings.ENV.values())
-    for source in [REPO / "dags" / "document_ingest.py", REPO / "plugins" / "ocr_pipeline" / "launchers.py"]:
+    names |= {f"OCR_{f.upper()}" for f in PipelineSettings.model_fields}
+    for source in [REPO / "dags" / "document_ingest.py", *(REPO / "plugins" / "ocr_pipeline" / "launchers").glob("*.py")]:
         names |= set(re.findall(r'"(OCR_[A-Z_]+)"', source.read_text()))
     return names
 
@@ -121,7 +121,7 @@ def test_the_pipeline_reaches_what_init_creates(compose):
     init = "\n".join(compose["services"]["airflow-init"]["command"])
     assert "airflow pools set gpu" in init
     assert "connections add aws_default" in init and '"endpoint_url": "http://minio:9000"' in init
-    assert f"connections add {launcher_arguments('service')['http_conn_id']}" in init
+    assert f"connections add {load_launcher('service').deployment_arguments()['http_conn_id']}" in init
     assert "Catalog(os.environ['OCR_CATALOG_URL']).migrate()" in init
     env = compose["x-airflow-common"]["environment"]
     assert env["OCR_LAUNCHER"] == "service"

@@ -1,22 +1,28 @@
-"""Which objects under the source prefix are new work for this run.
+"""Which objects under the source prefix are work for this run.
 
-An object is new work when the catalog has no row for its URI and ETag (a
-changed object has a new ETag, so it is new work again), unless the run asks
-to reprocess. Scheduled and backfill runs take the objects whose
-LastModified falls in their data interval, so a backfill of a past day takes
-exactly that day's objects; a manual run takes every object not yet
-catalogued, or those in the date range its form gives.
+The catalog is the source of truth for what is left to do: an object is work
+while the catalog has no final row for its URI and ETag (a changed object has
+a new ETag; a row failed by the infrastructure, not by the document, is not
+final), unless the run asks to reprocess. Which LastModified a run looks at:
+
+* **scheduled**: everything before its interval's end, so whatever an earlier
+  run left (capacity, failed batches, dead runs, skipped intervals, late
+  objects with an old LastModified) is taken by the next one;
+* **backfill**: exactly its interval (a backfill of a historical bucket);
+* **manual** (and asset-triggered): everything, or the form's date range.
+
+Oldest first, so a backlog drains in the order it arrived; a run takes up to
+its capacity and leaves the rest to the next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 
 from ocr_pipeline.catalog import Catalog
-
-INTERVAL_RUN_TYPES = {"scheduled", "backfill"}
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,20 @@ class SourceObject:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def version(self) -> tuple[str, str]:
+        return self.source_uri, self.etag
+
 
 def split_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
+
+
+def run_kind(run_type) -> str:
+    """``scheduled``, ``backfill``, ``manual``, …: the Task SDK passes a ``(str, Enum)`` whose ``str()`` is
+    ``"DagRunType.SCHEDULED"`` on Python 3.11, so compare its value, never its ``str()``."""
+    return run_type.value if isinstance(run_type, Enum) else str(run_type)
 
 
 def _as_datetime(value, *, end: bool) -> datetime:
@@ -47,44 +63,64 @@ def _as_datetime(value, *, end: bool) -> datetime:
     return start + timedelta(days=1) if end else start
 
 
-def window(
-    run_type: str, interval_start, interval_end, date_from=None, date_to=None
-) -> tuple[datetime | None, datetime | None] | None:
-    """The LastModified window a run takes, or None for every object."""
-    if date_from or date_to:
-        return (
+@dataclass(frozen=True)
+class Selection:
+    """The LastModified window ``[start, end)`` a run looks at (None: unbounded), and whether to reprocess."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    reprocess: bool = False
+
+    @classmethod
+    def for_run(cls, run_type, interval_start, interval_end, params: dict | None = None) -> Selection:
+        params = params or {}
+        reprocess = bool(params.get("reprocess"))
+        kind = run_kind(run_type)
+        if kind == "scheduled" and interval_end is not None:
+            return cls(None, interval_end, reprocess)
+        if kind == "backfill" and interval_start is not None and interval_end is not None:
+            return cls(interval_start, interval_end, reprocess)
+        date_from, date_to = params.get("date_from"), params.get("date_to")
+        return cls(
             _as_datetime(date_from, end=False) if date_from else None,
             _as_datetime(date_to, end=True) if date_to else None,
+            reprocess,
         )
-    if run_type in INTERVAL_RUN_TYPES and interval_start and interval_end:
-        return interval_start, interval_end
-    return None
+
+    def admits(self, obj: SourceObject) -> bool:
+        modified = datetime.fromisoformat(obj.last_modified)
+        return (self.start is None or modified >= self.start) and (self.end is None or modified < self.end)
+
+    def describe(self) -> str:
+        start = self.start.isoformat() if self.start else "the beginning"
+        end = self.end.isoformat() if self.end else "now"
+        return f"last modified in [{start}, {end})" + (", reprocessing" if self.reprocess else "")
 
 
 def list_objects(hook, prefix_uri: str, exclude: tuple[str, ...] = ()) -> Iterator[SourceObject]:
     """Objects under an s3:// prefix (through the amazon provider's S3Hook), except those under ``exclude``."""
     bucket, prefix = split_uri(prefix_uri)
     for item in hook.iter_file_metadata(prefix, bucket_name=bucket):
-        key = item["Key"]
-        uri = f"s3://{bucket}/{key}"
-        if key.endswith("/") or any(uri.startswith(e) for e in exclude):
-            continue
-        modified = item["LastModified"]
-        yield SourceObject(uri, bucket, key, item["ETag"].strip('"'), item["Size"], modified.isoformat())
+        obj = from_listing(bucket, item)
+        if not obj.key.endswith("/") and not any(obj.source_uri.startswith(e) for e in exclude):
+            yield obj
 
 
-def new_work(
-    objects: list[SourceObject], catalog: Catalog, span: tuple | None, reprocess: bool
-) -> list[SourceObject]:
-    if span is not None:
-        start, end = span
-        objects = [
-            o
-            for o in objects
-            if (start is None or datetime.fromisoformat(o.last_modified) >= start)
-            and (end is None or datetime.fromisoformat(o.last_modified) < end)
-        ]
-    if reprocess:
-        return objects
-    known = catalog.known((o.source_uri, o.etag) for o in objects)
-    return [o for o in objects if (o.source_uri, o.etag) not in known]
+def from_listing(bucket: str, item: dict) -> SourceObject:
+    """A ListObjectsV2 entry (``Key``, ``ETag``, ``Size``, ``LastModified``) as a source object."""
+    modified = item["LastModified"]
+    if isinstance(modified, str):
+        modified = datetime.fromisoformat(modified)
+    return SourceObject(
+        f"s3://{bucket}/{item['Key']}", bucket, item["Key"], item["ETag"].strip('"'), item["Size"],
+        modified.astimezone(UTC).isoformat(),
+    )  # fmt: skip
+
+
+def new_work(objects: Iterable[SourceObject], catalog: Catalog, selection: Selection) -> list[SourceObject]:
+    """The objects this run should process, oldest first."""
+    admitted = [o for o in objects if selection.admits(o)]
+    if not selection.reprocess:
+        done = catalog.finished(o.version for o in admitted)
+        admitted = [o for o in admitted if o.version not in done]
+    return sorted(admitted, key=lambda o: (o.last_modified, o.key))

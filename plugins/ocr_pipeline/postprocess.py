@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ocr_pipeline.planning import Batch
 from ocr_task.contract import Report
 
 
-def _row(document: dict, batch_id: str, try_number: int | None) -> dict:
-    return {
-        "source_uri": document["source_uri"],
-        "etag": document["etag"],
-        "size": document["size"],
-        "last_modified": document["last_modified"],
-        "batch_id": batch_id,
-        "try_number": try_number,
-    }
-
-
 def batch_rows(
-    batch: dict,
+    batch: Batch,
     report: Report,
     exists: Callable[[str], bool],
     low_text_chars_per_page: int,
@@ -28,17 +18,18 @@ def batch_rows(
     """One catalog row for each document the batch was given.
 
     A document succeeds only if the report says so and every output it
-    names is really there; one with fewer than ``low_text_chars_per_page``
+    names is really there (a document the infrastructure lost is failed as
+    ``retryable``: the next run takes it again); one with fewer than ``low_text_chars_per_page``
     characters per page is flagged ``low_text`` (a blank scan, a photo, the
     wrong language) for a person to look at.
     """
     entries = {e.source: e for e in report.documents}
     rows = []
-    for document in batch["documents"]:
-        row = _row(document, batch["batch_id"], try_number)
-        entry = entries.get(document["source_uri"])
+    for document in batch.documents:
+        row = {**document.model_dump(), "batch_id": batch.batch_id, "try_number": try_number, "retryable": False}
+        entry = entries.get(document.source_uri)
         if entry is None:
-            rows.append({**row, "status": "failed", "error": "missing from the OCR report"})
+            rows.append({**row, "status": "failed", "error": "missing from the OCR report", "retryable": True})
             continue
         row.update(
             status=entry.status,
@@ -52,7 +43,9 @@ def batch_rows(
             outputs = entry.outputs
             missing = [uri for uri in (outputs.text, outputs.markdown, outputs.json_) if not exists(uri)]
             if missing:
-                row.update(status="failed", error=f"output missing after OCR: {', '.join(missing)}")
+                row.update(
+                    status="failed", error=f"output missing after OCR: {', '.join(missing)}", retryable=True
+                )
             else:
                 row.update(
                     text_uri=outputs.text,

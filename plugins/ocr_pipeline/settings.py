@@ -1,16 +1,34 @@
-"""The pipeline's configuration: environment variables, Airflow Variables over them, the run's Params over both.
+"""The pipeline's configuration, and the one rule for where each setting comes from.
 
-Read at run time inside tasks (never at DAG parse time, except the few
-values a DAG's shape depends on: schedule, output asset, launcher).
+* **Deployment settings** (where things are: ``output_uri``, ``quarantine_uri``,
+  ``catalog_url``, ``launcher``, ``aws_conn_id``): the environment only
+  (``OCR_*``), the same for the DAG processor and every task. The DAG's shape
+  (the launcher's operator, the output asset) depends on them, so a Variable
+  that changed them in some tasks and not others would split the pipeline.
+* **Tunables** (what and how: ``source_uri``, ``engine``, ``lang``,
+  ``batch_size``, ``max_batches``, ``low_text_chars_per_page``): the
+  environment, then Airflow Variables ``ocr_<name>`` at run time.
+* **The trigger form** (``FORM_FIELDS``, declared Params of the DAG): over
+  both, for that run only. Other keys of a run's conf are ignored: a conf can
+  never point a run at another catalog or connection.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-LAUNCHERS = ("local", "docker", "kubernetes", "batch", "service")
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEPLOYMENT_FIELDS = ("output_uri", "quarantine_uri", "catalog_url", "launcher", "aws_conn_id")
+TUNABLE_FIELDS = ("source_uri", "engine", "lang", "batch_size", "max_batches", "low_text_chars_per_page")
+FORM_FIELDS = ("source_uri", "engine", "lang", "batch_size")
+LOCAL_EXECUTORS = {"LocalExecutor"}
+
+
+class ConfigurationError(ValueError):
+    """A setting that no retry can fix."""
 
 
 def _default_catalog_url() -> str:
@@ -18,8 +36,9 @@ def _default_catalog_url() -> str:
     return f"sqlite:///{home / 'ocr_catalog.db'}"
 
 
-@dataclass(frozen=True)
-class PipelineSettings:
+class PipelineSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OCR_", extra="ignore", frozen=True)
+
     source_uri: str = "s3://docs/incoming/"
     output_uri: str = "s3://docs/processed/"
     quarantine_uri: str = "s3://docs/quarantine/"
@@ -31,79 +50,80 @@ class PipelineSettings:
     max_batches: int = 50
     aws_conn_id: str = "aws_default"
     low_text_chars_per_page: int = 50
-    claim_hours: float = 6.0
 
-    # environment variable of each field
-    ENV = {
-        "source_uri": "OCR_SOURCE_URI",
-        "output_uri": "OCR_OUTPUT_URI",
-        "quarantine_uri": "OCR_QUARANTINE_URI",
-        "catalog_url": "OCR_CATALOG_URL",
-        "engine": "OCR_ENGINE",
-        "lang": "OCR_LANG",
-        "launcher": "OCR_LAUNCHER",
-        "batch_size": "OCR_BATCH_SIZE",
-        "max_batches": "OCR_MAX_BATCHES",
-        "aws_conn_id": "OCR_AWS_CONN_ID",
-        "low_text_chars_per_page": "OCR_LOW_TEXT_CHARS_PER_PAGE",
-        "claim_hours": "OCR_CLAIM_HOURS",
-    }
-
+    @field_validator("source_uri", "output_uri", "quarantine_uri")
     @classmethod
-    def from_env(cls, environ=None) -> PipelineSettings:
-        environ = os.environ if environ is None else environ
-        values = {name: environ[env] for name, env in cls.ENV.items() if environ.get(env)}
-        settings = cls(**_typed(values))
-        if not settings.catalog_url:
-            settings = replace(settings, catalog_url=_default_catalog_url())
-        settings.validate()
-        return settings
+    def _s3_prefix(cls, value: str) -> str:
+        if not value.startswith("s3://"):
+            raise ValueError(f"must be an s3:// prefix, not {value!r}")
+        return value if value.endswith("/") else f"{value}/"
 
-    def with_overrides(self, overrides: dict) -> PipelineSettings:
-        """These settings with non-empty overrides applied (Variables, then Params)."""
-        known = {f.name for f in fields(self)}
-        values = {k: v for k, v in overrides.items() if k in known and v not in (None, "")}
-        settings = replace(self, **_typed(values))
-        settings.validate()
-        return settings
+    @field_validator("catalog_url")
+    @classmethod
+    def _catalog_default(cls, value: str) -> str:
+        return value or _default_catalog_url()
 
-    def validate(self) -> None:
-        if self.launcher not in LAUNCHERS:
-            raise ValueError(f"OCR_LAUNCHER={self.launcher!r}; choose one of {', '.join(LAUNCHERS)}")
-        for name in ("source_uri", "output_uri", "quarantine_uri"):
-            if not getattr(self, name).startswith("s3://"):
-                raise ValueError(f"{self.ENV[name]} must be an s3:// prefix, not {getattr(self, name)!r}")
+    @field_validator("launcher")
+    @classmethod
+    def _known_launcher(cls, value: str) -> str:
+        from ocr_pipeline.launchers import LAUNCHERS
+
+        if value not in LAUNCHERS:
+            raise ValueError(f"{value!r} is not a launcher; choose one of {', '.join(LAUNCHERS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _positive_sizes(self):
         if self.batch_size < 1 or self.max_batches < 1:
             raise ValueError("batch size and maximum batch count must be at least 1")
+        return self
 
+    @property
+    def capacity(self) -> int:
+        """How many documents one run takes at most."""
+        return self.batch_size * self.max_batches
 
-def _typed(values: dict) -> dict:
-    types = {f.name: f.type for f in fields(PipelineSettings)}
-    typed = {}
-    for name, value in values.items():
-        kind = types[name]
-        if kind == "int":
-            value = int(value)
-        elif kind == "float":
-            value = float(value)
-        elif name.endswith("_uri") and not str(value).endswith("/"):
-            value = f"{value}/"
-        typed[name] = value
-    return typed
+    @classmethod
+    def build(cls, **overrides) -> PipelineSettings:
+        """The environment with ``overrides`` over it; a bad value is a :class:`ConfigurationError`."""
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v not in (None, "")})
+        except ValidationError as error:
+            raise ConfigurationError(f"invalid pipeline settings: {error}") from error
 
 
 def variable_overrides() -> dict:
-    """Airflow Variables named like the fields (``ocr_source_uri``, ...), where set."""
+    """Airflow Variables ``ocr_<tunable>`` that are set."""
     from airflow.sdk import Variable
 
-    overrides = {}
-    for field in fields(PipelineSettings):
-        value = Variable.get(f"ocr_{field.name}", default=None)
-        if value is not None:
-            overrides[field.name] = value
-    return overrides
+    values = {name: Variable.get(f"ocr_{name}", default=None) for name in TUNABLE_FIELDS}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def form_overrides(params: dict | None) -> dict:
+    """The trigger form's values for settings: declared fields only, empty ones left out."""
+    return {name: (params or {}).get(name) for name in FORM_FIELDS}
+
+
+def check_catalog_reachable_by_workers(settings: PipelineSettings, executor: str) -> None:
+    """A SQLite catalog is a file on one machine: with workers on other machines each would have its own."""
+    executors = {e.strip().split(".")[-1] for e in executor.split(",") if e.strip()}
+    if settings.catalog_url.startswith("sqlite") and not executors <= LOCAL_EXECUTORS:
+        raise ConfigurationError(
+            f"OCR_CATALOG_URL is a SQLite file ({settings.catalog_url}) but the executor is {executor}: "
+            "every worker would keep a catalog of its own. Set OCR_CATALOG_URL to a PostgreSQL database "
+            "that every worker reaches, e.g. postgresql+psycopg2://user:password@host:5432/ocr_catalog"
+        )
 
 
 def resolve(params: dict | None = None) -> PipelineSettings:
-    """Settings for a task: environment, then Airflow Variables, then the run's Params."""
-    return PipelineSettings.from_env().with_overrides(variable_overrides()).with_overrides(params or {})
+    """Settings for a task: environment, then Variables (tunables), then the run's form."""
+    from airflow.configuration import conf
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        settings = PipelineSettings.build(**{**variable_overrides(), **form_overrides(params)})
+        check_catalog_reachable_by_workers(settings, conf.get("core", "executor"))
+    except ConfigurationError as error:
+        raise AirflowFailException(str(error)) from error
+    return settings

@@ -38,6 +38,9 @@ os.environ.update(
         "OCR_QUARANTINE_URI": f"s3://{BUCKET}/quarantine/",
         "OCR_LAUNCHER": "local",
         "OCR_RETRY_DELAY_SECONDS": "1",
+        # a run with nothing new waits this long for new objects before it is skipped
+        "OCR_SENSOR_TIMEOUT": "4",
+        "OCR_SENSOR_POKE_SECONDS": "1",
         "OCR_WORKERS": "1",
     }
 )

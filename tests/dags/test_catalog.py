@@ -30,25 +30,58 @@ def test_migrations_create_the_schema_and_can_run_again(catalog_url):
     } <= columns  # fmt: skip
 
 
+def alive(*runs):
+    """An ``is_active`` for claims: these runs are queued or running, every other has ended."""
+    return lambda dag_id, run_id: run_id in runs
+
+
 def test_overlapping_runs_never_hold_the_same_object(catalog_url):
     catalog = Catalog(catalog_url)
     catalog.migrate()
-    assert catalog.claim(keys(1, 2, 3), "run-a", hours=6) == set(keys(1, 2, 3))
-    assert catalog.claim(keys(2, 3, 4), "run-b", hours=6) == set(keys(4))
-    assert catalog.claim(keys(1, 2), "run-a", hours=6) == set(keys(1, 2))  # a retried plan keeps its own
+    both = alive("run-a", "run-b")
+    assert catalog.claim(keys(1, 2, 3), "d", "run-a", 10, both) == keys(1, 2, 3)
+    assert catalog.claim(keys(2, 3, 4), "d", "run-b", 10, both) == keys(4)
+    assert catalog.claim(keys(1, 2), "d", "run-a", 10, both) == keys(1, 2)  # a retried plan keeps its own
     catalog.release("run-a", keys(2))
-    assert catalog.claim(keys(2, 3), "run-b", hours=6) == set(keys(2))
+    assert catalog.claim(keys(2, 3), "d", "run-b", 10, both) == keys(2)
     catalog.release("run-a")
-    assert catalog.claim(keys(1, 3), "run-b", hours=6) == set(keys(1, 3))
+    assert catalog.claim(keys(1, 3), "d", "run-b", 10, both) == keys(1, 3)
 
 
-def test_a_dead_runs_claims_expire(catalog_url):
+def test_capacity_is_filled_past_what_other_runs_hold(catalog_url):
+    """Candidates are claimed in order until the run's capacity is full, not cut before claiming."""
     catalog = Catalog(catalog_url)
     catalog.migrate()
-    catalog.claim(keys(1), "dead-run", hours=6)
-    with catalog.engine.begin() as connection:
-        connection.execute(update(claims).values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
-    assert catalog.claim(keys(1), "next-run", hours=6) == set(keys(1))
+    both = alive("run-a", "run-b")
+    catalog.claim(keys(*range(0, 5)), "d", "run-a", 5, both)
+    assert catalog.claim(keys(*range(0, 12)), "d", "run-b", 5, both) == keys(5, 6, 7, 8, 9)
+
+
+def test_claims_last_as_long_as_their_run_whatever_its_length(catalog_url):
+    catalog = Catalog(catalog_url)
+    catalog.migrate()
+    catalog.claim(keys(1), "d", "long-run", 10, alive("long-run"))
+    with catalog.engine.begin() as connection:  # claimed days ago: the run still holds it while it is active
+        connection.execute(update(claims).values(claimed_at=datetime.now(UTC) - timedelta(days=3)))
+    assert catalog.claim(keys(1), "d", "next-run", 10, alive("long-run", "next-run")) == []
+    # once the run has ended without giving it back (it failed, a worker died), the next run takes it
+    assert catalog.claim(keys(1), "d", "next-run", 10, alive("next-run")) == keys(1)
+
+
+def test_concurrent_claims_on_postgresql_split_the_objects(request):
+    """Eight runs claiming the same 200 objects at once, each in its own connection: no object twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.dags.conftest import new_postgres_database
+
+    catalog = Catalog(new_postgres_database())
+    catalog.migrate()
+    runs = [f"run-{n}" for n in range(8)]
+    with ThreadPoolExecutor(len(runs)) as pool:
+        held = list(pool.map(lambda r: catalog.claim(keys(*range(200)), "d", r, 40, alive(*runs)), runs))
+    taken = [k for h in held for k in h]
+    assert len(taken) == len(set(taken)) == 200
+    assert all(len(h) <= 40 for h in held)
 
 
 def test_upsert_keeps_one_row_per_object_and_etag(catalog_url):
@@ -69,9 +102,12 @@ def test_upsert_keeps_one_row_per_object_and_etag(catalog_url):
         ("e1", "succeeded", 3),
         ("e2", "succeeded", None),
     ]
-    assert catalog.known([("s3://docs/a.pdf", "e1"), ("s3://docs/a.pdf", "e3")]) == {
+    assert catalog.finished([("s3://docs/a.pdf", "e1"), ("s3://docs/a.pdf", "e3")]) == {
         ("s3://docs/a.pdf", "e1")
     }
+    # a row the infrastructure failed (outputs lost) is not final: it is work again
+    catalog.upsert([{**row, "etag": "e4", "status": "failed", "retryable": True}])
+    assert catalog.finished([("s3://docs/a.pdf", "e4")]) == set()
 
 
 def test_two_plans_over_the_same_objects_split_them(catalog_url):
@@ -90,10 +126,12 @@ def test_two_plans_over_the_same_objects_split_them(catalog_url):
         for n in range(5)
     ]
     written: dict[str, str] = {}
-    first = plan(objects[:3], settings, catalog, "run-1", False, written.__setitem__)
-    second = plan(objects, settings, catalog, "run-2", False, written.__setitem__)
-    taken = [d["source_uri"] for b in [*first, *second] for d in b.documents]
+    both = alive("run-1", "run-2")
+    first = plan(objects[:3], settings, catalog, "d", "run-1", False, both, written.__setitem__)
+    second = plan(objects, settings, catalog, "d", "run-2", False, both, written.__setitem__)
+    taken = [d.source_uri for b in [*first, *second] for d in b.documents]
     assert sorted(taken) == sorted(o.source_uri for o in objects)  # each object exactly once
     assert [len(b.documents) for b in first] == [2, 1] and [len(b.documents) for b in second] == [2]
     manifest = written[first[0].manifest_uri]
-    assert '"name": "0.png"' in manifest and first[0].report_uri.endswith("/run-1/0000/report.json")
+    assert '"name": "0.png@e0"' in manifest  # outputs named per version: two ETags never share a file
+    assert first[0].report_uri.endswith("/0000/report.json") and "/run-1/" in first[0].report_uri

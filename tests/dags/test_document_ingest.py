@@ -59,7 +59,7 @@ def test_ingest_catalog_rerun_and_changed_object(s3, catalog_url, sample_docs):
     assert s3.head_object(Bucket=BUCKET, Key="incoming/2024/broken.pdf")  # copied, not moved
     for name, row in rows.items():
         assert row["status"] == "succeeded", row["error"]
-        assert row["text_uri"] == f"s3://{BUCKET}/processed/2024/{name}.txt"
+        assert row["text_uri"] == f"s3://{BUCKET}/processed/2024/{name}@{row['etag'][:12]}.txt"
         assert cer(sample_docs[name].text, read(s3, row["text_uri"]).decode()) < 0.03
         assert read(s3, row["json_uri"]) and read(s3, row["markdown_uri"])
         assert (
@@ -90,6 +90,7 @@ def test_ingest_catalog_rerun_and_changed_object(s3, catalog_url, sample_docs):
     english = [r for r in catalog_rows(catalog_url) if r["source_uri"].endswith("english.png")]
     assert len(english) == 2 and english[0]["etag"] != english[1]["etag"]
     assert english[1]["status"] == "succeeded"
+    assert english[0]["text_uri"] != english[1]["text_uri"]  # each version keeps its own outputs
     assert cer(sample_docs["two_column.png"].text, read(s3, english[1]["text_uri"]).decode()) < 0.02
 
 
@@ -126,4 +127,5 @@ def test_ocr_tasks_emit_asset_events_and_openlineage_datasets(
     inputs = {(d["namespace"], d["name"]) for d in complete[0]["inputs"]}
     outputs = {(d["namespace"], d["name"]) for d in complete[0]["outputs"]}
     assert inputs == {("s3://docs", "incoming/2024/english.png"), ("s3://docs", "incoming/2024/empty.png")}
-    assert outputs == {("s3://docs", f"processed/2024/english.png.{ext}") for ext in ("txt", "md", "json")}
+    etag = s3.head_object(Bucket=BUCKET, Key="incoming/2024/english.png")["ETag"].strip('"')[:12]
+    assert outputs == {("s3://docs", f"processed/2024/english.png@{etag}.{ext}") for ext in ("txt", "md", "json")}

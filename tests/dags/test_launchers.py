@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ocr_pipeline.launchers import (
-    BatchOcrOperator,
-    DockerOcrOperator,
-    KubernetesOcrOperator,
-    LocalOcrOperator,
-    launcher_arguments,
-)
+from ocr_pipeline.launchers import load_launcher
+from ocr_pipeline.launchers.base import StorageAccess
+from ocr_pipeline.launchers.batch import BatchOcrOperator
+from ocr_pipeline.launchers.docker import DockerOcrOperator
+from ocr_pipeline.launchers.kubernetes import KubernetesOcrOperator
+from ocr_pipeline.launchers.local import LocalOcrOperator
 from tests.dags.conftest import load_dag
 
 BATCH = {
-    "batch_id": "0003",
+    "batch_id": "ab12cd34-0003",
     "manifest_uri": "s3://docs/processed/_batches/run/0003/manifest.json",
     "report_uri": "s3://docs/processed/_batches/run/0003/report.json",
     "output_uri": "s3://docs/processed/",
@@ -34,7 +33,7 @@ def deployment(monkeypatch):
 
 
 def test_docker_runs_the_image_with_every_gpu():
-    op = DockerOcrOperator(task_id="ocr", batch=BATCH, **launcher_arguments("docker"))
+    op = DockerOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("docker").deployment_arguments())
     assert op.image == "registry.example.com/ocr-task:1.2.0"
     assert op.command == COMMAND
     (request,) = op.device_requests
@@ -43,7 +42,7 @@ def test_docker_runs_the_image_with_every_gpu():
 
 
 def test_kubernetes_pod_asks_for_an_nvidia_gpu_on_gpu_nodes():
-    op = KubernetesOcrOperator(task_id="ocr", batch=BATCH, **launcher_arguments("kubernetes"))
+    op = KubernetesOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("kubernetes").deployment_arguments())
     assert op.image == "registry.example.com/ocr-task:1.2.0"
     assert op.cmds + op.arguments == COMMAND
     assert op.container_resources.limits == {"nvidia.com/gpu": "1"}
@@ -58,8 +57,8 @@ def test_kubernetes_pod_asks_for_an_nvidia_gpu_on_gpu_nodes():
 
 
 def test_aws_batch_job_overrides_command_and_gpu():
-    op = BatchOcrOperator(task_id="ocr", batch=BATCH, **launcher_arguments("batch"))
-    assert (op.job_definition, op.job_queue, op.job_name) == ("ocr-task-gpu", "ocr-gpu", "ocr-batch-0003")
+    op = BatchOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("batch").deployment_arguments())
+    assert (op.job_definition, op.job_queue, op.job_name) == ("ocr-task-gpu", "ocr-gpu", "ocr-batch-ab12cd34-0003")
     assert op.container_overrides["command"] == COMMAND
     assert op.container_overrides["resourceRequirements"] == [{"type": "GPU", "value": "1"}]
 
@@ -83,3 +82,41 @@ def test_the_dag_maps_the_configured_launcher_over_batches(monkeypatch, launcher
     ocr = load_dag().task_dict["ocr"]
     assert ocr.operator_class is operator or ocr.operator_class.__name__ == operator.__name__
     assert ocr.partial_kwargs["pool"] == "gpu" and "batch" in ocr.expand_input.value
+
+
+def test_container_launchers_wait_in_execute_and_leave_nothing_behind():
+    """Deferred, the providers' operators would resume past the report check; exit code 3 must not keep
+    a container or a pod."""
+    docker = DockerOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("docker").deployment_arguments())
+    pod = KubernetesOcrOperator(task_id="ocr", batch=BATCH, deferrable=True, **load_launcher("kubernetes").deployment_arguments())
+    job = BatchOcrOperator(task_id="ocr", batch=BATCH, deferrable=True, **load_launcher("batch").deployment_arguments())
+    assert docker.auto_remove == "force"
+    assert str(pod.on_finish_action.value if hasattr(pod.on_finish_action, "value") else pod.on_finish_action) == "delete_pod"
+    assert pod.deferrable is False and job.deferrable is False
+
+
+def test_a_usage_error_is_not_retried_by_any_container_launcher():
+    """Exit code 2 (the step refused its arguments) is read from each provider's failure."""
+    from airflow.providers.docker.exceptions import DockerContainerFailedException
+    from airflow.sdk.exceptions import AirflowException
+
+    docker = DockerOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("docker").deployment_arguments())
+    assert docker.exit_code_of(DockerContainerFailedException("Docker container failed: {'StatusCode': 2, 'Error': None}")) == 2
+    assert docker.exit_code_of(DockerContainerFailedException("Docker container failed: {'StatusCode': 1}")) == 1
+    pod = KubernetesOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("kubernetes").deployment_arguments())
+    failure = AirflowException("Pod ocr-batch returned a failure.\nremote_pod: {'state': {'terminated': {'exit_code': 2, 'reason': 'Error'}}}")
+    assert pod.exit_code_of(failure) == 2
+
+
+def test_storage_access_passes_lasting_credentials_never_a_session(monkeypatch):
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_S3_ROLE", json.dumps({
+        "conn_type": "aws", "login": "AKIASTATIC", "password": "secret",
+        "extra": {"role_arn": "arn:aws:iam::123456789012:role/ocr", "endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"},
+    }))  # fmt: skip
+    access = StorageAccess.of("s3_role")
+    assert access.secret == {"AWS_ACCESS_KEY_ID": "AKIASTATIC", "AWS_SECRET_ACCESS_KEY": "secret"}
+    assert access.public == {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_DEFAULT_REGION": "eu-west-1"}
+    assert "role_arn = arn:aws:iam::123456789012:role/ocr" in access.profile()
+    assert "credential_source = Environment" in access.profile()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ocr_pipeline.planning import Batch
 from ocr_pipeline.postprocess import batch_rows
 from ocr_task.contract import Outputs, Report, ReportEntry, ReportSummary
 
@@ -28,10 +29,10 @@ def _entry(name: str, characters: int, pages: int = 2) -> ReportEntry:
 
 
 def test_rows_from_a_report():
-    batch = {
-        "batch_id": "0001",
-        "documents": [_document(n) for n in ("full.pdf", "blank.pdf", "lost.pdf", "gone.pdf")],
-    }
+    batch = Batch(
+        batch_id="0001", manifest_uri="s3://docs/out/_batches/m.json", report_uri="s3://docs/out/_batches/r.json",
+        output_uri="s3://docs/out/", documents=[_document(n) for n in ("full.pdf", "blank.pdf", "lost.pdf", "gone.pdf")],
+    )  # fmt: skip
     entries = [_entry("full.pdf", 3000), _entry("blank.pdf", 40), _entry("lost.pdf", 2000)]
     report = Report(
         output="s3://docs/out/", engine="auto", started_at="", finished_at="", seconds=3.0,
@@ -63,3 +64,7 @@ def test_rows_from_a_report():
         "failed",
         "missing from the OCR report",
     )
+    # lost outputs and absent entries are the infrastructure's failures: the next run takes them again
+    assert {n: r["retryable"] for n, r in rows.items()} == {
+        "full.pdf": False, "blank.pdf": False, "lost.pdf": True, "gone.pdf": True,
+    }

@@ -9,6 +9,7 @@ import pytest
 
 from ocr_pipeline import tasks
 from ocr_pipeline.catalog import Catalog
+from ocr_pipeline.discovery import Selection
 from ocr_pipeline.settings import resolve
 from ocr_task.storage import S3_RETRIES
 from tests.dags.conftest import BUCKET, backdate, load_dag
@@ -67,31 +68,72 @@ def test_a_manual_run_with_a_date_range_takes_only_that_range(s3, sqlite_catalog
     assert [r["source_uri"].rsplit("/", 1)[1] for r in sqlite_catalog.rows()] == ["english.png"]
 
 
-def test_scheduled_and_backfill_runs_take_their_data_interval_once(s3, sqlite_catalog, sample_docs):
-    """The discovery task as a scheduled or backfill run calls it (dag.test() only makes manual runs)."""
-    _three_days(s3, sample_docs)
+def test_each_kind_of_run_selects_by_its_own_rule(s3, sqlite_catalog, sample_docs):
+    """Run types as the Task SDK passes them: a (str, Enum) whose str() is not its value."""
+    from airflow.sdk.api.datamodels._generated import DagRunType
+
+    _three_days(s3, sample_docs)  # 1 March, 5 March, and page.bmp now
+    backfill_day = (datetime(2024, 3, 5, 2, tzinfo=UTC), datetime(2024, 3, 6, 2, tzinfo=UTC))
     settings = resolve({})
-    start, end = datetime(2024, 3, 5, 2, tzinfo=UTC), datetime(2024, 3, 6, 2, tzinfo=UTC)
-    for run_type in ("scheduled", "backfill"):
-        found = tasks.discover(settings, {}, run_type, start, end)
-        assert [o["key"] for o in found] == ["incoming/2024/russian.png"]
-    # a manual run without dates takes every object not yet catalogued
-    assert len(tasks.discover(settings, {}, "manual", start, end)) == 3
+
+    def keys(run_type, interval, params=None):
+        selection = Selection.for_run(run_type, *interval, params)
+        return [o["key"].rsplit("/", 1)[1] for o in tasks.discover(settings, selection)]
+
+    assert str(DagRunType.SCHEDULED) != "scheduled"  # the trap the old comparison fell into
+    # scheduled: the backlog before its interval's end, oldest first; nothing after it
+    assert keys(DagRunType.SCHEDULED, backfill_day) == ["english.png", "russian.png"]
+    # backfill: exactly its interval
+    assert keys(DagRunType.BACKFILL, backfill_day) == ["russian.png"]
+    # manual: everything new, or the form's dates
+    assert keys(DagRunType.MANUAL, (None, None)) == ["english.png", "russian.png", "page.bmp"]
+    assert keys(DagRunType.MANUAL, (None, None), {"date_from": "2024-03-05", "date_to": "2024-03-05"}) == ["russian.png"]
 
     # once catalogued, the same interval holds nothing new: running the backfill again adds nothing
-    batches = tasks.plan(
-        settings, {}, tasks.discover(settings, {}, "backfill", start, end), "backfill__2024-03-05"
-    )
+    objects = tasks.discover(settings, Selection.for_run(DagRunType.BACKFILL, *backfill_day))
     sqlite_catalog.upsert(
-        [{**d, "last_modified": datetime.fromisoformat(d["last_modified"]), "status": "succeeded",
-          "processed_at": datetime.now(UTC)} for b in batches for d in b["documents"]]
+        [{**o, "last_modified": datetime.fromisoformat(o["last_modified"]), "status": "succeeded",
+          "processed_at": datetime.now(UTC)} for o in objects]
     )  # fmt: skip
-    assert tasks.discover(settings, {}, "backfill", start, end) == []
-    assert len(tasks.discover(settings, {"reprocess": True}, "backfill", start, end)) == 1
+    assert keys(DagRunType.BACKFILL, backfill_day) == []
+    assert keys(DagRunType.BACKFILL, backfill_day, {"reprocess": True}) == ["russian.png"]
+
+
+def test_max_batches_past_the_mapping_limit_is_refused_before_claiming(s3, sqlite_catalog, sample_docs):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    upload(s3, sample_docs, ["english.png"])
+    settings = resolve({}).model_copy(update={"max_batches": 2000})
+    objects = tasks.discover(settings, Selection())
+    with pytest.raises(AirflowFailException, match="max_map_length=1024"):
+        tasks.plan(settings, objects, "document_ingest", "run-1", False, lambda d, r: True, 1024)
+    with sqlite_catalog.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM claims").scalar() == 0
+
+
+def test_the_catalog_writes_only_what_this_attempt_produced(s3, sqlite_catalog):
+    """A re-run whose plan made no batches (or other batches) never catalogues results an earlier attempt
+    left behind (a backfill clearing a finished run; mapped tasks that became 'removed')."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from ocr_pipeline.planning import Batch
+
+    stale = {"batch_id": "old00000-0000", "complete": True, "rows": [
+        {"source_uri": "s3://docs/incoming/a.png", "etag": "e", "size": 1, "status": "succeeded",
+         "last_modified": "2024-01-01T00:00:00+00:00", "batch_id": "old00000-0000"}]}  # fmt: skip
+    settings = resolve({})
+    with pytest.raises(AirflowSkipException):
+        tasks.catalog(settings, [], [stale], "document_ingest", "run-1", datetime(2024, 1, 1).date())
+    batch = Batch(batch_id="new00000-0000", manifest_uri="s3://docs/m", report_uri="s3://docs/r",
+                  output_uri="s3://docs/processed/", documents=[])  # fmt: skip
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="new00000-0000 did not finish"):
+        tasks.catalog(settings, [batch], [stale], "document_ingest", "run-1", datetime(2024, 1, 1).date())
+    assert sqlite_catalog.rows() == []
 
 
 def test_sensor_times_out_into_a_skipped_run(s3, sqlite_catalog, monkeypatch):
-    monkeypatch.setenv("OCR_SENSOR_DEFERRABLE", "false")
     monkeypatch.setenv("OCR_SENSOR_TIMEOUT", "2")
     monkeypatch.setenv("OCR_SENSOR_POKE_SECONDS", "1")
     dag_run = run(load_dag())  # nothing under incoming/: not a failure
@@ -99,3 +141,27 @@ def test_sensor_times_out_into_a_skipped_run(s3, sqlite_catalog, monkeypatch):
     assert states["wait_for_documents"] == ["skipped"]
     assert set(sum(states.values(), [])) == {"skipped"}, states
     assert sqlite_catalog.rows() == []
+
+
+def test_a_sensor_that_cannot_reach_its_bucket_fails_the_run(s3, sqlite_catalog, monkeypatch):
+    """Only a timeout skips: NoSuchBucket, AccessDenied or an unreachable endpoint is a failed run."""
+    from airflow.utils.state import DagRunState
+
+    monkeypatch.setenv("OCR_SOURCE_URI", "s3://no-such-bucket/incoming/")
+    monkeypatch.setenv("OCR_SENSOR_TIMEOUT", "30")
+    monkeypatch.setenv("OCR_SENSOR_POKE_SECONDS", "1")
+    dag_run = load_dag().test()
+    assert dag_run.state == DagRunState.FAILED
+    states = task_states(dag_run)
+    assert states["wait_for_documents"] == ["failed"] and states["fail_run"] == ["failed"]
+
+
+def test_a_sensor_waits_for_new_objects_not_for_any(s3, sqlite_catalog, sample_docs, monkeypatch):
+    """Objects already catalogued are not work: the sensor times out (the run is skipped)."""
+    upload(s3, sample_docs, ["english.png"])
+    run(load_dag())
+    assert len(sqlite_catalog.rows()) == 1
+    monkeypatch.setenv("OCR_SENSOR_TIMEOUT", "2")
+    monkeypatch.setenv("OCR_SENSOR_POKE_SECONDS", "1")
+    states = task_states(run(load_dag()))
+    assert states["wait_for_documents"] == ["skipped"] and states["ocr"] == ["skipped"]

@@ -40,4 +40,4 @@ def test_batches_go_to_the_ocr_service(s3, s3_server, sample_docs, tmp_path, mon
         "notes.docx": "failed",
     }
     assert rows["notes.docx"]["error"].startswith("unsupported document type '.docx'")
-    assert s3.head_object(Bucket=BUCKET, Key="processed/2024/english.png.json")
+    assert s3.head_object(Bucket=BUCKET, Key=rows["english.png"]["json_uri"].removeprefix(f"s3://{BUCKET}/"))

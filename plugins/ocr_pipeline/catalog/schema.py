@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -30,6 +31,8 @@ documents = Table(
     Column("last_modified", DateTime(timezone=True)),
     Column("status", String(16), nullable=False),  # succeeded | failed
     Column("error", Text),
+    # failed by the infrastructure (outputs lost, missing from the report), not by the document: work again
+    Column("retryable", Boolean, nullable=False, server_default=false()),
     Column("pages", Integer),
     Column("characters", Integer),
     Column("mean_confidence", Float),
@@ -48,13 +51,14 @@ documents = Table(
 )
 
 # Objects a run has taken on and not yet catalogued: two overlapping runs never take the same one.
+# A claim lasts as long as its run is active in Airflow (no lease to outlive or to renew).
 claims = Table(
     "claims",
     metadata,
     Column("source_uri", Text, nullable=False),
     Column("etag", String(128), nullable=False),
+    Column("dag_id", String(250), nullable=False, server_default=""),
     Column("run_id", String(250), nullable=False, index=True),
     Column("claimed_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("source_uri", "etag", name="pk_claims"),
 )

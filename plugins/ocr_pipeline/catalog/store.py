@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import and_, create_engine, delete, event, select, tuple_
@@ -64,45 +64,63 @@ class Catalog:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
-    def known(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """The (source_uri, etag) pairs already catalogued, whatever their status."""
+    def finished(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (source_uri, etag) pairs with a final row: succeeded, or failed by the document itself."""
         keys, found = list(keys), set()
         with self.engine.connect() as connection:
             for chunk in _chunks(keys):
                 query = select(documents.c.source_uri, documents.c.etag).where(
-                    tuple_(documents.c.source_uri, documents.c.etag).in_(chunk)
+                    tuple_(documents.c.source_uri, documents.c.etag).in_(chunk),
+                    documents.c.retryable.is_(False),
                 )
                 found.update((row.source_uri, row.etag) for row in connection.execute(query))
         return found
 
-    def claim(self, keys: list[tuple[str, str]], run_id: str, hours: float) -> set[tuple[str, str]]:
-        """Claim objects for ``run_id``; returns those it holds (claimed now, or earlier by the same run).
+    def claim(
+        self,
+        keys: Iterable[tuple[str, str]],
+        dag_id: str,
+        run_id: str,
+        capacity: int,
+        is_active: Callable[[str, str], bool],
+    ) -> list[tuple[str, str]]:
+        """Claim up to ``capacity`` of ``keys`` for a run, in their order; returns those it holds.
 
-        An object claimed by another run stays with it until its claim expires
-        (a run that died without releasing its claims holds them ``hours``).
+        Keys held by another active run are passed over (the run goes on to the
+        next ones, so it still fills its capacity); claims of runs that are no
+        longer active (``is_active(dag_id, run_id)`` is false: they failed or
+        ended without giving them back) are taken over. Safe for concurrent
+        runs: the primary key decides, ``INSERT … ON CONFLICT DO NOTHING`` on
+        PostgreSQL waits for a concurrent claim of the same key to commit.
         """
-        now = datetime.now(UTC)
-        rows = [
-            {
-                "source_uri": s,
-                "etag": e,
-                "run_id": run_id,
-                "claimed_at": now,
-                "expires_at": now + timedelta(hours=hours),
-            }
-            for s, e in keys
-        ]
-        held = set()
-        with self.engine.begin() as connection:
-            connection.execute(delete(claims).where(claims.c.expires_at < now))
-            for chunk in _chunks(rows):
-                connection.execute(_insert(self.engine, claims).on_conflict_do_nothing(), chunk)
-            for chunk in _chunks(keys):
+        self._drop_claims_of_ended_runs(dag_id, run_id, is_active)
+        keys, held = list(keys), []
+        start = 0
+        while start < len(keys) and len(held) < capacity:
+            chunk = keys[start : start + min(_CHUNK, capacity - len(held))]
+            start += len(chunk)
+            now = datetime.now(UTC)
+            rows = [{"source_uri": s, "etag": e, "dag_id": dag_id, "run_id": run_id, "claimed_at": now} for s, e in chunk]
+            with self.engine.begin() as connection:
+                connection.execute(_insert(self.engine, claims).on_conflict_do_nothing(), rows)
                 query = select(claims.c.source_uri, claims.c.etag).where(
-                    and_(claims.c.run_id == run_id, tuple_(claims.c.source_uri, claims.c.etag).in_(chunk))
+                    claims.c.run_id == run_id, tuple_(claims.c.source_uri, claims.c.etag).in_(chunk)
                 )
-                held.update((row.source_uri, row.etag) for row in connection.execute(query))
+                mine = {(row.source_uri, row.etag) for row in connection.execute(query)}
+            held += [k for k in chunk if k in mine]
         return held
+
+    def _drop_claims_of_ended_runs(self, dag_id: str, run_id: str, is_active: Callable[[str, str], bool]) -> None:
+        with self.engine.connect() as connection:
+            others = connection.execute(
+                select(claims.c.dag_id, claims.c.run_id).where(claims.c.run_id != run_id).distinct()
+            ).all()
+        ended = [other for other in others if not is_active(other.dag_id, other.run_id)]
+        with self.engine.begin() as connection:
+            for other in ended:
+                connection.execute(
+                    delete(claims).where(claims.c.dag_id == other.dag_id, claims.c.run_id == other.run_id)
+                )
 
     def release(self, run_id: str, keys: Iterable[tuple[str, str]] | None = None) -> None:
         """Give back a run's claims (all of them, or those ``keys``)."""
@@ -118,11 +136,11 @@ class Catalog:
                 )
 
     def upsert(self, rows: list[dict]) -> None:
-        """One row per (source_uri, etag): inserted, or replaced by the newer result."""
+        """One row per (source_uri, etag): inserted, or replaced by the newer result (every row binds every column)."""
         if not rows:
             return
         columns = [c.name for c in documents.columns if c.name != "id"]
-        rows = [{c: row.get(c) for c in columns} for row in rows]  # every row binds every column
+        rows = [{c: row.get(c) for c in columns} | {"retryable": bool(row.get("retryable"))} for row in rows]
         with self.engine.begin() as connection:
             for chunk in _chunks(rows):
                 statement = _insert(self.engine, documents)

@@ -1,0 +1,165 @@
+"""What every launcher does around starting the OCR step for one batch.
+
+* before: forget any report an earlier attempt left, so that a report means *this* attempt ran;
+* after: the batch ran if its report exists — exit code 3 (some documents
+  rejected) is then success, not a failure to retry; without a report the
+  launch failed: exit code 2 (the step refused its arguments) fails the task
+  for good, anything else (1: storage unreachable, engine cannot load) is
+  retried by the scheduler. The same for every launcher;
+* lineage: an asset event on the output prefix with the batch's figures, and
+  OpenLineage input and output datasets for the S3 objects.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from ocr_pipeline.discovery import split_uri
+from ocr_pipeline.planning import Batch
+from ocr_task.contract import EXIT_USAGE, Report
+
+# Settings of the OCR step that a launcher hands on to the container from the Airflow worker's environment.
+_PASSED_ON = ("OCR_WORKERS", "OCR_DPI", "OCR_MAX_PAGES", "OCR_MAX_PIXELS", "OCR_MAX_FILE_MB", "OCR_TESSDATA_DIR")
+
+
+def as_batch(value: dict | Batch) -> Batch:
+    """A batch as XCom hands it over (a dict), validated."""
+    return Batch.model_validate(value) if isinstance(value, dict) else value
+
+
+def ocr_command(batch: Batch) -> list[str]:
+    """The OCR CLI invocation for a batch, the same for every launcher."""
+    return [
+        "python", "-m", "ocr_task", "run",
+        "--manifest", batch.manifest_uri,
+        "--output", batch.output_uri,
+        "--report", batch.report_uri,
+    ]  # fmt: skip
+
+
+def ocr_step_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in _PASSED_ON or k.startswith("OCR_VL_")}
+
+
+@dataclass
+class StorageAccess:
+    """How the OCR step reaches the documents' S3, from the Airflow AWS connection.
+
+    Never frozen session credentials (a one-hour role session would expire
+    inside a four-hour batch): the connection's static keys, which do not
+    expire, and its ``role_arn``, which the step assumes itself (botocore
+    refreshes assumed-role credentials); with neither, the step's own
+    credential chain (instance profile, IRSA, the job's role), which refreshes too.
+    """
+
+    public: dict[str, str] = field(default_factory=dict)  # endpoint, region
+    secret: dict[str, str] = field(default_factory=dict)  # static keys
+    role_arn: str | None = None
+
+    @classmethod
+    def of(cls, aws_conn_id: str) -> StorageAccess:
+        config = S3Hook(aws_conn_id=aws_conn_id).conn_config
+        public = {}
+        if config.endpoint_url:
+            public["AWS_ENDPOINT_URL"] = config.endpoint_url
+        if config.region_name:
+            public["AWS_DEFAULT_REGION"] = config.region_name
+        secret = {}
+        if config.aws_access_key_id and config.aws_secret_access_key:
+            secret = {"AWS_ACCESS_KEY_ID": config.aws_access_key_id, "AWS_SECRET_ACCESS_KEY": config.aws_secret_access_key}
+            if config.aws_session_token:  # a token written into the connection is the user's choice
+                secret["AWS_SESSION_TOKEN"] = config.aws_session_token
+        return cls(public, secret, config.role_arn)
+
+    def profile(self) -> str:
+        """An AWS config file whose default profile assumes ``role_arn`` and refreshes it as needed."""
+        source = "Environment" if self.secret else "Ec2InstanceMetadata"
+        return f"[default]\nrole_arn = {self.role_arn}\ncredential_source = {source}\nrole_session_name = ocr-task\n"
+
+
+class OcrLaunch(BaseOperator):
+    """The launch contract, mixed into each provider's operator (see the module docstring).
+
+    ``storage_conn_id`` is the AWS connection of the documents' S3 (distinct
+    from any connection the launcher itself uses, such as AWS Batch's).
+    """
+
+    def __init__(self, *, batch: dict | Batch, storage_conn_id: str = "aws_default", **kwargs):
+        self.batch = as_batch(batch)
+        self.storage_conn_id = storage_conn_id
+        self._report: Report | None = None
+        super().__init__(**kwargs)
+
+    @classmethod
+    def deployment_arguments(cls) -> dict:
+        """The launcher's deployment settings, from the environment (read when the DAG is parsed)."""
+        return {}
+
+    def launch(self, context) -> None:  # pragma: no cover - each launcher defines it
+        raise NotImplementedError
+
+    def exit_code_of(self, error: Exception) -> int | None:
+        """The OCR step's exit code behind a failed launch, where the launcher can tell it."""
+        return None
+
+    def execute(self, context) -> dict:
+        bucket, key = split_uri(self.batch.report_uri)
+        s3 = S3Hook(aws_conn_id=self.storage_conn_id)
+        s3.delete_objects(bucket, [key])
+        try:
+            self.launch(context)
+            failure = None
+        except AirflowFailException:
+            raise
+        except Exception as error:  # noqa: BLE001 - decided by whether the report was written
+            failure = error
+        if not s3.check_for_key(key, bucket):
+            if failure is not None and self.exit_code_of(failure) == EXIT_USAGE:
+                raise AirflowFailException(
+                    f"The OCR step refused its arguments (exit code {EXIT_USAGE}); retrying cannot help: {failure}"
+                ) from failure
+            if failure is not None:
+                raise failure
+            raise AirflowException(f"The OCR step ended without writing its report {self.batch.report_uri}")
+        if failure is not None:
+            self.log.warning("The OCR step exited non-zero but wrote its report: some documents were rejected")
+        self._report = Report.model_validate_json(s3.read_key(key, bucket))
+        summary = self._report.summary
+        figures = {
+            "batch_id": self.batch.batch_id,
+            "documents": summary.documents,
+            "succeeded": summary.succeeded,
+            "failed": summary.failed,
+            "pages": summary.pages,
+            "report_uri": self.batch.report_uri,
+        }
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = figures
+        self.log.info("Batch %s: %s", self.batch.batch_id, figures)
+        # the report itself goes on to post-processing, which need not read it again
+        return {
+            "try_number": context["ti"].try_number,
+            "report": self._report.model_dump(mode="json", by_alias=True),
+            **figures,
+        }
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """Inputs: the batch's S3 objects; outputs: the text, Markdown and JSON the report names."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+        from openlineage.client.event_v2 import Dataset
+
+        def dataset(uri: str) -> Dataset:
+            bucket, key = split_uri(uri)
+            return Dataset(namespace=f"s3://{bucket}", name=key)
+
+        inputs = [dataset(d.source_uri) for d in self.batch.documents]
+        outputs = []
+        for entry in self._report.documents if self._report else []:
+            if entry.outputs:
+                outputs += [dataset(entry.outputs.text), dataset(entry.outputs.markdown), dataset(entry.outputs.json_)]
+        return OperatorLineage(inputs=inputs, outputs=outputs)

@@ -1,0 +1,47 @@
+"""The OCR image as an AWS Batch job with one GPU; credentials come from the job's IAM role."""
+
+from __future__ import annotations
+
+import os
+
+from airflow.providers.amazon.aws.operators.batch import BatchOperator
+
+from ocr_pipeline.launchers.base import OcrLaunch, as_batch, ocr_command, ocr_step_environment
+
+
+class BatchOcrOperator(OcrLaunch, BatchOperator):
+    def __init__(self, **kwargs):
+        batch = as_batch(kwargs["batch"])
+        kwargs.setdefault("job_name", f"ocr-batch-{batch.batch_id}")
+        environment = [{"name": k, "value": v} for k, v in ocr_step_environment().items()]
+        kwargs.setdefault(
+            "container_overrides",
+            {
+                "command": ocr_command(batch),
+                "resourceRequirements": [{"type": "GPU", "value": "1"}],
+                "environment": environment,
+            },
+        )
+        kwargs["deferrable"] = False  # the report check runs in execute(), after the job (see kubernetes.py)
+        super().__init__(**kwargs)
+
+    @classmethod
+    def deployment_arguments(cls) -> dict:
+        env = os.environ.get
+        return {
+            "job_definition": env("OCR_BATCH_JOB_DEFINITION", "ocr-task-gpu"),
+            "job_queue": env("OCR_BATCH_JOB_QUEUE", "ocr-gpu"),
+        }
+
+    def exit_code_of(self, error: Exception) -> int | None:
+        """The job's container exit code, as AWS Batch describes the failed job."""
+        if not getattr(self, "job_id", None):
+            return None
+        try:
+            description = self.hook.get_job_description(self.job_id)
+        except Exception:  # noqa: BLE001 - unknown: left to the retry
+            return None
+        return (description.get("container") or {}).get("exitCode")
+
+    def launch(self, context) -> None:
+        BatchOperator.execute(self, context)

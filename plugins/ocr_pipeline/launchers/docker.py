@@ -1,0 +1,47 @@
+"""The OCR image on a Docker host, with every GPU requested."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from airflow.providers.docker.operators.docker import DockerOperator
+from docker.types import DeviceRequest
+
+from ocr_pipeline.launchers.base import OcrLaunch, StorageAccess, as_batch, ocr_command, ocr_step_environment
+
+
+class DockerOcrOperator(OcrLaunch, DockerOperator):
+    """Credentials: the connection's static keys, or the Docker host's own role (a container cannot
+    assume the connection's ``role_arn`` without a config file; give the host the role instead)."""
+
+    def __init__(self, **kwargs):
+        batch = as_batch(kwargs["batch"])
+        kwargs.setdefault("command", ocr_command(batch))
+        kwargs.setdefault("device_requests", [DeviceRequest(count=-1, capabilities=[["gpu"]])])
+        kwargs.setdefault("auto_remove", "force")  # exit code 3 is a batch that ran: never leave it behind
+        kwargs.setdefault("mount_tmp_dir", False)
+        kwargs.setdefault("environment", ocr_step_environment())
+        super().__init__(**kwargs)
+
+    @classmethod
+    def deployment_arguments(cls) -> dict:
+        env = os.environ.get
+        return {
+            "image": env("OCR_IMAGE", "ocr-task:latest"),
+            "docker_url": env("OCR_DOCKER_URL", "unix://var/run/docker.sock"),
+            "network_mode": env("OCR_DOCKER_NETWORK", "bridge"),
+        }
+
+    def exit_code_of(self, error: Exception) -> int | None:
+        # DockerContainerFailedException: "Docker container failed: {'StatusCode': 2, ...}"
+        match = re.search(r"'StatusCode': (\d+)", str(error))
+        return int(match.group(1)) if match else None
+
+    def launch(self, context) -> None:
+        access = StorageAccess.of(self.storage_conn_id)
+        if access.role_arn and not access.secret:
+            self.log.info("The connection assumes %s: the container uses the Docker host's credentials", access.role_arn)
+        self.environment = {**self.environment, **access.public}
+        self.private_environment = {**(self.private_environment or {}), **access.secret}
+        DockerOperator.execute(self, context)

@@ -1,0 +1,62 @@
+"""The OCR image as a pod with one NVIDIA GPU, on GPU nodes.
+
+Credentials come from the pod's service account (IRSA) or a Secret named by
+``OCR_K8S_AWS_SECRET`` (keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
+
+from ocr_pipeline.launchers.base import OcrLaunch, StorageAccess, as_batch, ocr_command, ocr_step_environment
+
+
+def _k8s_env(values: dict[str, str]):
+    return [k8s.V1EnvVar(name=k, value=v) for k, v in values.items()]
+
+
+class KubernetesOcrOperator(OcrLaunch, KubernetesPodOperator):
+    def __init__(self, **kwargs):
+        batch = as_batch(kwargs["batch"])
+        command = ocr_command(batch)
+        kwargs.setdefault("cmds", command[:3])
+        kwargs.setdefault("arguments", command[3:])
+        kwargs.setdefault("name", f"ocr-batch-{batch.batch_id}")
+        kwargs.setdefault("container_resources", k8s.V1ResourceRequirements(limits={"nvidia.com/gpu": "1"}))
+        kwargs.setdefault("node_selector", {"nvidia.com/gpu.present": "true"})
+        kwargs.setdefault(
+            "tolerations", [k8s.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")]
+        )
+        kwargs.setdefault("env_vars", _k8s_env(ocr_step_environment()))
+        secret = os.environ.get("OCR_K8S_AWS_SECRET")
+        if secret:
+            kwargs.setdefault("env_from", [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=secret))])
+        kwargs.setdefault("on_finish_action", "delete_pod")  # exit code 3 is a batch that ran: no pod left behind
+        kwargs.setdefault("get_logs", True)
+        # The report check must run after the pod ends, in this execute(): a deferred operator would
+        # resume in execute_complete and skip it, so this launcher always waits in the worker.
+        kwargs["deferrable"] = False
+        super().__init__(**kwargs)
+
+    @classmethod
+    def deployment_arguments(cls) -> dict:
+        env = os.environ.get
+        return {
+            "image": env("OCR_IMAGE", "ocr-task:latest"),
+            "namespace": env("OCR_K8S_NAMESPACE", "default"),
+            "in_cluster": env("OCR_K8S_IN_CLUSTER", "true").lower() == "true",
+        }
+
+    def exit_code_of(self, error: Exception) -> int | None:
+        # the provider's failure message carries the pod's status: ... 'exit_code': 2 ...
+        match = re.search(r"'exit_code': (\d+)", str(error))
+        return int(match.group(1)) if match else None
+
+    def launch(self, context) -> None:
+        access = StorageAccess.of(self.storage_conn_id)
+        self.env_vars = [*self.env_vars, *_k8s_env(access.public)]
+        KubernetesPodOperator.execute(self, context)

@@ -1,0 +1,53 @@
+"""The embedded default: the OCR CLI as a subprocess on the Airflow worker, its output in the task log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+from airflow.sdk.exceptions import AirflowException
+
+from ocr_pipeline.launchers.base import OcrLaunch, StorageAccess, ocr_command
+from ocr_task.contract import EXIT_OK, EXIT_SOME_FAILED
+
+
+class OcrStepFailed(AirflowException):
+    def __init__(self, code: int):
+        super().__init__(f"The OCR step failed with exit code {code}")
+        self.code = code
+
+
+class LocalOcrOperator(OcrLaunch):
+    def __init__(self, *, python: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.python = python or os.environ.get("OCR_TASK_PYTHON") or sys.executable
+        self.command = [self.python, *ocr_command(self.batch)[1:]]
+
+    def exit_code_of(self, error: Exception) -> int | None:
+        return error.code if isinstance(error, OcrStepFailed) else None
+
+    def launch(self, context) -> None:
+        access = StorageAccess.of(self.storage_conn_id)
+        with tempfile.TemporaryDirectory(prefix="ocr-aws-") as folder:
+            env = {**os.environ, **access.public, **access.secret}
+            if access.role_arn:
+                config = os.path.join(folder, "config")
+                with open(config, "w") as file:
+                    file.write(access.profile())
+                env.update(AWS_CONFIG_FILE=config, AWS_SDK_LOAD_CONFIG="1")
+            code = self._run(env)
+        if code not in (EXIT_OK, EXIT_SOME_FAILED):
+            raise OcrStepFailed(code)
+
+    def _run(self, env: dict[str, str]) -> int:
+        self.log.info("Running %s", " ".join(self.command))
+        process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        try:
+            for line in process.stdout:
+                self.log.info("%s", line.rstrip())
+            return process.wait()
+        finally:
+            if process.poll() is None:  # the task timed out or was killed: take the child with it
+                process.kill()
