@@ -40,6 +40,7 @@ class Stack:
     """One deployment: its folder (``home``), ports, databases and the settings the pipeline runs with."""
 
     home: Path = REPO / ".stack"
+    bucket: str = "docs"
     api_port: int = 8080
     s3_port: int = 5056
     s3_endpoint: str | None = None  # an S3 server that is already running (the tests bring their own)
@@ -108,9 +109,9 @@ class Stack:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
-            "OCR_SOURCE_URI": "s3://docs/incoming/",
-            "OCR_OUTPUT_URI": "s3://docs/processed/",
-            "OCR_QUARANTINE_URI": "s3://docs/quarantine/",
+            "OCR_SOURCE_URI": f"s3://{self.bucket}/incoming/",
+            "OCR_OUTPUT_URI": f"s3://{self.bucket}/processed/",
+            "OCR_QUARANTINE_URI": f"s3://{self.bucket}/quarantine/",
             "OCR_CATALOG_URL": self.catalog_url,
             "OCR_LAUNCHER": "local",
             "OCR_WORKERS": "1",
@@ -119,7 +120,9 @@ class Stack:
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             **self.settings,
         }
-        return {**os.environ, **env}
+        # nothing of the calling shell's Airflow or pipeline configuration leaks in: the stack is what it says
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OCR_"))}
+        return {**inherited, **env}
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
     def up(self, timeout: float = 240) -> None:
@@ -134,7 +137,7 @@ class Stack:
         if self.s3_endpoint is None:
             self._start("s3", [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)])
             _wait_http(f"{self.endpoint}/moto-api/", timeout=60)
-            self._s3_bucket("docs")
+        self._s3_bucket(self.bucket)
         self._airflow("db", "migrate")
         self._airflow("pools", "set", "gpu", "1", "OCR batches (one GPU, or the CPU engine on this host)")
         from sqlalchemy import create_engine  # the catalog's schema, as the pipeline migrates it

@@ -134,3 +134,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         cwd=cwd or REPO,
         timeout=600,
     )
+
+
+def backdate(bucket: str, key: str, when) -> None:
+    """Set an object's LastModified in the moto server (it runs in this process)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets[bucket].keys[key].last_modified = when.replace(
+        tzinfo=None
+    )

@@ -19,6 +19,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from tests.conftest import backdate  # noqa: F401 - the DAG tests' helpers in one place
+
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-test-"))
 atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
@@ -102,13 +104,3 @@ def load_dag():
     bag = DagBag(dag_folder=str(REPO / "dags" / "document_ingest.py"))
     assert bag.import_errors == {}, bag.import_errors
     return bag.dags["document_ingest"]
-
-
-def backdate(bucket: str, key: str, when) -> None:
-    """Set an object's LastModified in the moto server (it runs in this process)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import s3_backends
-
-    s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets[bucket].keys[key].last_modified = when.replace(
-        tzinfo=None
-    )

@@ -1,8 +1,9 @@
-"""A TCP proxy in front of the S3 server that drops the OCR step's first connections: storage briefly unreachable.
+"""A TCP proxy in front of the S3 server that makes storage unreachable on demand.
 
-Airflow's own S3 calls (its user agent says ``Airflow/``) always pass, so
-discovery and planning work; the first ``drop`` connections of any other
-client (the OCR CLI's boto3) are closed before a byte is answered.
+Airflow's own S3 calls (its user agent says ``Airflow/``) pass, so discovery
+and planning work, while the first ``drop`` connections of any other client
+(the OCR CLI's boto3) are closed before a byte is answered. While ``blocked``
+is set, every new connection is closed unanswered: S3 is down for everyone.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import threading
 
 
 class FlakyProxy:
-    def __init__(self, upstream: tuple[str, int], drop: int):
+    def __init__(self, upstream: tuple[str, int], drop: int = 0):
         self.upstream = upstream
         self.drop = drop
+        self.blocked = False
         self.dropped = 0
         self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
@@ -38,7 +40,7 @@ class FlakyProxy:
             first = client.recv(65536)
             from_airflow = b"Airflow/" in first
             with self._lock:
-                if not from_airflow and self.dropped < self.drop:
+                if self.blocked or (not from_airflow and self.dropped < self.drop):
                     self.dropped += 1
                     return  # closed unanswered
             with socket.create_connection(self.upstream) as server:

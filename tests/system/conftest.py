@@ -1,0 +1,138 @@
+"""The deployment under test, started once per session: ``scripts/stack.py`` (CeleryExecutor on the local
+Redis, PostgreSQL metadata and catalog, api-server, scheduler, dag-processor, triggerer and a Celery worker,
+each its own process) with the test session's S3 server behind a proxy that can take S3 down.
+
+Tests drive it only as a user does, through the REST API (``airflow_api``); they read the catalog
+(PostgreSQL) and the outputs (S3) to check what happened.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ocr_pipeline.catalog import Catalog
+from scripts.stack import Stack
+from tests.conftest import backdate
+from tests.dags.flaky_proxy import FlakyProxy
+from tests.system.airflow_api import AirflowApi
+
+BUCKET = "system"
+SCHEDULE_MINUTES = 2
+IDLE_SOURCE = f"s3://{BUCKET}/idle/"  # where scheduled runs look when no test points them elsewhere
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Deployment:
+    stack: Stack
+    api: AirflowApi
+    proxy: FlakyProxy
+    s3: object  # a boto3 S3 client straight to the server (not through the proxy)
+
+    def catalog_rows(self, prefix: str) -> list[dict]:
+        return [r for r in Catalog(self.stack.catalog_url).rows() if r["source_uri"].startswith(prefix)]
+
+    def claims(self) -> list[tuple]:
+        with Catalog(self.stack.catalog_url).engine.connect() as connection:
+            return connection.exec_driver_sql("SELECT source_uri, run_id FROM claims").all()
+
+    def read(self, uri: str) -> bytes:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def keys(self, prefix: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    def new_prefix(self, name: str) -> str:
+        return f"s3://{BUCKET}/{name}-{uuid.uuid4().hex[:6]}/"
+
+    def upload(self, prefix: str, path, key: str, modified: datetime | None = None) -> str:
+        bucket, folder = prefix.removeprefix("s3://").split("/", 1)
+        self.s3.upload_file(str(path), bucket, folder + key)
+        if modified is not None:
+            backdate(bucket, folder + key, modified)
+        return f"{prefix}{key}"
+
+    def next_boundary(self, margin: float = 25) -> datetime:
+        """The end of the next scheduled interval at least ``margin`` seconds away, once no run is active."""
+        self.wait_until_idle()
+        now = datetime.now(UTC)
+        minutes = SCHEDULE_MINUTES
+        boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=minutes - now.minute % minutes)
+        if (boundary - now).total_seconds() < margin:
+            boundary += timedelta(minutes=minutes)
+        return boundary
+
+    def wait_until_idle(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(r.state.value in ("success", "failed") for r in self.api.list_runs()):
+                return
+            time.sleep(2)
+        raise TimeoutError("runs still active")
+
+    def scheduled_run_ending(self, end: datetime, timeout: float = 400):
+        """Wait for the scheduler's run of the interval ending at ``end`` to finish; return it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for run in self.api.list_runs():
+                if run.run_type.value == "scheduled" and run.data_interval_end == end:
+                    self.api.wait_for_run(run.dag_run_id, timeout=max(deadline - time.monotonic(), 1))
+                    return self.api.run(run.dag_run_id)
+            time.sleep(2)
+        raise TimeoutError(f"no scheduled run ending at {end}")
+
+
+@pytest.fixture(scope="session")
+def deployment(s3_server, tmp_path_factory):
+    host, port = s3_server.endpoint.removeprefix("http://").split(":")
+    proxy = FlakyProxy((host, int(port)))
+    subprocess.run(["redis-cli", "-n", "7", "flushdb"], check=True, capture_output=True)
+    stack = Stack(
+        home=tmp_path_factory.mktemp("stack"),
+        bucket=BUCKET,
+        api_port=_free_port(),
+        s3_endpoint=proxy.endpoint,
+        database_prefix="ocr_systest",
+        redis_db=7,
+        worker_concurrency=4,
+        settings={
+            "OCR_SCHEDULE": f"*/{SCHEDULE_MINUTES} * * * *",
+            "OCR_SOURCE_URI": IDLE_SOURCE,
+            "OCR_SENSOR_TIMEOUT": "15",
+            "OCR_SENSOR_POKE_SECONDS": "3",
+            "OCR_RETRY_DELAY_SECONDS": "2",
+            # a task whose worker died is failed (and retried) this soon
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        },
+    )
+    stack.drop_databases()
+    try:
+        stack.up()
+        api = AirflowApi(stack.api_url, stack.user, stack.password)
+        api.wait_for_dag()
+        api.pause(False)
+        yield Deployment(stack, api, proxy, s3_server.client())
+    finally:
+        stack.down()
+        proxy.close()
+        stack.drop_databases()
+
+
+@pytest.fixture
+def api(deployment) -> AirflowApi:
+    return deployment.api

@@ -1,0 +1,251 @@
+"""Scheduled, manual and backfill runs on the real deployment (CeleryExecutor, PostgreSQL, Redis), driven
+through the REST API as the UI drives it; every case checks the catalog rows and the outputs in S3."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ocr_task.samples import cer
+from tests.system.conftest import IDLE_SOURCE, Deployment
+
+pytestmark = pytest.mark.system
+
+
+def _names(rows: list[dict]) -> Counter:
+    return Counter(r["source_uri"].rsplit("/", 1)[1] for r in rows)
+
+
+def _assert_outputs(deployment: Deployment, rows: list[dict], sample_docs=None) -> None:
+    for row in rows:
+        if row["status"] != "succeeded":
+            continue
+        text = deployment.read(row["text_uri"]).decode()
+        assert deployment.read(row["markdown_uri"]) and deployment.read(row["json_uri"])
+        name = row["source_uri"].rsplit("/", 1)[1]
+        if sample_docs and name in sample_docs:
+            assert cer(sample_docs[name].text, text) < 0.03, name
+
+
+def test_manual_run_of_a_mixed_batch(deployment, api, sample_docs):
+    prefix = deployment.new_prefix("manual")
+    for name in ("english.png", "russian_scan.jpg", "two_pages.tiff", "scanned.pdf"):
+        deployment.upload(prefix, sample_docs[name].path, name)
+    deployment.s3.put_object(
+        Bucket="system", Key=prefix.split("/", 3)[3] + "broken.pdf", Body=b"%PDF-1.4\n% truncated in transit"
+    )
+
+    run_id = api.trigger({"source_uri": prefix, "batch_size": 2, "not_a_param": "ignored"})
+
+    assert api.wait_for_run(run_id) == "success"
+    rows = deployment.catalog_rows(prefix)
+    assert _names(rows) == Counter(["english.png", "russian_scan.jpg", "two_pages.tiff", "scanned.pdf", "broken.pdf"])
+    by_name = {r["source_uri"].rsplit("/", 1)[1]: r for r in rows}
+    broken = by_name.pop("broken.pdf")
+    assert broken["status"] == "failed" and "corrupt or truncated PDF" in broken["error"]
+    assert deployment.read(broken["quarantine_uri"]) == b"%PDF-1.4\n% truncated in transit"
+    assert {n: r["status"] for n, r in by_name.items()} == dict.fromkeys(by_name, "succeeded")
+    assert by_name["two_pages.tiff"]["pages"] == 2 and by_name["scanned.pdf"]["pages"] == 2
+    assert {r["run_id"] for r in rows} == {run_id}
+    _assert_outputs(deployment, rows, sample_docs)
+    states = api.task_states(run_id)
+    assert states["ocr"] == ["success"] * 3 and states["fail_run"] == ["skipped"]
+    assert "Catalogued" in api.log(run_id, "catalog")
+
+
+def test_scheduled_run_takes_its_interval_and_the_backlog_before_it_and_nothing_after(deployment, api, sample_docs):
+    prefix = deployment.new_prefix("scheduled")
+    end = deployment.next_boundary()
+    api.set_variable("ocr_source_uri", prefix)
+    try:
+        deployment.upload(prefix, sample_docs["english.png"].path, "backlog.png", end - timedelta(days=3))
+        deployment.upload(prefix, sample_docs["russian.png"].path, "in_interval.png", end - timedelta(seconds=40))
+        deployment.upload(prefix, sample_docs["page.bmp"].path, "after_end.bmp", end + timedelta(seconds=1))
+        run = deployment.scheduled_run_ending(end)
+    finally:
+        api.set_variable("ocr_source_uri", IDLE_SOURCE)
+
+    assert run.state.value == "success"
+    rows = deployment.catalog_rows(prefix)
+    assert _names(rows) == Counter(["backlog.png", "in_interval.png"])  # not the one modified after its end
+    assert {(r["status"], r["run_id"]) for r in rows} == {("succeeded", run.dag_run_id)}
+    _assert_outputs(deployment, rows)
+
+
+def test_backfill_takes_exactly_its_intervals_and_a_second_one_rewrites_nothing(deployment, api, sample_docs):
+    prefix = deployment.new_prefix("backfill")
+    start = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    placed = {
+        "before.png": start - timedelta(minutes=1),
+        "first.png": start + timedelta(minutes=1),
+        "second.png": start + timedelta(minutes=3),
+        "third.png": start + timedelta(minutes=5),
+        "after.png": start + timedelta(minutes=9),
+    }
+    for name, modified in placed.items():
+        deployment.upload(prefix, sample_docs["english scan.jpg"].path, name, modified)
+
+    def backfill_runs(since: set[str]) -> list:
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline:
+            runs = [r for r in api.list_runs() if r.run_type.value == "backfill" and r.dag_run_id not in since]
+            if len(runs) >= 3 and all(r.state.value in ("success", "failed") for r in runs):
+                return runs
+            time.sleep(3)
+        raise TimeoutError("backfill did not finish")
+
+    known = {r.dag_run_id for r in api.list_runs()}
+    api.backfill(start, start + timedelta(minutes=6), reprocess="none", conf={"source_uri": prefix})
+    runs = backfill_runs(known)
+    assert {r.state.value for r in runs} == {"success"}
+    rows = deployment.catalog_rows(prefix)
+    assert _names(rows) == Counter(["first.png", "second.png", "third.png"])
+    intervals = {r.dag_run_id: (r.data_interval_start, r.data_interval_end) for r in runs}
+    for row in rows:  # each backfill run took exactly the objects of its own interval
+        low, high = intervals[row["run_id"]]
+        assert low <= row["last_modified"] < high
+    _assert_outputs(deployment, rows)
+    manifests = {k: deployment.s3.head_object(Bucket="system", Key=k)["ETag"] for k in deployment.keys("processed/_catalog/")}
+
+    # the same dates again, "all runs" as the UI offers: cleared, re-run, and nothing written again
+    api.backfill(start, start + timedelta(minutes=6), reprocess="completed", conf={"source_uri": prefix})
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        again = {r.dag_run_id: r for r in api.list_runs() if r.dag_run_id in intervals}
+        if all(r.end_date and r.end_date > max(x.end_date for x in runs) for r in again.values()) and all(
+            r.state.value in ("success", "failed") for r in again.values()
+        ):
+            break
+        time.sleep(3)
+    else:
+        raise TimeoutError("second backfill did not finish")
+    assert {r.state.value for r in again.values()} == {"success"}
+    after = deployment.catalog_rows(prefix)
+    assert [(r["source_uri"], r["processed_at"], r["run_id"]) for r in after] == [
+        (r["source_uri"], r["processed_at"], r["run_id"]) for r in rows
+    ]
+    assert {k: deployment.s3.head_object(Bucket="system", Key=k)["ETag"] for k in deployment.keys("processed/_catalog/")} == manifests
+
+
+def test_overlapping_manual_and_scheduled_runs_process_each_document_once(deployment, api, sample_docs):
+    prefix = deployment.new_prefix("overlap")
+    names = ["english.png", "russian.png", "page.bmp", "english scan.jpg", "russian_scan.jpg", "two_column.png"]
+    end = deployment.next_boundary()
+    for n, name in enumerate(names):
+        deployment.upload(prefix, sample_docs[name].path, name, end - timedelta(hours=1, minutes=n))
+    api.set_variable("ocr_source_uri", prefix)
+    try:
+        while datetime.now(UTC) < end - timedelta(seconds=2):
+            time.sleep(0.5)
+        manual = api.trigger({"source_uri": prefix, "batch_size": 2})
+        scheduled = deployment.scheduled_run_ending(end)
+        assert api.wait_for_run(manual) == "success"
+    finally:
+        api.set_variable("ocr_source_uri", IDLE_SOURCE)
+
+    assert scheduled.state.value == "success"
+    rows = deployment.catalog_rows(prefix)
+    assert _names(rows) == Counter(names)  # each exactly once
+    assert {r["status"] for r in rows} == {"succeeded"}
+    assert {r["run_id"] for r in rows} <= {manual, scheduled.dag_run_id}
+    planned = Counter()
+    for key in deployment.keys("processed/_batches/"):
+        if key.endswith("manifest.json"):
+            manifest = json.loads(deployment.read(f"s3://system/{key}"))
+            planned.update(d["source"] for d in manifest["documents"] if d["source"].startswith(prefix))
+    assert set(planned.values()) == {1}, planned  # no document was sent to OCR twice
+    _assert_outputs(deployment, rows, sample_docs)
+    assert deployment.claims() == []
+
+
+def test_more_than_one_runs_capacity_is_taken_by_the_next_scheduled_run(deployment, api, sample_docs):
+    prefix = deployment.new_prefix("capacity")
+    end = deployment.next_boundary()
+    for n, name in enumerate(["english.png", "russian.png", "page.bmp"]):
+        deployment.upload(prefix, sample_docs[name].path, name, end - timedelta(days=1) + timedelta(minutes=n))
+    for key, value in (("ocr_source_uri", prefix), ("ocr_batch_size", 1), ("ocr_max_batches", 2)):
+        api.set_variable(key, value)
+    try:
+        first = deployment.scheduled_run_ending(end)
+        second = deployment.scheduled_run_ending(end + timedelta(minutes=2))
+    finally:
+        api.set_variable("ocr_source_uri", IDLE_SOURCE)
+        api.delete_variable("ocr_batch_size")
+        api.delete_variable("ocr_max_batches")
+
+    assert (first.state.value, second.state.value) == ("success", "success")
+    rows = {r["source_uri"].rsplit("/", 1)[1]: r["run_id"] for r in deployment.catalog_rows(prefix)}
+    # capacity 2: the two oldest in the first run, the rest in the next one; none stranded
+    assert rows == {"english.png": first.dag_run_id, "russian.png": first.dag_run_id, "page.bmp": second.dag_run_id}
+
+
+def test_a_batch_that_fails_after_its_retries_fails_the_run_and_the_next_run_takes_it(deployment, api, sample_docs):
+    prefix = deployment.new_prefix("failing")
+    deployment.upload(prefix, sample_docs["english.png"].path, "english.png")
+    deployment.upload(prefix, sample_docs["russian.png"].path, "russian.png")
+
+    # PaddleOCR-VL without its models cannot load: the OCR step exits 1, every attempt
+    failed = api.trigger({"source_uri": prefix, "engine": "paddleocr-vl"})
+    assert api.wait_for_run(failed) == "failed"
+    ocr = [ti for ti in api.task_instances_of(failed) if ti.task_id == "ocr"]
+    assert [(ti.state.value, ti.try_number) for ti in ocr] == [("failed", 3)]
+    assert api.task_states(failed)["catalog"] == ["failed"]
+    assert "did not finish" in api.log(failed, "catalog")
+    assert "ocr" in api.log(failed, "fail_run")
+    assert deployment.catalog_rows(prefix) == [] and deployment.claims() == []
+
+    retry = api.trigger({"source_uri": prefix})
+    assert api.wait_for_run(retry) == "success"
+    rows = deployment.catalog_rows(prefix)
+    assert _names(rows) == Counter(["english.png", "russian.png"])
+    assert {(r["status"], r["run_id"]) for r in rows} == {("succeeded", retry)}
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(deployment, api, sample_docs):
+    prefix = deployment.new_prefix("killed")
+    names = ["scanned.pdf", "two_pages.tiff", "born_digital.pdf", "russian_scan.jpg"]
+    for name in names:
+        deployment.upload(prefix, sample_docs[name].path, name)
+    run_id = api.trigger({"source_uri": prefix, "batch_size": 10})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ocr = [ti for ti in api.task_instances_of(run_id) if ti.task_id == "ocr"]
+        if ocr and ocr[0].state and ocr[0].state.value == "running":
+            break
+        time.sleep(0.5)
+    else:
+        raise TimeoutError("the OCR task never ran")
+    time.sleep(3)  # in the middle of the batch
+    assert deployment.stack.kill_component("worker")  # the worker and its tasks die, as with its container
+    deployment.stack.start_component("worker")
+
+    assert api.wait_for_run(run_id, timeout=500) == "success"
+    (ocr,) = [ti for ti in api.task_instances_of(run_id) if ti.task_id == "ocr"]
+    assert ocr.try_number >= 2
+    rows = deployment.catalog_rows(prefix)
+    assert _names(rows) == Counter(names)
+    assert {r["status"] for r in rows} == {"succeeded"} and {r["try_number"] for r in rows} == {ocr.try_number}
+    _assert_outputs(deployment, rows, sample_docs)
+
+
+def test_s3_unreachable_during_discovery_fails_the_run(deployment, api, sample_docs):
+    prefix = deployment.new_prefix("s3down")
+    deployment.upload(prefix, sample_docs["english.png"].path, "english.png")
+    run_id = api.trigger({"source_uri": prefix})
+    try:
+        deadline = time.monotonic() + 120
+        while api.task_states(run_id).get("wait_for_documents") != ["success"]:
+            assert time.monotonic() < deadline, api.task_states(run_id)
+            time.sleep(0.3)
+        deployment.proxy.blocked = True  # S3 goes down between the sensor and discovery
+        assert api.wait_for_run(run_id) == "failed"
+    finally:
+        deployment.proxy.blocked = False
+    states = api.task_states(run_id)
+    assert states["discover"] == ["failed"] and states["fail_run"] == ["failed"]
+    assert "discover" in api.log(run_id, "fail_run")
+    assert deployment.catalog_rows(prefix) == []
