@@ -75,8 +75,10 @@ class Stack:
         """A secret kept in the stack's folder, so every component and every restart shares it."""
         path = self.home / "secrets" / name
         if not path.exists():
+            from cryptography.fernet import Fernet
+
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
+            path.write_text(Fernet.generate_key().decode() if name == "fernet" else secrets.token_urlsafe(32))
         return path.read_text()
 
     def environment(self) -> dict[str, str]:

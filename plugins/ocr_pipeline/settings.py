@@ -102,7 +102,8 @@ def variable_overrides() -> dict:
 
 def form_overrides(params: dict | None) -> dict:
     """The trigger form's values for settings: declared fields only, empty ones left out."""
-    return {name: (params or {}).get(name) for name in FORM_FIELDS}
+    values = {name: (params or {}).get(name) for name in FORM_FIELDS}
+    return {name: value for name, value in values.items() if value not in (None, "")}
 
 
 def check_catalog_reachable_by_workers(settings: PipelineSettings, executor: str) -> None:

@@ -31,9 +31,11 @@ def run_is_active(ti) -> Callable[[str, str], bool]:
 
     def is_active(dag_id: str, run_id: str) -> bool:
         try:
-            return str(ti.get_dagrun_state(dag_id, run_id)) in ACTIVE_RUN_STATES
+            state = ti.get_dagrun_state(dag_id, run_id)
         except Exception:  # noqa: BLE001 - a deleted run holds nothing
             return False
+        # the Task SDK answers with a (str, Enum): its value, never its str() ("DagRunState.RUNNING")
+        return getattr(state, "value", state) in ACTIVE_RUN_STATES
 
     return is_active
 

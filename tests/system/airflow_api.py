@@ -72,6 +72,18 @@ class AirflowApi:
         )  # fmt: skip
         return self.backfills.create_backfill(body)
 
+    def wait_for_backfill(self, backfill, timeout: float = 480) -> list:
+        """Until the scheduler has completed the backfill; its runs (backfill runs in its date range)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.backfills.get_backfill(backfill.id).completed_at is not None:
+                return [
+                    r for r in self.list_runs()
+                    if r.run_type.value == "backfill" and backfill.from_date <= r.logical_date <= backfill.to_date
+                ]  # fmt: skip
+            time.sleep(3)
+        raise TimeoutError(f"backfill {backfill.id} did not complete within {timeout} s")
+
     def run(self, run_id: str):
         return self.runs.get_dag_run(DAG_ID, run_id)
 

@@ -56,6 +56,11 @@ class Deployment:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
+    def written(self, prefix: str) -> dict[str, tuple]:
+        """Each object under a key prefix of the bucket with its ETag and LastModified: what a rewrite changes."""
+        heads = {k: self.s3.head_object(Bucket=BUCKET, Key=k) for k in self.keys(prefix)}
+        return {k: (h["ETag"], h["LastModified"]) for k, h in heads.items()}
+
     def new_prefix(self, name: str) -> str:
         return f"s3://{BUCKET}/{name}-{uuid.uuid4().hex[:6]}/"
 

@@ -89,18 +89,10 @@ def test_backfill_takes_exactly_its_intervals_and_a_second_one_rewrites_nothing(
     for name, modified in placed.items():
         deployment.upload(prefix, sample_docs["english scan.jpg"].path, name, modified)
 
-    def backfill_runs(since: set[str]) -> list:
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline:
-            runs = [r for r in api.list_runs() if r.run_type.value == "backfill" and r.dag_run_id not in since]
-            if len(runs) >= 3 and all(r.state.value in ("success", "failed") for r in runs):
-                return runs
-            time.sleep(3)
-        raise TimeoutError("backfill did not finish")
-
-    known = {r.dag_run_id for r in api.list_runs()}
-    api.backfill(start, start + timedelta(minutes=6), reprocess="none", conf={"source_uri": prefix})
-    runs = backfill_runs(known)
+    runs = api.wait_for_backfill(
+        api.backfill(start, start + timedelta(minutes=6), reprocess="none", conf={"source_uri": prefix})
+    )
+    assert len(runs) >= 3
     assert {r.state.value for r in runs} == {"success"}
     rows = deployment.catalog_rows(prefix)
     assert _names(rows) == Counter(["first.png", "second.png", "third.png"])
@@ -109,26 +101,20 @@ def test_backfill_takes_exactly_its_intervals_and_a_second_one_rewrites_nothing(
         low, high = intervals[row["run_id"]]
         assert low <= row["last_modified"] < high
     _assert_outputs(deployment, rows)
-    manifests = {k: deployment.s3.head_object(Bucket="system", Key=k)["ETag"] for k in deployment.keys("processed/_catalog/")}
+    manifests = deployment.written("processed/_catalog/")
 
     # the same dates again, "all runs" as the UI offers: cleared, re-run, and nothing written again
-    api.backfill(start, start + timedelta(minutes=6), reprocess="completed", conf={"source_uri": prefix})
-    deadline = time.monotonic() + 400
-    while time.monotonic() < deadline:
-        again = {r.dag_run_id: r for r in api.list_runs() if r.dag_run_id in intervals}
-        if all(r.end_date and r.end_date > max(x.end_date for x in runs) for r in again.values()) and all(
-            r.state.value in ("success", "failed") for r in again.values()
-        ):
-            break
-        time.sleep(3)
-    else:
-        raise TimeoutError("second backfill did not finish")
-    assert {r.state.value for r in again.values()} == {"success"}
+    again = api.wait_for_backfill(
+        api.backfill(start, start + timedelta(minutes=6), reprocess="completed", conf={"source_uri": prefix})
+    )
+    assert {r.dag_run_id for r in again} == set(intervals)  # the same runs, cleared and run again
+    assert all(a.end_date > max(r.end_date for r in runs) for a in again)
+    assert {r.state.value for r in again} == {"success"}
     after = deployment.catalog_rows(prefix)
     assert [(r["source_uri"], r["processed_at"], r["run_id"]) for r in after] == [
         (r["source_uri"], r["processed_at"], r["run_id"]) for r in rows
     ]
-    assert {k: deployment.s3.head_object(Bucket="system", Key=k)["ETag"] for k in deployment.keys("processed/_catalog/")} == manifests
+    assert deployment.written("processed/_catalog/") == manifests
 
 
 def test_overlapping_manual_and_scheduled_runs_process_each_document_once(deployment, api, sample_docs):
