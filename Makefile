@@ -3,10 +3,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The OCR step with the real PaddleOCR-VL client (paddleocr[doc-parser], no PaddlePaddle): an environment of
+# its own, as the OCR image is an image of its own (paddlex pins a PyYAML that Airflow cannot use).
+VL_VENV := .venv-vl
+VL_STAMP := $(VL_VENV)/.installed
 
 .PHONY: install test lint demo airflow stack stack-down bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(VL_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt scripts/install_system_packages.sh
 	scripts/install_system_packages.sh
@@ -14,6 +18,12 @@ $(STAMP): pyproject.toml constraints.txt scripts/install_system_packages.sh
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+$(VL_STAMP): pyproject.toml constraints-vl.txt
+	test -x $(VL_VENV)/bin/python || $(PYTHON) -m venv $(VL_VENV)
+	$(VL_VENV)/bin/pip install --quiet --upgrade pip
+	$(VL_VENV)/bin/pip install --quiet -c constraints-vl.txt -e ".[tesseract,service,samples,vl]"
+	touch $(VL_STAMP)
 
 test: install
 	scripts/ensure_services.sh
@@ -41,4 +51,4 @@ bench: install
 	$(BIN)/python bench/ocr_speed.py
 
 clean:
-	rm -rf $(VENV) .demo .stack .pytest_cache
+	rm -rf $(VENV) $(VL_VENV) .demo .stack .pytest_cache

@@ -181,6 +181,8 @@ def _serve(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpx2", "openai"):  # one line per page sent to a VLM server otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "run":

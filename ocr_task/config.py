@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VlBackend = Literal["native", "vllm-server", "sglang-server", "fastdeploy-server"]
+SERVER_BACKENDS = {"vllm-server", "sglang-server", "fastdeploy-server"}
 
 
 def available_cores() -> int:
@@ -43,10 +44,24 @@ class VlSettings(BaseSettings):
     doc_unwarping_model_dir: Path | None = None
     use_doc_orientation_classify: bool = False
     use_doc_unwarping: bool = False
+    use_layout_detection: bool = Field(
+        True, description="Layout detection (PP-DocLayout, a local model): blocks, tables, reading order. "
+        "Off: each page is one block read by the VLM alone"
+    )
     rec_backend: VlBackend = "native"
     rec_server_url: str | None = None
-    rec_max_concurrency: int = 8
-    rec_api_model_name: str | None = None
+    rec_max_concurrency: int = Field(
+        8, ge=1, description="With a server backend: pages this OCR step keeps in flight at the VLM server"
+    )
+    rec_api_model_name: str | None = Field(
+        None, description="The model name the server serves (vLLM --served-model-name); default the pipeline's"
+    )
+    rec_api_key: str | None = Field(None, description="Bearer key of the VLM server, if it asks for one")
+
+    @property
+    def uses_server(self) -> bool:
+        """The VLM runs on a server: this process only sends it pages (no local VLM weights, no GPU)."""
+        return self.rec_backend in SERVER_BACKENDS
 
 
 class OcrSettings(BaseSettings):

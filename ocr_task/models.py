@@ -23,7 +23,6 @@ _VERSION_MODELS = {
     "v1.6": {"layout_detection": "PP-DocLayoutV3", "vl_rec": "PaddleOCR-VL-1.6-0.9B"},
 }
 _PREPROCESSOR_MODELS = {"doc_orientation_classify": "PP-LCNet_x1_0_doc_ori", "doc_unwarping": "UVDoc"}
-SERVER_BACKENDS = {"vllm-server", "sglang-server", "fastdeploy-server"}
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,15 @@ def _cached_dir(name: str) -> Path:
 def required_models(vl: VlSettings, *, for_fetch: bool = False) -> list[RequiredModel]:
     """The models this configuration loads locally, each with the folder it will be read from.
 
-    With a VLM server backend the recognition model runs on the server, so
-    only the layout (and preprocessing) models are needed here; ``for_fetch``
-    lists them all.
+    With a VLM server backend the recognition model runs on the server, and
+    with layout detection off no layout model is loaded, so only what is
+    left is needed here; ``for_fetch`` lists them all.
     """
     roles = dict(_VERSION_MODELS[vl.pipeline_version])
-    if vl.rec_backend in SERVER_BACKENDS and not for_fetch:
+    if vl.uses_server and not for_fetch:
         roles.pop("vl_rec")
+    if not vl.use_layout_detection and not for_fetch:
+        roles.pop("layout_detection")
     for role, name in _PREPROCESSOR_MODELS.items():
         if getattr(vl, f"use_{role}") or for_fetch:
             roles[role] = name

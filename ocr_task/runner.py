@@ -80,14 +80,21 @@ class BatchRunner:
         self.storage = storage or Storage()
         self._kept: Executor | None = None
         gpu = _uses_gpu_engine(settings)
-        # The GPU engine is one pipeline in one process; CPU pages spread over processes.
-        self.workers = 1 if gpu else settings.worker_count()
-        self.threads = max(1, available_cores() // self.workers)
-        self.chunk = settings.vl.batch_pages if gpu else 1
+        # Pages to a VLM server: one page per request, OCR_VL_REC_MAX_CONCURRENCY of them in flight from
+        # client threads. The GPU engine in this process: one pipeline, pages in batches. CPU engines:
+        # pages spread over processes.
+        self.threaded = gpu and settings.vl.uses_server
+        if self.threaded:
+            self.workers, self.chunk = settings.vl.rec_max_concurrency, 1
+        elif gpu:
+            self.workers, self.chunk = 1, settings.vl.batch_pages
+        else:
+            self.workers, self.chunk = settings.worker_count(), 1
+        self.threads = 1 if self.threaded else max(1, available_cores() // self.workers)
 
     def start(self) -> None:
         """Start the workers and load their engines now; BatchError if an engine cannot load."""
-        self._kept = start_workers(self.settings, self.workers, self.threads)
+        self._kept = start_workers(self.settings, self.workers, self.threads, threaded=self.threaded)
         warm_up(self._kept, self.workers)
 
     def close(self) -> None:
@@ -99,7 +106,7 @@ class BatchRunner:
         started_at, started = datetime.now(UTC), time.perf_counter()
         names = unique_names([item.name or key_of(item.source) for item in items])
         jobs = [_Job(item, name) for item, name in zip(items, names, strict=True)]
-        executor = self._kept or start_workers(self.settings, self.workers, self.threads)
+        executor = self._kept or start_workers(self.settings, self.workers, self.threads, threaded=self.threaded)
         try:
             entries = _Run(self, jobs, output, executor).run()
         finally:

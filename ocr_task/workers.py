@@ -1,9 +1,12 @@
-"""Worker processes for OCR pages: one :class:`PagePipeline` (and its engines) per process.
+"""Workers for OCR pages: one :class:`PagePipeline` (and its engines) per worker.
 
 Pages travel to the workers as arrays and come back as results; each worker
 loads its engines once and keeps them for the batch. With one worker the
 pages run in this process (no process start, and the GPU engine stays in the
-process that owns the GPU).
+process that owns the GPU). Where the work is waiting on a server (the VLM
+on a vLLM server), the workers are threads of this process instead, each with
+its own pipeline (a pipeline is not thread-safe): many pages in flight for
+little CPU and memory.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage
@@ -21,6 +24,17 @@ from ocr_task.result import PageResult
 
 _pipeline: PagePipeline | None = None
 _startup_error: BatchError | None = None
+_thread = threading.local()  # a worker thread's own pipeline and load error (threaded workers)
+
+
+def _start_thread(settings_json: str, threads: int) -> None:
+    """Start a worker thread: its own pipeline, engines loaded (or the load error kept)."""
+    _thread.startup_error = None
+    _thread.pipeline = PagePipeline(OcrSettings.model_validate_json(settings_json), threads)
+    try:
+        _thread.pipeline.preload()
+    except BatchError as error:
+        _thread.startup_error = error
 
 
 def _start(settings_json: str, threads: int) -> None:
@@ -41,13 +55,15 @@ def _start(settings_json: str, threads: int) -> None:
 
 def process_pages(pages: list[ImagePage]) -> list[PageResult]:
     _check_started()
-    assert _pipeline is not None, "worker not started"
-    return _pipeline.process(pages)
+    pipeline = getattr(_thread, "pipeline", None) or _pipeline
+    assert pipeline is not None, "worker not started"
+    return pipeline.process(pages)
 
 
 def _check_started() -> None:
-    if _startup_error is not None:
-        raise _startup_error
+    error = getattr(_thread, "startup_error", None) or _startup_error
+    if error is not None:
+        raise error
 
 
 def warm_up(executor: Executor, workers: int) -> None:
@@ -92,11 +108,15 @@ def _context():
     return context
 
 
-def start_workers(settings: OcrSettings, workers: int, threads: int) -> Executor:
+def start_workers(settings: OcrSettings, workers: int, threads: int, *, threaded: bool = False) -> Executor:
     """An executor for page jobs whose workers have their engines loaded (or their load error kept)."""
     # One Tesseract thread per process: processes, not threads, share out the cores.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     arguments = (settings.model_dump_json(), threads)
+    if threaded:
+        return ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="ocr-client", initializer=_start_thread, initargs=arguments
+        )
     if workers <= 1:
         _start(*arguments)
         if _startup_error is not None:

@@ -20,11 +20,11 @@ def _free_port() -> int:
 
 
 class Service:
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], python: str = sys.executable):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ocr_task", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [python, "-m", "ocr_task", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env={**os.environ, **env},
             cwd=REPO,
             stdout=subprocess.DEVNULL,

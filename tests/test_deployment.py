@@ -137,6 +137,13 @@ def test_the_pipeline_reaches_what_init_creates(compose):
 def test_the_vlm_server_is_what_the_ocr_service_is_told_to_use(compose):
     command = compose["services"]["vlm"]["command"]
     assert "--backend vllm" in command and "--port 8118" in command
+    client = compose["services"]["ocr-service"]["environment"]
+    served = re.search(r"--model_name (\S+)", command).group(1)
+    assert client["OCR_VL_REC_API_MODEL_NAME"] == served  # the name the client asks for is the one served
+    url = re.search(r":-(http://[^}]+)}", client["OCR_VL_REC_SERVER_URL"]).group(1)
+    port = re.search(r"--port (\d+)", command).group(1)
+    assert url == f"http://vlm:{port}/v1" and "vlm" in compose["services"]
+    assert served.endswith(client["OCR_VL_PIPELINE_VERSION"].split(":-")[1].rstrip("}").removeprefix("v") + "-0.9B}")
     readme = (REPO / "README.md").read_text()
     assert (
         "OCR_VL_REC_BACKEND=vllm-server OCR_VL_REC_SERVER_URL=http://vlm:8118/v1 docker compose --profile vllm up"

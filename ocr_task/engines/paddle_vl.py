@@ -10,17 +10,29 @@ fail at once with a message that says how to provision them offline.
 from __future__ import annotations
 
 import os
+import tempfile
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import numpy as np
 
 from ocr_task.config import OcrSettings, VlSettings
 from ocr_task.engines.base import Engine, Recognition, to_bgr
-from ocr_task.errors import EngineUnavailable
-from ocr_task.models import SERVER_BACKENDS, missing_models_message, required_models
+from ocr_task.errors import BatchError, EngineUnavailable
+from ocr_task.models import missing_models_message, required_models
 from ocr_task.result import Block, EngineInfo
 
 _HUB_FAILURES = ("No available model hosting platforms detected", "Could not prepare the official model")
+# What paddlex's VLM worker says when the server cannot be reached at all (openai.APIConnectionError).
+_UNREACHABLE = ("Connection error", "Connection refused", "ConnectError", "Request timed out")
+
+
+def offline_environment(vl: VlSettings) -> None:
+    """PaddleX must not look for a model hub (and must not wait ~30 s on four of them), nor write its
+    cache into the home folder: every model it loads is local, or on the VLM server."""
+    os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+    cache = vl.models_home or Path(tempfile.gettempdir()) / "ocr-task-paddlex"
+    os.environ.setdefault("PADDLE_PDX_CACHE_HOME", str(cache))
 
 
 def pipeline_arguments(vl: VlSettings) -> dict:
@@ -31,12 +43,15 @@ def pipeline_arguments(vl: VlSettings) -> dict:
         "vl_rec_backend": vl.rec_backend,
         "use_doc_orientation_classify": vl.use_doc_orientation_classify,
         "use_doc_unwarping": vl.use_doc_unwarping,
+        "use_layout_detection": vl.use_layout_detection,
     }
-    if vl.rec_backend in SERVER_BACKENDS:
+    if vl.uses_server:
         arguments["vl_rec_server_url"] = vl.rec_server_url
         arguments["vl_rec_max_concurrency"] = vl.rec_max_concurrency
         if vl.rec_api_model_name:
             arguments["vl_rec_api_model_name"] = vl.rec_api_model_name
+        if vl.rec_api_key:
+            arguments["vl_rec_api_key"] = vl.rec_api_key
     for model in required_models(vl):
         arguments[f"{model.role}_model_name"] = model.name
         arguments[f"{model.role}_model_dir"] = str(model.directory)
@@ -87,7 +102,7 @@ class PaddleOcrVlEngine(Engine):
     def __init__(self, settings: OcrSettings):
         vl = settings.vl
         self.wants_upright_pages = not vl.use_doc_orientation_classify
-        if vl.rec_backend in SERVER_BACKENDS and not vl.rec_server_url:
+        if vl.uses_server and not vl.rec_server_url:
             raise EngineUnavailable(
                 f"OCR_VL_REC_BACKEND={vl.rec_backend} needs OCR_VL_REC_SERVER_URL (e.g. http://vlm:8118/v1)"
             )
@@ -95,8 +110,8 @@ class PaddleOcrVlEngine(Engine):
         missing = [m for m in models if not m.present]
         if missing:
             raise EngineUnavailable(missing_models_message(missing))
-        # All models are local: PaddleX need not look for a hub (and must not wait on one).
-        os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+        offline_environment(vl)
+        self._server_url = vl.rec_server_url if vl.uses_server else None
         try:
             self._pipeline = _load_pipeline(pipeline_arguments(vl))
         except EngineUnavailable:
@@ -117,5 +132,11 @@ class PaddleOcrVlEngine(Engine):
 
     def recognize(self, images: list[np.ndarray], lang: str | None) -> list[Recognition]:
         inputs = [to_bgr(image) for image in images]
-        results = self._pipeline.predict(inputs)
+        try:
+            results = self._pipeline.predict(inputs)
+        except Exception as error:
+            if self._server_url and any(text in str(error) for text in _UNREACHABLE):
+                # no document is to blame: the batch stops (exit code 1) and the launcher retries it
+                raise BatchError(f"the VLM server at {self._server_url} cannot be reached: {error}") from error
+            raise
         return [to_recognition(result, self._info) for result in results]

@@ -1,0 +1,104 @@
+"""How fast the OCR step feeds a VLM server: PaddleOCR-VL's real client against a STAND-IN vLLM server.
+
+    .venv/bin/python bench/vl_client.py [--pages 40] [--latency 0.5] [--concurrency 1,2,4,8,16] [--markdown]
+
+The stand-in (``tests/vl_standin_server.py``) answers every chat completion
+after a fixed latency and has no concurrency limit, so the figures are those
+of the client side alone: the OCR step (``.venv-vl``, paddleocr[doc-parser]
+without PaddlePaddle, layout detection off) reads 40 single-page scans (A4 at
+200 dpi: the worst case, one page per document) with
+``OCR_VL_REC_MAX_CONCURRENCY`` client workers. Printed: pages per second of
+the batch (the report's wall time, worker start included), and the requests
+in flight that the server saw (max, and mean = busy time / wall time).
+A real GPU server does about 1.4-2 pages/s for this model: the client must
+never be what holds it back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from PIL import Image, ImageDraw  # noqa: E402
+
+from tests.vl_standin_server import StandInVlmServer  # noqa: E402
+
+VL_PYTHON = REPO / ".venv-vl" / "bin" / "python"
+
+
+def build_pages(folder: Path, count: int) -> None:
+    for n in range(count):
+        page = Image.new("L", (1654, 2339), 200 + n % 50)
+        draw = ImageDraw.Draw(page)
+        for line in range(40):
+            draw.text((120, 120 + line * 52), f"page {n} line {line} " * 6, fill=20)
+        page.save(folder / f"scan_{n:03d}.png")
+
+
+def measure(folder: Path, concurrency: int, latency: float) -> dict:
+    server = StandInVlmServer(latency=latency)
+    env = {
+        **os.environ,
+        "OCR_ENGINE": "paddleocr-vl",
+        "OCR_VL_REC_BACKEND": "vllm-server",
+        "OCR_VL_REC_SERVER_URL": server.url,
+        "OCR_VL_USE_LAYOUT_DETECTION": "false",
+        "OCR_VL_REC_MAX_CONCURRENCY": str(concurrency),
+    }
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        result = subprocess.run(
+            [str(VL_PYTHON), "-m", "ocr_task", "run", "--input", str(folder), "--output", out],
+            env=env, capture_output=True, text=True, cwd=REPO,
+        )  # fmt: skip
+        wall = time.perf_counter() - started
+        server.close()
+        if result.returncode != 0:
+            raise SystemExit(f"the OCR step failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        report = json.loads((Path(out) / "report.json").read_text())
+    return {
+        "concurrency": concurrency,
+        "pages": report["summary"]["pages"],
+        "seconds": report["seconds"],
+        "pages_per_second": report["summary"]["pages"] / report["seconds"],
+        "max_in_flight": server.max_in_flight,
+        "mean_in_flight": server.busy_seconds / report["seconds"],
+        "process_seconds": wall,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=40)
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--concurrency", default="1,2,4,8,16")
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    if not VL_PYTHON.exists():
+        raise SystemExit(f"{VL_PYTHON} is missing: run `make install`")
+    with tempfile.TemporaryDirectory() as folder:
+        build_pages(Path(folder), args.pages)
+        rows = [measure(Path(folder), int(c), args.latency) for c in args.concurrency.split(",")]
+    header = "| client workers (OCR_VL_REC_MAX_CONCURRENCY) | pages | seconds | pages/s | in flight: max | in flight: mean |"
+    print(f"{args.pages} single-page A4 scans, stand-in latency {args.latency} s per request, {os.cpu_count()} cores")
+    print(header)
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['concurrency']} | {row['pages']} | {row['seconds']:.1f} | {row['pages_per_second']:.1f} "
+            f"| {row['max_in_flight']} | {row['mean_in_flight']:.1f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

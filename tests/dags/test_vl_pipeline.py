@@ -1,0 +1,35 @@
+"""document_ingest end to end with PaddleOCR-VL on a (STAND-IN) vLLM server: the local launcher runs the OCR
+step in ``.venv-vl`` with the real ``paddleocr`` client, as the OCR image would."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocr_pipeline.catalog import Catalog
+from tests.dags.conftest import BUCKET, load_dag
+from tests.dags.test_document_ingest import read, run
+from tests.ocr_task.test_vl_server import VL_PYTHON, gray_page, vl_env
+from tests.vl_standin_server import StandInVlmServer, answer_for
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def test_document_ingest_with_the_vl_engine(s3, tmp_path, monkeypatch):
+    server = StandInVlmServer()
+    try:
+        for name, value in {**vl_env(server), "OCR_TASK_PYTHON": str(VL_PYTHON)}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("OCR_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
+        for level in (6, 14):
+            gray_page(level, f"page {level}").save(tmp_path / f"scan{level}.png")
+            s3.upload_file(str(tmp_path / f"scan{level}.png"), BUCKET, f"incoming/vl/scan{level}.png")
+        run(load_dag())
+    finally:
+        server.close()
+    rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").rows()}
+    assert {n: (r["status"], r["engine"].split()[0]) for n, r in rows.items()} == {
+        "scan6.png": ("succeeded", "paddleocr-vl"), "scan14.png": ("succeeded", "paddleocr-vl"),
+    }  # fmt: skip
+    assert read(s3, rows["scan6.png"]["text_uri"]).decode().strip() == answer_for(6)
+    assert read(s3, rows["scan14.png"]["text_uri"]).decode().strip() == answer_for(14)
+    assert sorted(r.level for r in server.requests) == [6, 14]

@@ -1,0 +1,144 @@
+"""PaddleOCR-VL with its VLM on a server, through the real ``paddleocr`` client (``.venv-vl``: paddleocr
+[doc-parser] without PaddlePaddle), against a STAND-IN for the vLLM server (``tests/vl_standin_server.py``:
+it replaces only the GPU model). Layout detection is off: it needs a local model this machine cannot have.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image, ImageDraw
+
+from ocr_task import samples
+from tests.conftest import REPO
+from tests.service_process import Service
+from tests.vl_standin_server import StandInVlmServer, answer_for, brightness
+
+VL_PYTHON = REPO / ".venv-vl" / "bin" / "python"
+SERVED_NAME = "paddleocr-vl-served"
+
+
+def gray_page(level: int, label: str) -> Image.Image:
+    """A page whose brightness on the stand-in's 0-20 scale is ``level``: it tells the pages' answers apart."""
+    page = Image.new("L", (850, 1100), round(level / 20 * 255))
+    ImageDraw.Draw(page).text((60, 60), label, fill=0 if level > 10 else 255)
+    assert brightness(page) == level
+    return page.convert("RGB")
+
+
+@pytest.fixture
+def server():
+    standin = StandInVlmServer()
+    yield standin
+    standin.close()
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory) -> Path:
+    """A PDF with a text-layer page and two scanned pages (levels 4 and 16), and an image (level 10)."""
+    folder = tmp_path_factory.mktemp("vl-docs")
+    samples.text_layer_pdf(
+        samples.paragraphs("ru", 2, seed=3), folder / "mixed.pdf", title="Договор",
+        scanned_pages=[gray_page(4, "scan one"), gray_page(16, "scan two")],
+    )  # fmt: skip
+    gray_page(10, "photo").save(folder / "photo.png")
+    return folder
+
+
+def vl_env(server: StandInVlmServer, **extra) -> dict[str, str]:
+    return {
+        "OCR_ENGINE": "paddleocr-vl",
+        "OCR_VL_REC_BACKEND": "vllm-server",
+        "OCR_VL_REC_SERVER_URL": server.url,
+        "OCR_VL_USE_LAYOUT_DETECTION": "false",
+        "OCR_VL_REC_API_MODEL_NAME": SERVED_NAME,
+        "OCR_VL_MODELS_HOME": "/nonexistent",  # nothing may be read from a model folder
+        **extra,
+    }
+
+
+def run_vl_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    assert VL_PYTHON.exists(), f"{VL_PYTHON} is missing: `make install` creates it"
+    import os
+
+    return subprocess.run(
+        [str(VL_PYTHON), "-m", "ocr_task", *args], capture_output=True, text=True, cwd=REPO,
+        env={**os.environ, **env}, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_cli_sends_each_ocr_page_to_the_server_and_writes_its_answers_in_page_order(server, documents, tmp_path):
+    result = run_vl_cli("run", "--input", str(documents), "--output", str(tmp_path), env=vl_env(server))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    # one request per page that needs OCR (not the text-layer page), each a JPEG, with the configured model
+    assert sorted(r.level for r in server.requests) == [4, 10, 16]
+    assert {(r.model, r.prompt, r.image_format) for r in server.requests} == {(SERVED_NAME, "OCR:", "image/jpeg")}
+    body = server.requests[0].body
+    assert body["temperature"] == 0 and body["max_completion_tokens"] == 4096 and "mm_processor_kwargs" in body
+
+    pdf_text = (tmp_path / "mixed.pdf.txt").read_text()
+    pages = pdf_text.split("\f")
+    assert len(pages) == 3 and "Договор" in pages[0]
+    assert pages[1].strip() == answer_for(4) and pages[2].strip() == answer_for(16)
+    document = json.loads((tmp_path / "mixed.pdf.json").read_text())
+    assert [p["engine"]["name"] if isinstance(p["engine"], dict) else p["engine"] for p in document["pages"]][1:] == [
+        "paddleocr-vl", "paddleocr-vl"]  # fmt: skip
+    assert document["pages"][2]["blocks"][0]["text"] == answer_for(16)
+    assert answer_for(10) in (tmp_path / "photo.png.md").read_text()
+
+
+def test_the_auto_engine_routes_ocr_pages_to_the_vlm_when_enabled(server, documents, tmp_path):
+    env = vl_env(server, OCR_ENGINE="auto", OCR_VL_ENABLED="true")
+    result = run_vl_cli("run", "--input", str(documents / "mixed.pdf"), "--output", str(tmp_path), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(r.level for r in server.requests) == [4, 16]
+    pages = (tmp_path / "mixed.pdf.txt").read_text().split("\f")
+    assert [p.strip() for p in pages[1:]] == [answer_for(4), answer_for(16)]
+
+
+def test_a_server_that_is_down_stops_the_batch_with_exit_1_naming_its_url(documents, tmp_path):
+    down = StandInVlmServer()
+    url = down.url
+    down.close()
+    env = vl_env(down) | {"OCR_VL_REC_SERVER_URL": url}
+    result = run_vl_cli("run", "--input", str(documents / "photo.png"), "--output", str(tmp_path), env=env)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"the VLM server at {url} cannot be reached" in result.stderr
+
+
+@pytest.mark.parametrize("failure", ["fail_levels", "garbage_levels"])
+def test_a_page_the_server_answers_badly_fails_its_document_alone(server, documents, tmp_path, failure):
+    getattr(server, failure).add(16)  # the PDF's last page: HTTP 500, or a body that is not a completion
+    result = run_vl_cli("run", "--input", str(documents), "--output", str(tmp_path), env=vl_env(server))
+    assert result.returncode == 3, result.stderr[-3000:]
+    report = {Path(e["source"]).name: e for e in json.loads((tmp_path / "report.json").read_text())["documents"]}
+    assert report["photo.png"]["status"] == "succeeded"
+    assert report["mixed.pdf"]["status"] == "failed"
+    assert report["mixed.pdf"]["error"].startswith("recognition failed")
+
+
+def test_the_service_uses_the_same_backend(server, documents):
+    service = Service(vl_env(server, OCR_SERVICE_CONCURRENCY="1"), python=str(VL_PYTHON))
+    try:
+        assert service.wait_for("/ready", 200).json()["ready"] is True
+        with open(documents / "photo.png", "rb") as f:
+            response = httpx.post(f"{service.url}/v1/ocr", files={"file": ("photo.png", f)}, timeout=120)
+    finally:
+        service.stop()
+    assert response.status_code == 200, response.text
+    assert response.json()["text"].strip() == answer_for(10)
+    assert [(r.model, r.level) for r in server.requests] == [(SERVED_NAME, 10)]
+
+
+def test_only_the_models_the_configuration_loads_are_required(server):
+    """Server backend (no local VLM weights) and no layout detection (no layout model): nothing to provision."""
+    result = run_vl_cli("models", "check", env=vl_env(server))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with_layout = run_vl_cli("models", "check", env=vl_env(server, OCR_VL_USE_LAYOUT_DETECTION="true"))
+    assert with_layout.returncode != 0 and "PP-DocLayoutV3" in with_layout.stdout + with_layout.stderr
+    assert "PaddleOCR-VL-1.6-0.9B" not in with_layout.stdout + with_layout.stderr  # it runs on the server
