@@ -118,6 +118,7 @@ def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds:
         lang=recognition.lang,
         blocks=blocks,
         markdown=recognition.markdown,
+        blank=not any(b.text for b in blocks),
         timings={
             "prepare": round(item.seconds, 4),
             "recognition": round(recognition_seconds, 4),

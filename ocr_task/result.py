@@ -53,6 +53,7 @@ class PageResult:
     blocks: list[Block]
     timings: dict[str, float] = field(default_factory=dict)
     markdown: str | None = None  # set by engines that produce their own Markdown (PaddleOCR-VL)
+    blank: bool = False  # nothing to read on the page: no text, and not a failure
 
     @property
     def text(self) -> str:

@@ -58,7 +58,10 @@ class TesseractEngine(Engine):
         if iterator is None:  # a page with nothing on it
             return lines
         for item in tesserocr.iterate_level(iterator, level):
-            text = (item.GetUTF8Text(level) or "").strip()
+            try:
+                text = (item.GetUTF8Text(level) or "").strip()
+            except RuntimeError:  # "No text returned": a line of nothing (a blank or near-blank page)
+                continue
             box = item.BoundingBox(level)
             if text and box:
                 lines.append(
