@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 
@@ -119,7 +120,9 @@ class AirflowApi:
         return states
 
     def log(self, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
-        content = self.task_instances.get_log(
+        """A task's log as the UI shows it: every structured line (event, error details) as JSON text."""
+        response = self.task_instances.get_log_without_preload_content(
             DAG_ID, run_id, task_id, try_number, map_index=map_index, full_content=True
-        ).content
-        return "\n".join(str(getattr(line, "event", line)) for line in content) if isinstance(content, list) else str(content)
+        )
+        content = json.loads(response.data)["content"]
+        return "\n".join(json.dumps(line, ensure_ascii=False) if isinstance(line, dict) else str(line) for line in content)
