@@ -52,6 +52,8 @@ class StandInVlmServer:
         self._in_flight = 0
         self.max_in_flight = 0
         self.busy_seconds = 0.0  # summed over requests: busy_seconds / wall time = mean requests in flight
+        self.first_request: float | None = None  # perf_counter() of the first request and the last answer
+        self.last_answer: float | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,6 +96,7 @@ class StandInVlmServer:
     def _complete(self, body: dict):
         started = time.perf_counter()
         with self._lock:
+            self.first_request = self.first_request or started
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
             self.in_flight_samples.append(self._in_flight)
@@ -129,4 +132,5 @@ class StandInVlmServer:
         finally:
             with self._lock:
                 self._in_flight -= 1
-                self.busy_seconds += time.perf_counter() - started
+                self.last_answer = time.perf_counter()
+                self.busy_seconds += self.last_answer - started
