@@ -78,6 +78,9 @@ class OcrSettings(BaseSettings):
         100_000_000, ge=1, description="Largest image or rendered page, in pixels (decompression bombs)"
     )
     max_file_mb: int = Field(512, ge=1)
+    min_confidence: float = Field(
+        0.6, ge=0, le=1, description="A document whose mean recognition confidence is lower is flagged low_confidence"
+    )
     min_text_layer_chars: int = Field(
         16,
         ge=1,

@@ -77,6 +77,9 @@ class ReportEntry(BaseModel):
     )
     characters: int = 0
     mean_confidence: float | None = None
+    low_confidence: bool = Field(
+        False, description="Mean confidence under the step's OCR_MIN_CONFIDENCE: a person should look"
+    )
     media_type: str | None = None
 
 

@@ -242,6 +242,7 @@ class _Run:
             engines=[f"{e.name} {e.version}" for e in document.engines()],
             characters=document.characters,
             mean_confidence=round(confidence, 4) if confidence is not None else None,
+            low_confidence=confidence is not None and confidence < self.settings.min_confidence,
         )
 
     def _write_outputs(self, document: DocumentResult) -> Outputs:

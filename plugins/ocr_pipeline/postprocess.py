@@ -37,6 +37,7 @@ def batch_rows(
             pages=entry.pages,
             characters=entry.characters,
             mean_confidence=entry.mean_confidence,
+            low_confidence=entry.low_confidence,
             engine=", ".join(entry.engines) or None,
         )
         if entry.status == "succeeded":

@@ -10,7 +10,7 @@ from ocr_pipeline.planning import relative_name, run_key
 
 MANIFEST_COLUMNS = (
     "source_uri", "etag", "size", "last_modified", "status", "error", "pages", "characters",
-    "mean_confidence", "low_text", "engine", "text_uri", "markdown_uri", "json_uri", "quarantine_uri",
+    "mean_confidence", "low_confidence", "low_text", "engine", "text_uri", "markdown_uri", "json_uri", "quarantine_uri",
     "dag_id", "run_id", "try_number", "batch_id", "processed_at",
 )  # fmt: skip
 

@@ -36,6 +36,7 @@ documents = Table(
     Column("pages", Integer),
     Column("characters", Integer),
     Column("mean_confidence", Float),
+    Column("low_confidence", Boolean),  # mean confidence under the OCR step's threshold: a person should look
     Column("low_text", Boolean),
     Column("engine", String(256)),
     Column("text_uri", Text),
