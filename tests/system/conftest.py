@@ -72,14 +72,16 @@ class Deployment:
         return f"{prefix}{key}"
 
     def next_boundary(self, margin: float = 25) -> datetime:
-        """The end of the next scheduled interval at least ``margin`` seconds away, once no run is active."""
-        self.wait_until_idle()
-        now = datetime.now(UTC)
-        minutes = SCHEDULE_MINUTES
-        boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=minutes - now.minute % minutes)
-        if (boundary - now).total_seconds() < margin:
-            boundary += timedelta(minutes=minutes)
-        return boundary
+        """The end of the next scheduled interval, at least ``margin`` seconds away, with no run active and
+        no scheduled run due before it: a Variable set now is read by that interval's run and no other."""
+        while True:
+            self.wait_until_idle()
+            now = datetime.now(UTC)
+            minutes = SCHEDULE_MINUTES
+            boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=minutes - now.minute % minutes)
+            if (boundary - now).total_seconds() >= margin:
+                return boundary
+            time.sleep((boundary - now).total_seconds() + 3)  # let that run be created; then wait it out
 
     def wait_until_idle(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
