@@ -16,6 +16,7 @@ import logging
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -151,18 +152,44 @@ def print_catalog() -> None:
     )
 
 
+@contextmanager
+def output_to(path: Path):
+    """Everything this process and its children print (Airflow's task logs, the OCR step's) goes to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
 def run_once() -> int:
     from airflow.dag_processing.dagbag import DagBag
 
-    server, client, _ = start_s3(0)
+    log = DEMO / "demo.log"
+    print(f"Starting a local S3 server and uploading the sample documents (full log: {log})")
+    with output_to(log):
+        server, client, _ = start_s3(0)
     try:
-        upload_samples(client)
-        prepare_airflow()
-        bag = DagBag(dag_folder=str(REPO / "dags" / "document_ingest.py"))
+        with output_to(log):
+            upload_samples(client)
+            prepare_airflow()
+            bag = DagBag(dag_folder=str(REPO / "dags" / "document_ingest.py"))
         if bag.import_errors:
             print(bag.import_errors, file=sys.stderr)
             return 1
-        dag_run = bag.dags["document_ingest"].test()
+        print("Running document_ingest with dag.test(): sense, discover, plan, OCR, post-process, catalogue ...")
+        with output_to(log):
+            dag_run = bag.dags["document_ingest"].test()
         save_s3(client)
     finally:
         server.stop()
