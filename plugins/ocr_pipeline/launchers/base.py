@@ -42,6 +42,11 @@ def ocr_command(batch: Batch) -> list[str]:
     ]  # fmt: skip
 
 
+def ocr_image() -> str:
+    """The OCR image the container launchers run (``OCR_IMAGE``)."""
+    return os.environ.get("OCR_IMAGE", "ocr-task:latest")
+
+
 def ocr_step_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in _PASSED_ON or k.startswith("OCR_VL_")}
 

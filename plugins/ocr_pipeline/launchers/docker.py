@@ -8,7 +8,14 @@ import re
 from airflow.providers.docker.operators.docker import DockerOperator
 from docker.types import DeviceRequest
 
-from ocr_pipeline.launchers.base import OcrLaunch, StorageAccess, as_batch, ocr_command, ocr_step_environment
+from ocr_pipeline.launchers.base import (
+    OcrLaunch,
+    StorageAccess,
+    as_batch,
+    ocr_command,
+    ocr_image,
+    ocr_step_environment,
+)
 
 
 class DockerOcrOperator(OcrLaunch, DockerOperator):
@@ -28,7 +35,7 @@ class DockerOcrOperator(OcrLaunch, DockerOperator):
     def deployment_arguments(cls) -> dict:
         env = os.environ.get
         return {
-            "image": env("OCR_IMAGE", "ocr-task:latest"),
+            "image": ocr_image(),
             "docker_url": env("OCR_DOCKER_URL", "unix://var/run/docker.sock"),
             "network_mode": env("OCR_DOCKER_NETWORK", "bridge"),
         }

@@ -12,7 +12,14 @@ import re
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
 
-from ocr_pipeline.launchers.base import OcrLaunch, StorageAccess, as_batch, ocr_command, ocr_step_environment
+from ocr_pipeline.launchers.base import (
+    OcrLaunch,
+    StorageAccess,
+    as_batch,
+    ocr_command,
+    ocr_image,
+    ocr_step_environment,
+)
 
 
 def _k8s_env(values: dict[str, str]):
@@ -46,7 +53,7 @@ class KubernetesOcrOperator(OcrLaunch, KubernetesPodOperator):
     def deployment_arguments(cls) -> dict:
         env = os.environ.get
         return {
-            "image": env("OCR_IMAGE", "ocr-task:latest"),
+            "image": ocr_image(),
             "namespace": env("OCR_K8S_NAMESPACE", "default"),
             "in_cluster": env("OCR_K8S_IN_CLUSTER", "true").lower() == "true",
         }
