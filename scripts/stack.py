@@ -142,13 +142,10 @@ class Stack:
         self._s3_bucket(self.bucket)
         self._airflow("db", "migrate")
         self._airflow("pools", "set", "gpu", "1", "OCR batches (one GPU, or the CPU engine on this host)")
-        from sqlalchemy import create_engine  # the catalog's schema, as the pipeline migrates it
-
         sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
         from ocr_pipeline.catalog import Catalog
 
-        Catalog(self.catalog_url).migrate()
-        create_engine(self.catalog_url).dispose()
+        Catalog(self.catalog_url).migrate()  # the catalog's schema, as the pipeline migrates it
         for component in COMPONENTS:
             self.start_component(component)
         _wait_http(f"{self.api_url}/api/v2/monitor/health", timeout=timeout)

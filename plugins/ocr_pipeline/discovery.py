@@ -100,9 +100,14 @@ class Selection:
 def list_objects(hook, prefix_uri: str, exclude: tuple[str, ...] = ()) -> Iterator[SourceObject]:
     """Objects under an s3:// prefix (through the amazon provider's S3Hook), except those under ``exclude``."""
     bucket, prefix = split_uri(prefix_uri)
-    for item in hook.iter_file_metadata(prefix, bucket_name=bucket):
+    yield from documents_in(bucket, hook.iter_file_metadata(prefix, bucket_name=bucket), exclude)
+
+
+def documents_in(bucket: str, listing, exclude: tuple[str, ...] = ()) -> Iterator[SourceObject]:
+    """The documents of a listing: no folder markers, nothing under ``exclude`` (the pipeline's own outputs)."""
+    for item in listing:
         obj = from_listing(bucket, item)
-        if not obj.key.endswith("/") and not any(obj.source_uri.startswith(e) for e in exclude):
+        if not obj.key.endswith("/") and not obj.source_uri.startswith(exclude):
             yield obj
 
 

@@ -47,11 +47,7 @@ def holds_new_work(files: list[dict], **context) -> bool:
     """The sensor's ``check_fn``: whether the listed files hold work for this run."""
     settings = resolve(context["params"])
     bucket, _ = discovery.split_uri(settings.source_uri)
-    excluded = (settings.output_uri, settings.quarantine_uri)
-    objects = [
-        o for o in (discovery.from_listing(bucket, f) for f in files)
-        if not o.key.endswith("/") and not o.source_uri.startswith(excluded)
-    ]  # fmt: skip
+    objects = list(discovery.documents_in(bucket, files, (settings.output_uri, settings.quarantine_uri)))
     selection = discovery.Selection.for_run(
         context["dag_run"].run_type, context.get("data_interval_start"), context.get("data_interval_end"),
         context["params"],

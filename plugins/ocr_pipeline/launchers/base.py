@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -85,6 +86,12 @@ class StorageAccess:
         """An AWS config file whose default profile assumes ``role_arn`` and refreshes it as needed."""
         source = "Environment" if self.secret else "Ec2InstanceMetadata"
         return f"[default]\nrole_arn = {self.role_arn}\ncredential_source = {source}\nrole_session_name = ocr-task\n"
+
+
+def exit_code_in(error: Exception, pattern: str) -> int | None:
+    """The exit code a provider's failure message carries (``pattern`` has one group of digits)."""
+    match = re.search(pattern, str(error))
+    return int(match.group(1)) if match else None
 
 
 class OcrLaunch(BaseOperator):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 from airflow.providers.docker.operators.docker import DockerOperator
 from docker.types import DeviceRequest
@@ -12,6 +11,7 @@ from ocr_pipeline.launchers.base import (
     OcrLaunch,
     StorageAccess,
     as_batch,
+    exit_code_in,
     ocr_command,
     ocr_image,
     ocr_step_environment,
@@ -42,8 +42,7 @@ class DockerOcrOperator(OcrLaunch, DockerOperator):
 
     def exit_code_of(self, error: Exception) -> int | None:
         # DockerContainerFailedException: "Docker container failed: {'StatusCode': 2, ...}"
-        match = re.search(r"'StatusCode': (\d+)", str(error))
-        return int(match.group(1)) if match else None
+        return exit_code_in(error, r"'StatusCode': (\d+)")
 
     def launch(self, context) -> None:
         access = StorageAccess.of(self.storage_conn_id)

@@ -7,7 +7,6 @@ Credentials come from the pod's service account (IRSA) or a Secret named by
 from __future__ import annotations
 
 import os
-import re
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
@@ -16,6 +15,7 @@ from ocr_pipeline.launchers.base import (
     OcrLaunch,
     StorageAccess,
     as_batch,
+    exit_code_in,
     ocr_command,
     ocr_image,
     ocr_step_environment,
@@ -60,8 +60,7 @@ class KubernetesOcrOperator(OcrLaunch, KubernetesPodOperator):
 
     def exit_code_of(self, error: Exception) -> int | None:
         # the provider's failure message carries the pod's status: ... 'exit_code': 2 ...
-        match = re.search(r"'exit_code': (\d+)", str(error))
-        return int(match.group(1)) if match else None
+        return exit_code_in(error, r"'exit_code': (\d+)")
 
     def launch(self, context) -> None:
         access = StorageAccess.of(self.storage_conn_id)
