@@ -173,7 +173,7 @@ def _models(args) -> int:
 
 
 def _serve(args) -> int:
-    from ocr_task.server import serve
+    from ocr_task.service import serve
 
     serve(args.host, args.port)
     return EXIT_OK

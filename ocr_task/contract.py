@@ -89,6 +89,15 @@ class ReportSummary(BaseModel):
     failed: int
     pages: int
 
+    @classmethod
+    def of(cls, entries: list[ReportEntry]) -> ReportSummary:
+        return cls(
+            documents=len(entries),
+            succeeded=sum(e.status == "succeeded" for e in entries),
+            failed=sum(e.status == "failed" for e in entries),
+            pages=sum(e.pages for e in entries),
+        )
+
 
 class Report(BaseModel):
     version: int = REPORT_VERSION

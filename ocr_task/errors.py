@@ -18,3 +18,7 @@ class StorageUnavailable(BatchError):
 
 class EngineUnavailable(BatchError):
     """An OCR engine cannot be loaded: missing package, language data or model files."""
+
+
+class BatchCancelled(Exception):
+    """The batch was cancelled (the service's DELETE of a job): no further document starts, no report."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -24,7 +25,7 @@ from ocr_task.config import OcrSettings, available_cores
 from ocr_task.contract import REPORT_NAME, Manifest, Outputs, Report, ReportEntry, ReportSummary
 from ocr_task.documents import MEDIA_TYPES, ImagePage, check_size, open_document
 from ocr_task.engines import AUTO
-from ocr_task.errors import BatchError, DocumentError
+from ocr_task.errors import BatchCancelled, BatchError, DocumentError
 from ocr_task.naming import unique_names
 from ocr_task.pipeline import text_layer_result
 from ocr_task.progress import Progress
@@ -102,48 +103,98 @@ class BatchRunner:
             self._kept.shutdown(wait=True, cancel_futures=True)
             self._kept = None
 
-    def run(self, items: list[BatchItem], output: str, report_uri: str | None = None) -> Report:
+    def run(
+        self,
+        items: list[BatchItem],
+        output: str,
+        report_uri: str | None = None,
+        *,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Report:
+        """The batch's outputs under ``output`` and its report (default ``output/report.json``).
+
+        ``progress`` is updated as pages and documents finish (the service shows it); once ``cancel`` is
+        set no further document starts and :class:`BatchCancelled` is raised, with no report written.
+        """
         started_at, started = datetime.now(UTC), time.perf_counter()
-        names = unique_names([item.name or key_of(item.source) for item in items])
-        jobs = [_Job(item, name) for item, name in zip(items, names, strict=True)]
-        executor = self._kept or start_workers(self.settings, self.workers, self.threads, threaded=self.threaded)
-        try:
-            entries = _Run(self, jobs, output, executor).run()
-        finally:
-            if executor is not self._kept:
-                executor.shutdown(wait=True, cancel_futures=True)
+        entries = self._process(items, StorageOutputs(self.storage, output), progress, cancel)
         report = Report(
             output=output,
             engine=self.settings.engine,
             started_at=started_at.isoformat(),
             finished_at=datetime.now(UTC).isoformat(),
             seconds=round(time.perf_counter() - started, 3),
-            summary=ReportSummary(
-                documents=len(entries),
-                succeeded=sum(e.status == "succeeded" for e in entries),
-                failed=sum(e.status == "failed" for e in entries),
-                pages=sum(e.pages for e in entries),
-            ),
+            summary=ReportSummary.of(entries),
             documents=entries,
         )
         report_uri = report_uri or join(output, REPORT_NAME)
         self.storage.write_bytes(report_uri, report.to_json().encode(), "application/json")
         return report
 
+    def read(self, item: BatchItem) -> tuple[ReportEntry, DocumentResult | None]:
+        """One document recognised and kept in memory (no output written): its entry and its result."""
+        kept = KeptOutputs()
+        [entry] = self._process([item], kept, None, None)
+        return entry, kept.documents.get(entry.name)
+
+    def _process(self, items, outputs, progress, cancel) -> list[ReportEntry]:
+        names = unique_names([item.name or key_of(item.source) for item in items])
+        jobs = [_Job(item, name) for item, name in zip(items, names, strict=True)]
+        progress = progress or Progress(len(jobs), self.settings.progress_seconds)
+        executor = self._kept or start_workers(self.settings, self.workers, self.threads, threaded=self.threaded)
+        try:
+            return _Run(self, jobs, outputs, executor, progress, cancel).run()
+        finally:
+            if executor is not self._kept:
+                executor.shutdown(wait=True, cancel_futures=True)
+
+
+class StorageOutputs:
+    """Writes a document's text, Markdown and JSON under an output folder or S3 prefix."""
+
+    def __init__(self, storage: Storage, output: str):
+        self.storage, self.output = storage, output
+
+    def write(self, document: DocumentResult) -> Outputs:
+        outputs = Outputs(
+            text=join(self.output, document.name + ".txt"),
+            markdown=join(self.output, document.name + ".md"),
+            json=join(self.output, document.name + ".json"),
+        )
+        write = self.storage.write_bytes
+        write(outputs.text, render.to_text(document).encode(), "text/plain; charset=utf-8")
+        write(outputs.markdown, render.to_markdown(document).encode(), "text/markdown; charset=utf-8")
+        write(outputs.json_, render.to_json(document).encode(), "application/json")
+        return outputs
+
+
+class KeptOutputs:
+    """Keeps each document's result in memory instead of writing it (the service's uploads)."""
+
+    def __init__(self):
+        self.documents: dict[str, DocumentResult] = {}
+
+    def write(self, document: DocumentResult) -> None:
+        self.documents[document.name] = document
+
 
 class _Run:
     """One batch in progress: documents submitted in order, finished as their pages come back."""
 
-    def __init__(self, runner: BatchRunner, jobs: list[_Job], output: str, executor: Executor):
+    def __init__(self, runner: BatchRunner, jobs: list[_Job], outputs, executor: Executor, progress, cancel):
         self.runner, self.settings, self.storage = runner, runner.settings, runner.storage
-        self.jobs, self.output, self.executor = jobs, output, executor
+        self.jobs, self.outputs, self.executor = jobs, outputs, executor
         self.entries: dict[int, ReportEntry] = {}
-        self.progress = Progress(len(jobs), self.settings.progress_seconds)
+        self.progress = progress
+        self.cancel = cancel or threading.Event()
         self.max_in_flight = 2 * runner.workers
 
     def run(self) -> list[ReportEntry]:
         with tempfile.TemporaryDirectory(prefix="ocr-task-") as scratch:
             for job in self.jobs:
+                if self.cancel.is_set():
+                    self._abandon()
                 self._submit_document(job, Path(scratch))
                 self._finish_ready()
         wait([f for job in self.jobs for f in job.pending])
@@ -185,6 +236,13 @@ class _Run:
             tick = time.perf_counter()
         if chunk:
             self._submit_chunk(job, chunk)
+
+    def _abandon(self):
+        pending = [f for job in self.jobs for f in job.pending]
+        for future in pending:
+            future.cancel()
+        wait(pending)
+        raise BatchCancelled(f"cancelled after {len(self.entries)} of {len(self.jobs)} documents")
 
     def _in_flight(self) -> list[Future]:
         return [f for job in self.jobs for f in job.pending if not f.done()]
@@ -231,7 +289,7 @@ class _Run:
             return ReportEntry(**entry, status="failed", error=str(error), seconds=seconds)
         seconds = round(time.perf_counter() - job.started, 3)
         document = DocumentResult(item.source, job.name, job.media_type, item.etag, pages, {"total": seconds})
-        outputs = self._write_outputs(document)
+        outputs = self.outputs.write(document)
         confidence = document.mean_confidence
         return ReportEntry(
             **entry,
@@ -244,15 +302,3 @@ class _Run:
             mean_confidence=round(confidence, 4) if confidence is not None else None,
             low_confidence=confidence is not None and confidence < self.settings.min_confidence,
         )
-
-    def _write_outputs(self, document: DocumentResult) -> Outputs:
-        outputs = Outputs(
-            text=join(self.output, document.name + ".txt"),
-            markdown=join(self.output, document.name + ".md"),
-            json=join(self.output, document.name + ".json"),
-        )
-        write = self.storage.write_bytes
-        write(outputs.text, render.to_text(document).encode(), "text/plain; charset=utf-8")
-        write(outputs.markdown, render.to_markdown(document).encode(), "text/markdown; charset=utf-8")
-        write(outputs.json_, render.to_json(document).encode(), "application/json")
-        return outputs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,24 +13,48 @@ import httpx
 
 from tests.conftest import REPO
 
+TOKEN = "test-token-" + "x" * 20
 
-def _free_port() -> int:
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 class Service:
-    def __init__(self, env: dict[str, str], python: str = sys.executable):
-        self.port = _free_port()
+    """``python -m ocr_task serve`` with a token (``TOKEN`` unless told) and ``client`` that sends it."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        python: str = sys.executable,
+        token: str | None = TOKEN,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.token = token
+        self.env = {**os.environ, **env}
+        self.env.pop("OCR_SERVICE_TOKEN", None)
+        if token:
+            self.env["OCR_SERVICE_TOKEN"] = token
+        self.command = [python, "-m", "ocr_task", "serve", "--host", host, "--port", str(self.port)]
+        self.client = httpx.Client(
+            base_url=self.url, timeout=120, headers={"Authorization": f"Bearer {token}"} if token else {}
+        )
+        self.start()
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            [python, "-m", "ocr_task", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env={**os.environ, **env},
+            self.command,
+            env=self.env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its worker processes die with it in kill()
         )
         self.wait_for("/health", 200)
 
@@ -47,7 +72,22 @@ class Service:
                 raise TimeoutError(f"{path} never answered {status}")
             time.sleep(0.2)
 
+    def wait_for_job(self, job_id: str, seconds: float = 120) -> dict:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            job = self.client.get(f"/v1/jobs/{job_id}").json()
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                return job
+            time.sleep(0.3)
+        raise TimeoutError(f"job {job_id} did not end")
+
+    def kill(self) -> None:
+        """Gone at once with its workers, as a crash or a killed container leaves it: its jobs with it."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
     def stop(self) -> str:
         self.process.terminate()
-        _, errors = self.process.communicate(timeout=30)
+        _, errors = self.process.communicate(timeout=60)
+        self.client.close()
         return errors

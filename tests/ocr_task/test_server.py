@@ -1,8 +1,9 @@
-"""The OCR service for real: uvicorn on loopback, the CPU engine, real HTTP calls."""
+"""The OCR service for real: uvicorn on loopback, the CPU engine, the local S3 server, real HTTP calls."""
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,9 +14,19 @@ from ocr_task.samples import cer
 from tests.ocr_task.bad_inputs import png_bomb
 from tests.service_process import Service
 
+ALLOWED = "s3://allowed-docs/"
+
 
 @pytest.fixture(scope="module")
-def service(s3_server):
+def documents_bucket(s3_server):
+    client = s3_server.client()
+    client.create_bucket(Bucket="allowed-docs")
+    client.create_bucket(Bucket="elsewhere")
+    return client
+
+
+@pytest.fixture(scope="module")
+def service(s3_server, documents_bucket):
     running = Service(
         {
             **s3_server.env,
@@ -23,6 +34,7 @@ def service(s3_server):
             "OCR_SERVICE_CONCURRENCY": "1",
             "OCR_SERVICE_QUEUE_DEPTH": "1",
             "OCR_SERVICE_MAX_UPLOAD_MB": "2",
+            "OCR_SERVICE_ALLOWED_PREFIXES": f"{ALLOWED}in/, {ALLOWED}out/",
         }
     )
     running.wait_for("/ready", 200)
@@ -33,12 +45,39 @@ def service(s3_server):
 
 def upload(service, path, name=None):
     with open(path, "rb") as f:
-        return httpx.post(f"{service.url}/v1/ocr", files={"file": (name or path.name, f)}, timeout=120)
+        return service.client.post("/v1/ocr", files={"file": (name or path.name, f)})
 
 
-def test_health_and_readiness(service):
+def put(client, path, key: str) -> str:
+    client.upload_file(str(path), "allowed-docs", key)
+    return f"{ALLOWED}{key}"
+
+
+def objects(client, bucket: str) -> list[str]:
+    return [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def test_health_and_readiness_need_no_token(service):
     assert httpx.get(f"{service.url}/health").json() == {"status": "ok"}
     assert httpx.get(f"{service.url}/ready").json() == {"ready": True, "engine": "auto", "detail": None}
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", "Basic eDp4", "Bearer x"])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/ocr", {"files": {"file": ("a.png", b"\x89PNG")}}),
+        ("POST", "/v1/jobs", {"json": {"documents": [f"{ALLOWED}in/a.png"], "output": f"{ALLOWED}out/"}}),
+        ("GET", "/v1/jobs/0123", {}),
+        ("DELETE", "/v1/jobs/0123", {}),
+    ],
+)
+def test_every_v1_route_needs_the_token(service, documents_bucket, authorization, method, path, body):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = httpx.request(method, service.url + path, headers=headers, **body)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert objects(documents_bucket, "allowed-docs") == []
 
 
 def test_an_upload_comes_back_as_text_markdown_and_json(service, sample_docs):
@@ -46,34 +85,78 @@ def test_an_upload_comes_back_as_text_markdown_and_json(service, sample_docs):
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["entry"]["status"] == "succeeded" and result["entry"]["source"] == "Акт сверки.png"
+    assert result["entry"]["outputs"] is None  # nothing written: the renderings are in the answer
     assert cer(sample_docs["russian.png"].text, result["text"]) <= 0.03
     assert result["markdown"].startswith("<!-- page 1 -->")
     assert result["document"]["pages"][0]["script"] == "Cyrillic"
 
 
-def test_an_s3_batch_writes_outputs_and_returns_the_report(service, s3_server, sample_docs):
-    bucket = s3_server.new_bucket()
-    client = s3_server.client()
-    client.upload_file(str(sample_docs["english.png"].path), bucket, "in/english.png")
-    body = {
-        "sources": [f"s3://{bucket}/in/english.png", f"s3://{bucket}/in/missing.pdf"],
-        "output": f"s3://{bucket}/out/",
+def test_a_job_runs_in_the_background_and_reports(service, documents_bucket, sample_docs):
+    source = put(documents_bucket, sample_docs["english.png"].path, "in/english.png")
+    manifest = {
+        "documents": [source, f"{ALLOWED}in/missing.pdf"],
+        "output": f"{ALLOWED}out/job1/",
+        "report": f"{ALLOWED}out/job1/_report.json",
     }
-    response = httpx.post(
-        f"{service.url}/v1/ocr", json={"documents": body["sources"], "output": body["output"]}, timeout=120
-    )
-    assert response.status_code == 200, response.text
-    report = response.json()
+    submitted = service.client.post("/v1/jobs", json=manifest)
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.json()["status"] in ("queued", "running") and submitted.json()["report"] is None
+
+    job = service.wait_for_job(submitted.json()["id"])
+    assert job["status"] == "succeeded", job
+    assert job["progress"] == {"documents": 2, "documents_done": 2, "documents_failed": 1, "pages_done": 1}
+    report = job["report"]
     assert [d["status"] for d in report["documents"]] == ["succeeded", "failed"]
-    assert report["documents"][1]["error"] == f"object not found: s3://{bucket}/in/missing.pdf"
-    text = client.get_object(Bucket=bucket, Key="out/in/english.png.txt")["Body"].read().decode()
-    assert cer(sample_docs["english.png"].text, text) <= 0.02
-    assert (
-        json.loads(client.get_object(Bucket=bucket, Key="out/report.json")["Body"].read())["summary"][
-            "failed"
-        ]
-        == 1
-    )
+    assert report["documents"][1]["error"] == f"object not found: {ALLOWED}in/missing.pdf"
+    text = documents_bucket.get_object(Bucket="allowed-docs", Key="out/job1/in/english.png.txt")["Body"].read()
+    assert cer(sample_docs["english.png"].text, text.decode()) <= 0.02
+    written = documents_bucket.get_object(Bucket="allowed-docs", Key="out/job1/_report.json")["Body"].read()
+    assert json.loads(written)["summary"]["failed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("manifest", "reason"),
+    [
+        ({"report": "{tmp}/report.json"}, "the report must be an s3:// URI"),
+        ({"report": "s3://elsewhere/report.json"}, "the report s3://elsewhere/report.json is outside"),
+        ({"output": "s3://elsewhere/out/"}, "the output s3://elsewhere/out/ is outside"),
+        ({"output": "{tmp}/out"}, "the output must be an s3:// URI"),
+        ({"output": f"{ALLOWED}outside/"}, "is outside the allowed prefixes"),
+        ({"output": f"{ALLOWED}out/../in/"}, "is outside the allowed prefixes"),
+        ({"documents": ["s3://elsewhere/secret.png"]}, "the source s3://elsewhere/secret.png is outside"),
+        ({"documents": ["/etc/passwd"]}, "the source must be an s3:// URI, not '/etc/passwd'"),
+        ({"documents": [f"{ALLOWED}input/a.png"]}, "is outside the allowed prefixes"),  # not in/
+    ],
+)
+def test_storage_outside_the_allowed_prefixes_is_refused_untouched(
+    service, documents_bucket, s3_server, tmp_path, manifest, reason
+):
+    s3 = s3_server.client()
+    s3.put_object(Bucket="elsewhere", Key="secret.png", Body=b"\x89PNG")
+    body = {"documents": [f"{ALLOWED}in/a.png"], "output": f"{ALLOWED}out/refused/", **manifest}
+    body = json.loads(json.dumps(body).replace("{tmp}", str(tmp_path)))
+    before = objects(s3, "allowed-docs"), objects(s3, "elsewhere")
+
+    response = service.client.post("/v1/jobs", json=body)
+
+    assert response.status_code == 403, response.text
+    assert reason in response.json()["detail"]
+    time.sleep(0.5)  # had anything started, it would have written by now
+    assert (objects(s3, "allowed-docs"), objects(s3, "elsewhere")) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_job_can_be_cancelled(service, documents_bucket, sample_docs):
+    sources = [put(documents_bucket, sample_docs["two_column.png"].path, f"in/many/{i}.png") for i in range(6)]
+    job = service.client.post("/v1/jobs", json={"documents": sources, "output": f"{ALLOWED}out/cancel/"}).json()
+    while service.client.get(f"/v1/jobs/{job['id']}").json()["progress"]["pages_done"] < 1:
+        time.sleep(0.2)
+    assert service.client.delete(f"/v1/jobs/{job['id']}").status_code == 202
+    ended = service.wait_for_job(job["id"])
+    assert ended["status"] == "cancelled" and ended["report"] is None
+    assert ended["progress"]["documents_done"] < 6
+    assert "out/cancel/report.json" not in objects(documents_bucket, "allowed-docs")
+    assert service.client.get("/v1/jobs/no-such-job").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -94,25 +177,14 @@ def test_bad_documents_get_a_specific_4xx(service, tmp_path, name, content, stat
     assert "Traceback" not in response.text
 
 
-def test_bad_requests(service):
-    assert (
-        httpx.post(
-            f"{service.url}/v1/ocr", json={"documents": ["/etc/passwd"], "output": "s3://b/o/"}
-        ).status_code
-        == 422
-    )
-    assert httpx.post(f"{service.url}/v1/ocr", json={"documents": []}).status_code == 422
-    assert (
-        httpx.post(
-            f"{service.url}/v1/ocr", content=b"hello", headers={"content-type": "text/plain"}
-        ).status_code
-        == 415
-    )
-    missing_field = httpx.post(f"{service.url}/v1/ocr", files={"other": ("a.png", b"x")})
-    assert (missing_field.status_code, missing_field.json()["detail"]) == (
-        422,
-        "multipart field 'file' is missing",
-    )
+def test_bad_requests_get_one_clear_sentence(service):
+    missing_field = service.client.post("/v1/ocr", files={"other": ("a.png", b"x")})
+    assert missing_field.status_code == 422
+    assert missing_field.json()["detail"] == "invalid request: body.file: Field required"
+    not_json = service.client.post("/v1/jobs", content=b"hello", headers={"content-type": "application/json"})
+    assert not_json.status_code == 422 and not_json.json()["detail"].startswith("invalid request: body")
+    engine = service.client.post("/v1/jobs", json={"documents": [], "output": f"{ALLOWED}out/", "engine": "x"})
+    assert engine.status_code == 422 and "runs the auto engine" in engine.json()["detail"]
 
 
 def test_an_oversized_upload_is_refused_with_413(service, tmp_path):
@@ -122,30 +194,58 @@ def test_an_oversized_upload_is_refused_with_413(service, tmp_path):
     assert response.status_code == 413 and "over 2 MB" in response.json()["detail"]
 
 
-def test_beyond_the_queue_requests_get_429_and_the_service_stays_healthy(service, sample_docs):
+def test_beyond_the_queue_uploads_and_jobs_get_429_and_the_service_stays_healthy(
+    service, documents_bucket, sample_docs
+):
     path = sample_docs["two_column.png"].path
     with ThreadPoolExecutor(max_workers=5) as pool:
         futures = []
-        for _ in range(5):
+        for _ in range(4):
             futures.append(pool.submit(upload, service, path))
             time.sleep(0.1)
+        job = service.client.post("/v1/jobs", json={"documents": [], "output": f"{ALLOWED}out/full/"})
         statuses = sorted(f.result().status_code for f in futures)
-    # one recognised at a time, one waiting: the rest are turned away at once
-    assert statuses == [200, 200, 429, 429, 429]
-    assert httpx.get(f"{service.url}/health").status_code == 200
+    # one recognised at a time, one waiting: the rest, uploads or jobs, are turned away at once
+    assert statuses == [200, 200, 429, 429]
+    assert job.status_code == 429 and job.json()["detail"] == "busy: the queue is full, retry later"
     assert httpx.get(f"{service.url}/ready").status_code == 200
     assert upload(service, sample_docs["english.png"].path).status_code == 200
 
 
-def test_openapi_describes_what_the_service_does(service):
+def test_openapi_is_generated_from_the_routes(service):
     schema = httpx.get(f"{service.url}/openapi.json").json()
-    assert set(schema["paths"]) == {"/health", "/ready", "/v1/ocr"}
-    ocr = schema["paths"]["/v1/ocr"]["post"]
-    assert set(ocr["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
-    assert {"200", "413", "415", "422", "429", "503"} <= set(ocr["responses"])
-    components = schema["components"]["schemas"]
-    assert {"Manifest", "UploadResult", "Report", "ReportEntry"} <= set(components)
-    assert "503" in schema["paths"]["/ready"]["get"]["responses"]
+    assert set(schema["paths"]) == {"/health", "/ready", "/v1/ocr", "/v1/jobs", "/v1/jobs/{job_id}"}
+    upload_body = schema["paths"]["/v1/ocr"]["post"]["requestBody"]["content"]
+    assert set(upload_body) == {"multipart/form-data"}
+    jobs = schema["paths"]["/v1/jobs"]["post"]
+    assert jobs["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Manifest"}
+    assert {"202", "401", "403", "422", "429", "503"} <= set(jobs["responses"])
+    assert set(schema["paths"]["/v1/jobs/{job_id}"]) == {"get", "delete"}
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "security" not in schema["paths"]["/ready"]["get"]
+
+
+def _non_loopback_address() -> str | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_without_a_token_the_service_listens_on_loopback_only_and_says_so(s3_server):
+    open_service = Service({**s3_server.env, "OCR_WORKERS": "1"}, token=None, host="0.0.0.0")
+    try:
+        assert open_service.client.post("/v1/jobs", json={"documents": []}).status_code != 401
+        if (address := _non_loopback_address()) is not None:
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"http://{address}:{open_service.port}/health", timeout=5)
+    finally:
+        log = open_service.stop()
+    assert "OCR_SERVICE_TOKEN is not set: listening on 127.0.0.1 only, not on 0.0.0.0" in log
+    assert "Uvicorn running on http://127.0.0.1:" in log
 
 
 def test_readiness_says_why_the_engine_cannot_run(tmp_path):
@@ -157,7 +257,7 @@ def test_readiness_says_why_the_engine_cannot_run(tmp_path):
         assert response.json()["ready"] is False
         assert "PaddleOCR-VL cannot load" in response.json()["detail"]
         assert httpx.get(f"{broken.url}/health").status_code == 200  # alive, not ready
-        refused = httpx.post(f"{broken.url}/v1/ocr", files={"file": ("a.png", b"\x89PNG")})
+        refused = broken.client.post("/v1/ocr", files={"file": ("a.png", b"\x89PNG")})
         assert refused.status_code == 503 and "engine not ready" in refused.json()["detail"]
     finally:
         broken.stop()

@@ -9,7 +9,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image, ImageDraw
 
@@ -127,7 +126,7 @@ def test_the_service_uses_the_same_backend(server, documents):
     try:
         assert service.wait_for("/ready", 200).json()["ready"] is True
         with open(documents / "photo.png", "rb") as f:
-            response = httpx.post(f"{service.url}/v1/ocr", files={"file": ("photo.png", f)}, timeout=120)
+            response = service.client.post("/v1/ocr", files={"file": ("photo.png", f)})
     finally:
         service.stop()
     assert response.status_code == 200, response.text

@@ -25,7 +25,14 @@ from ocr_pipeline.planning import Batch
 from ocr_task.contract import EXIT_USAGE, Report
 
 # Settings of the OCR step that a launcher hands on to the container from the Airflow worker's environment.
-_PASSED_ON = ("OCR_WORKERS", "OCR_DPI", "OCR_MAX_PAGES", "OCR_MAX_PIXELS", "OCR_MAX_FILE_MB", "OCR_TESSDATA_DIR")
+_PASSED_ON = (
+    "OCR_WORKERS",
+    "OCR_DPI",
+    "OCR_MAX_PAGES",
+    "OCR_MAX_PIXELS",
+    "OCR_MAX_FILE_MB",
+    "OCR_TESSDATA_DIR",
+)
 
 
 def as_batch(value: dict | Batch) -> Batch:
@@ -77,7 +84,10 @@ class StorageAccess:
             public["AWS_DEFAULT_REGION"] = config.region_name
         secret = {}
         if config.aws_access_key_id and config.aws_secret_access_key:
-            secret = {"AWS_ACCESS_KEY_ID": config.aws_access_key_id, "AWS_SECRET_ACCESS_KEY": config.aws_secret_access_key}
+            secret = {
+                "AWS_ACCESS_KEY_ID": config.aws_access_key_id,
+                "AWS_SECRET_ACCESS_KEY": config.aws_secret_access_key,
+            }
             if config.aws_session_token:  # a token written into the connection is the user's choice
                 secret["AWS_SESSION_TOKEN"] = config.aws_session_token
         return cls(public, secret, config.role_arn)
@@ -120,9 +130,7 @@ class OcrLaunch(BaseOperator):
         return None
 
     def execute(self, context) -> dict:
-        bucket, key = split_uri(self.batch.report_uri)
-        s3 = S3Hook(aws_conn_id=self.storage_conn_id)
-        s3.delete_objects(bucket, [key])
+        self.forget_report()
         try:
             self.launch(context)
             failure = None
@@ -130,6 +138,17 @@ class OcrLaunch(BaseOperator):
             raise
         except Exception as error:  # noqa: BLE001 - decided by whether the report was written
             failure = error
+        return self.collect(context, failure)
+
+    def forget_report(self) -> None:
+        """Delete any report an earlier attempt left: from now on a report means this attempt ran."""
+        bucket, key = split_uri(self.batch.report_uri)
+        S3Hook(aws_conn_id=self.storage_conn_id).delete_objects(bucket, [key])
+
+    def collect(self, context, failure: Exception | None = None) -> dict:
+        """The launch's outcome, decided by its report: the batch's figures, or the reason to retry or fail."""
+        bucket, key = split_uri(self.batch.report_uri)
+        s3 = S3Hook(aws_conn_id=self.storage_conn_id)
         if not s3.check_for_key(key, bucket):
             if failure is not None and self.exit_code_of(failure) == EXIT_USAGE:
                 raise AirflowFailException(
@@ -139,7 +158,9 @@ class OcrLaunch(BaseOperator):
                 raise failure
             raise AirflowException(f"The OCR step ended without writing its report {self.batch.report_uri}")
         if failure is not None:
-            self.log.warning("The OCR step exited non-zero but wrote its report: some documents were rejected")
+            self.log.warning(
+                "The OCR step exited non-zero but wrote its report: some documents were rejected"
+            )
         self._report = Report.model_validate_json(s3.read_key(key, bucket))
         summary = self._report.summary
         figures = {
@@ -173,5 +194,9 @@ class OcrLaunch(BaseOperator):
         outputs = []
         for entry in self._report.documents if self._report else []:
             if entry.outputs:
-                outputs += [dataset(entry.outputs.text), dataset(entry.outputs.markdown), dataset(entry.outputs.json_)]
+                outputs += [
+                    dataset(entry.outputs.text),
+                    dataset(entry.outputs.markdown),
+                    dataset(entry.outputs.json_),
+                ]
         return OperatorLineage(inputs=inputs, outputs=outputs)

@@ -1,4 +1,13 @@
-"""Sends the batch to the long-running OCR service (``python -m ocr_task serve``), engine already loaded."""
+"""Sends the batch to the long-running OCR service (``python -m ocr_task serve``) as a job, and defers.
+
+The service's URL and token are the Airflow HTTP connection ``http_conn_id``
+(token = its password). Submitting answers at once with a job id; the task
+then defers to :class:`OcrJobTrigger` and resumes when the job is over, with
+the same contract as every launcher (the report decides). 429, 5xx, a
+connection error, a job lost by a service restart or one that failed for the
+batch's sake are retried (the retry submits the batch again); other 4xx and a
+cancelled job fail the task for good.
+"""
 
 from __future__ import annotations
 
@@ -9,37 +18,66 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline.discovery import split_uri
 from ocr_pipeline.launchers.base import OcrLaunch
+from ocr_pipeline.launchers.service_job import JOBS_ENDPOINT, OcrJobTrigger, bearer_headers
 
 
 class ServiceOcrOperator(OcrLaunch):
-    """The service's URL is the Airflow HTTP connection ``http_conn_id``. The
-    request body is the batch's manifest; the service writes the same outputs
-    and report as the CLI. 503 (engine not ready, storage unreachable) and
-    429 (queue full) are retried; other 4xx are not.
-    """
-
-    def __init__(self, *, http_conn_id: str = "ocr_service", request_timeout: int = 4 * 3600, **kwargs):
+    def __init__(
+        self,
+        *,
+        http_conn_id: str = "ocr_service",
+        poll_seconds: float = 15,
+        unreachable_seconds: float = 120,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.http_conn_id = http_conn_id
-        self.request_timeout = request_timeout
+        self.poll_seconds = poll_seconds
+        self.unreachable_seconds = unreachable_seconds
 
     @classmethod
     def deployment_arguments(cls) -> dict:
-        return {"http_conn_id": os.environ.get("OCR_SERVICE_CONN_ID", "ocr_service")}
+        return {
+            "http_conn_id": os.environ.get("OCR_SERVICE_CONN_ID", "ocr_service"),
+            "poll_seconds": float(os.environ.get("OCR_SERVICE_POLL_SECONDS", "15")),
+        }
 
-    def launch(self, context) -> None:
+    def execute(self, context) -> None:
+        self.forget_report()
+        job_id = self._submit()
+        self.log.info(
+            "Batch %s is job %s of the OCR service; deferring until it ends", self.batch.batch_id, job_id
+        )
+        self.defer(
+            trigger=OcrJobTrigger(self.http_conn_id, job_id, self.poll_seconds, self.unreachable_seconds),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context, event: dict) -> dict:
+        outcome, detail = event["outcome"], event["detail"]
+        if outcome == "succeeded":
+            return self.collect(context)
+        if outcome in ("cancelled", "refused"):
+            raise AirflowFailException(f"OCR job {event['job_id']} {outcome}: {detail}")
+        raise AirflowException(f"OCR job {event['job_id']} {outcome}: {detail}")
+
+    def _submit(self) -> str:
         from airflow.providers.http.hooks.http import HttpHook
 
         bucket, key = split_uri(self.batch.manifest_uri)
         manifest = S3Hook(aws_conn_id=self.storage_conn_id).read_key(key, bucket)
-        response = HttpHook(method="POST", http_conn_id=self.http_conn_id).run(
-            endpoint="/v1/ocr",
+        hook = HttpHook(method="POST", http_conn_id=self.http_conn_id)
+        response = hook.run(
+            endpoint=JOBS_ENDPOINT,
             data=manifest,
-            headers={"Content-Type": "application/json"},
-            extra_options={"timeout": self.request_timeout, "check_response": False},
+            headers={
+                "Content-Type": "application/json",
+                **bearer_headers(hook.get_connection(self.http_conn_id).password),
+            },
+            extra_options={"timeout": 60, "check_response": False},
         )
-        if response.status_code == 200:
-            return
+        if response.status_code == 202:
+            return response.json()["id"]
         detail = response.text[:500]
         if response.status_code in (408, 429) or response.status_code >= 500:
             raise AirflowException(f"OCR service answered {response.status_code}: {detail}")

@@ -1,0 +1,162 @@
+"""Batches as jobs: accepted at once, run in the background, watched and cancelled by id.
+
+A job belongs to the service, not to the request that submitted it: a client
+that disconnects, or polls from another process, loses nothing. Jobs live in
+memory; a restarted service has none, and the launcher that polls a lost job
+(404) submits it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from ocr_task.contract import Manifest, Report
+from ocr_task.errors import BatchCancelled, BatchError
+from ocr_task.progress import Progress
+from ocr_task.runner import BatchItem
+from ocr_task.service.engine import Engine, QueueFull
+
+log = logging.getLogger("ocr_task.service")
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"  # the batch ran: its report is written (documents in it may have failed)
+    failed = "failed"  # the batch could not run (storage unreachable, engine failure): no report
+    cancelled = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+
+
+class JobProgress(BaseModel):
+    documents: int
+    documents_done: int
+    documents_failed: int
+    pages_done: int
+
+
+class JobView(BaseModel):
+    """A job as ``GET /v1/jobs/{id}`` shows it."""
+
+    id: str
+    status: JobStatus
+    submitted_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: JobProgress
+    error: str | None = None
+    report: Report | None = None
+
+
+@dataclass
+class Job:
+    manifest: Manifest
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    status: JobStatus = JobStatus.queued
+    submitted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    report: Report | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    task: asyncio.Task | None = None
+
+    def __post_init__(self):
+        self.progress = Progress(len(self.manifest.documents), every_seconds=30)
+
+    def view(self) -> JobView:
+        return JobView(
+            id=self.id,
+            status=self.status,
+            submitted_at=self.submitted_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            progress=JobProgress(
+                documents=self.progress.documents,
+                documents_done=self.progress.done,
+                documents_failed=self.progress.failed,
+                pages_done=self.progress.pages,
+            ),
+            error=self.error,
+            report=self.report,
+        )
+
+
+class JobBoard:
+    """The service's jobs: each holds a place in the engine's queue from submission to its end."""
+
+    def __init__(self, engine: Engine, finished_kept: int):
+        self.engine = engine
+        self.finished_kept = finished_kept
+        self.jobs: OrderedDict[str, Job] = OrderedDict()
+
+    def submit(self, manifest: Manifest) -> Job:
+        """Queue the job (QueueFull when the queue is full)."""
+        self.engine.places.take()
+        job = Job(manifest)
+        self.jobs[job.id] = job
+        job.task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        self._forget_old()
+        log.info("job %s: %d documents queued", job.id, len(manifest.documents))
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def cancel(self, job: Job) -> None:
+        """A queued job ends now; a running one ends after the documents under way."""
+        job.cancel.set()
+        if job.status is JobStatus.queued and job.task is not None:
+            job.task.cancel()
+
+    async def close(self) -> None:
+        for job in self.jobs.values():
+            if not job.status.finished:
+                self.cancel(job)
+        await asyncio.gather(*(j.task for j in self.jobs.values() if j.task), return_exceptions=True)
+
+    async def _run(self, job: Job) -> None:
+        try:
+            async with self.engine.turns:
+                job.status, job.started_at = JobStatus.running, datetime.now(UTC)
+                job.report = await run_in_threadpool(
+                    self.engine.runner.run,
+                    BatchItem.all_in(job.manifest),
+                    job.manifest.output,
+                    job.manifest.report,
+                    progress=job.progress,
+                    cancel=job.cancel,
+                )
+                job.status = JobStatus.succeeded
+        except (asyncio.CancelledError, BatchCancelled) as cancelled:
+            job.status, job.error = JobStatus.cancelled, str(cancelled) or "cancelled before it started"
+        except BatchError as error:
+            job.status, job.error = JobStatus.failed, str(error)
+        except Exception as error:  # noqa: BLE001 - the job fails, the service goes on
+            log.exception("job %s failed", job.id)
+            job.status, job.error = JobStatus.failed, f"internal error: {type(error).__name__}: {error}"
+        finally:
+            job.finished_at = datetime.now(UTC)
+            self.engine.places.give_back()
+            log.info("job %s: %s %s", job.id, job.status.value, job.error or "")
+
+    def _forget_old(self) -> None:
+        finished = [j.id for j in self.jobs.values() if j.status.finished]
+        for job_id in finished[: max(0, len(finished) - self.finished_kept)]:
+            del self.jobs[job_id]
+
+
+__all__ = ["Job", "JobBoard", "JobStatus", "JobView", "QueueFull"]

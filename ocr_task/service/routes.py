@@ -1,0 +1,145 @@
+"""The service's routes: health and readiness (open), uploads and jobs (behind the bearer token)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from ocr_task import result as render
+from ocr_task.contract import Manifest
+from ocr_task.errors import BatchError
+from ocr_task.naming import output_name
+from ocr_task.runner import BatchItem
+from ocr_task.service.access import require_token, storage_refusal
+from ocr_task.service.engine import Engine, QueueFull
+from ocr_task.service.jobs import Job, JobBoard, JobView
+from ocr_task.service.models import Health, Problem, Readiness, UploadResult, problems
+
+public = APIRouter()
+v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], responses=problems(401, 500))
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def _jobs(request: Request) -> JobBoard:
+    return request.app.state.jobs
+
+
+def _ready_engine(engine: Annotated[Engine, Depends(_engine)]) -> Engine:
+    if (reason := engine.not_ready) is not None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"engine not ready: {reason}")
+    return engine
+
+
+AnyEngine = Annotated[Engine, Depends(_engine)]
+ReadyEngine = Annotated[Engine, Depends(_ready_engine)]
+Jobs = Annotated[JobBoard, Depends(_jobs)]
+
+
+@public.get("/health", response_model=Health, summary="Liveness: the process answers")
+async def health() -> Health:
+    return Health(status="ok")
+
+
+@public.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "The engine is loading or cannot load"}},
+    summary="Readiness: the engine is loaded and can run",
+)
+async def ready(engine: AnyEngine):
+    reason = engine.not_ready
+    body = Readiness(ready=reason is None, engine=engine.settings.engine, detail=reason)
+    return body if reason is None else JSONResponse(status_code=503, content=body.model_dump())
+
+
+@v1.post(
+    "/ocr",
+    response_model=UploadResult,
+    responses=problems(413, 415, 422, 429, 503),
+    summary="OCR one uploaded document and answer with what was read (for small documents)",
+)
+async def ocr_upload(file: UploadFile, engine: ReadyEngine) -> UploadResult:
+    source = file.filename or "upload"
+    name = output_name(Path(source).name)
+    async with engine.turns:
+        with tempfile.TemporaryDirectory(prefix="ocr-upload-") as scratch:
+            path = Path(scratch) / name
+            with path.open("wb") as out:
+                while chunk := await file.read(1 << 20):
+                    out.write(chunk)
+            try:
+                entry, document = await run_in_threadpool(engine.runner.read, BatchItem(str(path), name=name))
+            except BatchError as error:
+                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
+    if document is None:
+        error = entry.error or "document failed"
+        unsupported = error.startswith("unsupported document type")
+        raise HTTPException(415 if unsupported else 422, error)
+    return UploadResult(
+        entry=entry.model_copy(update={"source": source}),
+        text=render.to_text(document),
+        markdown=render.to_markdown(document),
+        document=json.loads(render.to_json(document)),
+    )
+
+
+@v1.post(
+    "/jobs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses=problems(403, 422, 429, 503),
+    summary="Queue a batch of S3 documents (the manifest); answers at once with the job to poll",
+)
+async def submit_job(manifest: Manifest, request: Request, engine: ReadyEngine, jobs: Jobs) -> JobView:
+    if manifest.engine and manifest.engine != engine.settings.engine:
+        raise HTTPException(
+            422, f"this service runs the {engine.settings.engine} engine, not {manifest.engine}"
+        )
+    if (refusal := storage_refusal(manifest, request.app.state.allowed_prefixes)) is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
+    try:
+        return jobs.submit(manifest).view()
+    except QueueFull as full:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(full)) from full
+
+
+def _job(job_id: str, jobs: Jobs) -> Job:
+    if (job := jobs.get(job_id)) is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no job {job_id} (finished long ago, or the service restarted)"
+        )
+    return job
+
+
+@v1.get(
+    "/jobs/{job_id}",
+    response_model=JobView,
+    responses=problems(404),
+    summary="A job's status, progress and report",
+)
+async def get_job(job: Annotated[Job, Depends(_job)]) -> JobView:
+    return job.view()
+
+
+@v1.delete(
+    "/jobs/{job_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses=problems(404),
+    summary="Cancel a job: a queued one ends now, a running one after the documents under way",
+)
+async def cancel_job(job: Annotated[Job, Depends(_job)], jobs: Jobs) -> JobView:
+    jobs.cancel(job)
+    return job.view()
+
+
+__all__ = ["Problem", "public", "v1"]
