@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline.catalog import Catalog
+from ocr_pipeline.launchers.service import ServiceOcrOperator
+from ocr_pipeline.launchers.service_job import OcrJobTrigger
 from tests.dags.conftest import BUCKET, load_dag
 from tests.dags.test_document_ingest import run, upload
-from tests.service_process import Service
+from tests.service_process import TOKEN, Service
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
 def test_batches_go_to_the_ocr_service(s3, s3_server, sample_docs, tmp_path, monkeypatch):
-    service = Service({**s3_server.env, "OCR_WORKERS": "1"})
+    service = Service(
+        {**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_ALLOWED_PREFIXES": f"s3://{BUCKET}/"}
+    )
     try:
         service.wait_for("/ready", 200)
         monkeypatch.setenv("OCR_LAUNCHER", "service")
+        monkeypatch.setenv("OCR_SERVICE_POLL_SECONDS", "0.5")
         monkeypatch.setenv("OCR_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
         monkeypatch.setenv(
             "AIRFLOW_CONN_OCR_SERVICE",
-            json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": service.port}),
+            json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": service.port, "password": TOKEN}),
         )
         upload(s3, sample_docs, ["english.png", "born_digital.pdf"])
         s3.put_object(Bucket=BUCKET, Key="incoming/2024/notes.docx", Body=b"PK\x03\x04")
@@ -41,3 +48,54 @@ def test_batches_go_to_the_ocr_service(s3, s3_server, sample_docs, tmp_path, mon
     }
     assert rows["notes.docx"]["error"].startswith("unsupported document type '.docx'")
     assert s3.head_object(Bucket=BUCKET, Key=rows["english.png"]["json_uri"].removeprefix(f"s3://{BUCKET}/"))
+
+
+def first_event(trigger) -> dict:
+    async def first():
+        async for event in trigger.run():
+            return event.payload
+
+    return asyncio.run(first())
+
+
+@pytest.fixture
+def job_service(s3_server, monkeypatch):
+    service = Service({**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_ALLOWED_PREFIXES": f"s3://{BUCKET}/"})
+    connection = {"conn_type": "http", "host": "127.0.0.1", "port": service.port, "password": TOKEN}
+    monkeypatch.setenv("AIRFLOW_CONN_OCR_SERVICE", json.dumps(connection))
+    monkeypatch.setenv("AIRFLOW_CONN_OCR_SERVICE_WRONG_TOKEN", json.dumps({**connection, "password": "wrong"}))
+    service.wait_for("/ready", 200)
+    yield service
+    service.stop()
+
+
+def test_the_trigger_says_how_a_job_ended(job_service, s3, sample_docs):
+    upload(s3, sample_docs, ["english.png"])
+    manifest = {"documents": [f"s3://{BUCKET}/incoming/2024/english.png"], "output": f"s3://{BUCKET}/out/"}
+    job = job_service.client.post("/v1/jobs", json=manifest).json()
+
+    def outcome(job_id: str, conn_id: str = "ocr_service") -> tuple[str, str]:
+        event = first_event(OcrJobTrigger(conn_id, job_id, poll_seconds=0.2, unreachable_seconds=1))
+        return event["outcome"], event["detail"]
+
+    assert outcome(job["id"]) == ("succeeded", "")
+    assert outcome(job["id"], "ocr_service_wrong_token")[0] == "refused"
+    assert outcome("f" * 32) == ("lost", "the OCR service no longer knows the job (it restarted?)")
+    job_service.kill()
+    gone, detail = outcome(job["id"])
+    assert gone == "unreachable" and detail.startswith("no answer for 1 s")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "retried"),
+    [("lost", True), ("unreachable", True), ("failed", True), ("refused", False), ("cancelled", False)],
+)
+def test_which_job_endings_the_task_retries(outcome, retried):
+    operator = ServiceOcrOperator(
+        task_id="ocr",
+        batch={"batch_id": "b", "manifest_uri": "s3://b/m", "report_uri": "s3://b/r", "output_uri": "s3://b/", "documents": []},
+    )
+    with pytest.raises(AirflowException) as raised:
+        operator.execute_complete({}, {"job_id": "j", "outcome": outcome, "detail": "why"})
+    assert isinstance(raised.value, AirflowFailException) is not retried
+    assert str(raised.value) == f"OCR job j {outcome}: why"
