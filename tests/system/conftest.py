@@ -103,17 +103,17 @@ class Deployment:
         raise TimeoutError(f"no scheduled run ending at {end}")
 
 
-@pytest.fixture(scope="session")
-def deployment(s3_server, tmp_path_factory):
+def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | None = None):
+    """Start a deployment, yield it, and take it down with its databases (a generator for fixtures)."""
     host, port = s3_server.endpoint.removeprefix("http://").split(":")
     proxy = FlakyProxy((host, int(port)))
     subprocess.run(["redis-cli", "-n", "7", "flushdb"], check=True, capture_output=True)
     stack = Stack(
-        home=tmp_path_factory.mktemp("stack"),
+        home=home,
         bucket=BUCKET,
         api_port=_free_port(),
         s3_endpoint=proxy.endpoint,
-        database_prefix="ocr_systest",
+        database_prefix=database_prefix,
         redis_db=7,
         worker_concurrency=4,
         settings={
@@ -125,6 +125,7 @@ def deployment(s3_server, tmp_path_factory):
             # a task whose worker died is failed (and retried) this soon
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+            **(settings or {}),
         },
     )
     stack.drop_databases()
@@ -138,6 +139,12 @@ def deployment(s3_server, tmp_path_factory):
         stack.down()
         proxy.close()
         stack.drop_databases()
+
+
+@pytest.fixture(scope="module")
+def deployment(s3_server, tmp_path_factory):
+    """The default deployment (the local launcher), for the tests of one module."""
+    yield from deploy(s3_server, tmp_path_factory.mktemp("stack"), "ocr_systest")
 
 
 @pytest.fixture
