@@ -13,7 +13,7 @@ import yaml
 from ocr_pipeline.launchers import load_launcher
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.config import OcrSettings, VlSettings
-from ocr_task.server import ServiceSettings
+from ocr_task.service.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILES = ["docker/ocr-task/Dockerfile", "docker/ocr-task/Dockerfile.cpu", "docker/airflow/Dockerfile"]
@@ -132,6 +132,18 @@ def test_the_pipeline_reaches_what_init_creates(compose):
         service_env["AWS_ENDPOINT_URL"] == "http://minio:9000"
         and service_env["OCR_VL_MODELS_HOME"] == "/models"
     )
+
+
+def test_the_ocr_service_asks_for_the_token_airflow_sends_and_allows_only_the_pipelines_storage(compose):
+    service = compose["services"]["ocr-service"]
+    assert service["environment"]["OCR_SERVICE_TOKEN"].startswith("${OCR_SERVICE_TOKEN:?")
+    init = "\n".join(compose["services"]["airflow-init"]["command"])
+    assert '"password": "${OCR_SERVICE_TOKEN}"' in init
+    allowed = service["environment"]["OCR_SERVICE_ALLOWED_PREFIXES"].split(",")
+    pipeline = compose["x-airflow-common"]["environment"]
+    for uri in (pipeline["OCR_SOURCE_URI"], pipeline["OCR_OUTPUT_URI"]):
+        assert any(uri.startswith(prefix) for prefix in allowed), uri
+    assert service["ports"] == ["127.0.0.1:8081:8081"]
 
 
 def test_the_vlm_server_is_what_the_ocr_service_is_told_to_use(compose):
