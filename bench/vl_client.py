@@ -1,6 +1,6 @@
 """How fast the OCR step feeds a VLM server: PaddleOCR-VL's real client against a STAND-IN vLLM server.
 
-    .venv/bin/python bench/vl_client.py [--pages 40] [--latency 0.5] [--concurrency 1,2,4,8,16] [--markdown]
+    .venv/bin/python bench/vl_client.py [--pages 40] [--latency 0.5] [--concurrency 1,2,4,8,16] [--service]
 
 The stand-in (``tests/vl_standin_server.py``) answers every chat completion
 after a fixed latency and has no concurrency limit, so the figures are those
@@ -12,6 +12,11 @@ the batch (the report's wall time, worker start included), and the requests
 in flight that the server saw (max, and mean = busy time / wall time).
 A real GPU server does about 1.4-2 pages/s for this model: the client must
 never be what holds it back.
+
+``--service`` measures the same pages as jobs of ``ocr_task serve`` (the
+deployment's OCR service, whose workers stay up between batches), against a
+local S3 server: the second job's pages per second, i.e. a batch without
+worker start-up.
 """
 
 from __future__ import annotations
@@ -78,24 +83,90 @@ def measure(folder: Path, concurrency: int, latency: float) -> dict:
     }
 
 
+def measure_service(folder: Path, concurrency: int, latency: float) -> dict:
+    from moto.server import ThreadedMotoServer
+
+    from tests.service_process import Service
+
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    s3.start()
+    host, port = s3.get_host_and_port()
+    aws = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=aws["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+    client.create_bucket(Bucket="bench")
+    for path in sorted(folder.iterdir()):
+        client.upload_file(str(path), "bench", f"in/{path.name}")
+    server = StandInVlmServer(latency=latency)
+    service = Service(
+        {
+            **aws,
+            "OCR_ENGINE": "paddleocr-vl",
+            "OCR_VL_REC_BACKEND": "vllm-server",
+            "OCR_VL_REC_SERVER_URL": server.url,
+            "OCR_VL_USE_LAYOUT_DETECTION": "false",
+            "OCR_VL_REC_MAX_CONCURRENCY": str(concurrency),
+            "OCR_SERVICE_ALLOWED_PREFIXES": "s3://bench/",
+        },
+        python=str(VL_PYTHON),
+    )
+    try:
+        service.wait_for("/ready", 200, seconds=300)
+        manifest = {"documents": [f"s3://bench/in/{p.name}" for p in sorted(folder.iterdir())]}
+        for attempt in ("warm-up", "measured"):
+            server.reset_counters()
+            job = service.client.post("/v1/jobs", json={**manifest, "output": f"s3://bench/out-{attempt}/"}).json()
+            job = service.wait_for_job(job["id"], seconds=600)
+            if job["status"] != "succeeded":
+                raise SystemExit(f"the service's job {job['status']}: {job['error']}")
+    finally:
+        service.stop()
+        server.close()
+        s3.stop()
+    report = job["report"]
+    return {
+        "concurrency": concurrency,
+        "pages": report["summary"]["pages"],
+        "seconds": report["seconds"],
+        "pages_per_second": report["summary"]["pages"] / report["seconds"],
+        "max_in_flight": server.max_in_flight,
+        "mean_in_flight": server.busy_seconds / report["seconds"],
+        "serving_seconds": server.last_answer - server.first_request,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", default="1,2,4,8,16")
-    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--service", action="store_true", help="as jobs of a running OCR service (second job)")
     args = parser.parse_args()
     if not VL_PYTHON.exists():
         raise SystemExit(f"{VL_PYTHON} is missing: run `make install`")
     with tempfile.TemporaryDirectory() as folder:
         build_pages(Path(folder), args.pages)
-        rows = [measure(Path(folder), int(c), args.latency) for c in args.concurrency.split(",")]
+        how = measure_service if args.service else measure
+        rows = [how(Path(folder), int(c), args.latency) for c in args.concurrency.split(",")]
     header = (
         "| client workers (OCR_VL_REC_MAX_CONCURRENCY) | pages | batch seconds | pages/s (batch) "
         "| pages/s (first request to last answer) | in flight: max | in flight: mean (batch) "
         "| in flight: mean (while sending) |"
     )
-    print(f"{args.pages} single-page A4 scans, stand-in latency {args.latency} s per request, {os.cpu_count()} cores")
+    where = "the OCR service's second job" if args.service else "python -m ocr_task run"
+    print(f"{args.pages} single-page A4 scans, {where}, stand-in latency {args.latency} s, {os.cpu_count()} cores")
     print(header)
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:

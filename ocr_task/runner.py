@@ -31,7 +31,7 @@ from ocr_task.pipeline import text_layer_result
 from ocr_task.progress import Progress
 from ocr_task.result import DocumentResult, PageResult
 from ocr_task.storage import Storage, join, key_of
-from ocr_task.workers import process_pages, start_workers, warm_up
+from ocr_task.workers import PageFailed, process_pages, start_workers, warm_up
 
 log = logging.getLogger("ocr_task")
 
@@ -65,6 +65,10 @@ class _Job:
         return self.all_submitted and all(f.done() for f in self.pending)
 
 
+# What a worker that sends pages to a VLM server imports (about 2 s): once, before the workers start.
+VL_CLIENT_MODULES = ("paddleocr", "openai", "tesserocr", "ocr_task.engines.paddle_vl")
+
+
 def _uses_gpu_engine(settings: OcrSettings) -> bool:
     return settings.engine == "paddleocr-vl" or (settings.engine == AUTO and settings.vl.enabled)
 
@@ -81,21 +85,21 @@ class BatchRunner:
         self.storage = storage or Storage()
         self._kept: Executor | None = None
         gpu = _uses_gpu_engine(settings)
-        # Pages to a VLM server: one page per request, OCR_VL_REC_MAX_CONCURRENCY of them in flight from
-        # client threads. The GPU engine in this process: one pipeline, pages in batches. CPU engines:
-        # pages spread over processes.
-        self.threaded = gpu and settings.vl.uses_server
-        if self.threaded:
+        self.preload: tuple[str, ...] = ()
+        if gpu and settings.vl.uses_server:
+            # Pages to a VLM server: one page per request from each of OCR_VL_REC_MAX_CONCURRENCY worker
+            # processes, that many in flight.
             self.workers, self.chunk = settings.vl.rec_max_concurrency, 1
-        elif gpu:
+            self.preload = VL_CLIENT_MODULES
+        elif gpu:  # the GPU engine in this process: one pipeline, pages in batches
             self.workers, self.chunk = 1, settings.vl.batch_pages
-        else:
+        else:  # CPU engines: pages spread over processes
             self.workers, self.chunk = settings.worker_count(), 1
-        self.threads = 1 if self.threaded else max(1, available_cores() // self.workers)
+        self.threads = max(1, available_cores() // self.workers)
 
     def start(self) -> None:
         """Start the workers and load their engines now; BatchError if an engine cannot load."""
-        self._kept = start_workers(self.settings, self.workers, self.threads, threaded=self.threaded)
+        self._kept = start_workers(self.settings, self.workers, self.threads, self.preload)
         warm_up(self._kept, self.workers)
 
     def close(self) -> None:
@@ -142,7 +146,7 @@ class BatchRunner:
         names = unique_names([item.name or key_of(item.source) for item in items])
         jobs = [_Job(item, name) for item, name in zip(items, names, strict=True)]
         progress = progress or Progress(len(jobs), self.settings.progress_seconds)
-        executor = self._kept or start_workers(self.settings, self.workers, self.threads, threaded=self.threaded)
+        executor = self._kept or start_workers(self.settings, self.workers, self.threads, self.preload)
         try:
             return _Run(self, jobs, outputs, executor, progress, cancel).run()
         finally:
@@ -272,7 +276,8 @@ class _Run:
             if isinstance(error, BrokenProcessPool):
                 raise BatchError(f"an OCR worker process died (out of memory?): {error}") from error
             if error is not None:
-                raise DocumentError(f"recognition failed: {type(error).__name__}: {error}")
+                detail = str(error) if isinstance(error, PageFailed) else f"{type(error).__name__}: {error}"
+                raise DocumentError(f"recognition failed: {detail}")
             pages.extend(future.result())
         return sorted(pages, key=lambda p: p.index)
 

@@ -89,6 +89,14 @@ class StandInVlmServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def reset_counters(self) -> None:
+        """Forget what was seen so far (a benchmark measures its second batch alone)."""
+        with self._lock:
+            self.requests.clear()
+            self.in_flight_samples.clear()
+            self.max_in_flight, self.busy_seconds = 0, 0.0
+            self.first_request = self.last_answer = None
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
