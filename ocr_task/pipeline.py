@@ -2,13 +2,21 @@
 
 A :class:`PagePipeline` lives in each worker process and keeps its engines
 (and Tesseract's orientation detector) loaded for the whole batch.
+
+Orientation is checked by the result: a page read with low confidence
+(under ``OCR_MIN_CONFIDENCE``) by an engine that needs upright pages is read
+again turned by 180, 90 and 270 degrees, until one reads confidently; the
+best reading is kept and the page's JSON says what was tried
+(``orientation_check``). Orientation detection can be fooled (a speckled
+100-dpi fax looks upside down to it); an upside-down reading cannot hide its
+low confidence.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 
 import numpy as np
@@ -21,6 +29,7 @@ from ocr_task.engines.auto import choose
 from ocr_task.engines.base import Recognition
 from ocr_task.layout import build_blocks
 from ocr_task.orientation import OrientationDetector, estimate_skew, straighten, turn_upright
+from ocr_task.resolution import enlarged, enlargement
 from ocr_task.result import EngineInfo, PageResult
 
 TEXT_LAYER_ENGINE = EngineInfo("pdf-text-layer", version("pypdfium2"), ["pdfium"])
@@ -36,6 +45,16 @@ class _Prepared:
     engine: str
     lang: str | None
     seconds: float
+    scale: int = 1
+
+    def turned(self, extra: int) -> _Prepared:
+        """The page turned ``extra`` more degrees (90, 180, 270) towards upright."""
+        image = np.ascontiguousarray(np.rot90(self.image, extra // 90))
+        return replace(self, image=image, rotation=(self.rotation + extra) % 360)
+
+
+# Turns tried, in order, when a page reads with low confidence: upside down is the usual mistake.
+_OTHER_TURNS = (180, 90, 270)
 
 
 class PagePipeline:
@@ -64,9 +83,12 @@ class PagePipeline:
         started = time.perf_counter()
         engine_name = self.settings.engine
         image = Image.fromarray(page.image)
-        rotation, skew, script = 0, 0.0, None
+        rotation, skew, script, scale = 0, 0.0, None, 1
         if self._wants_upright_pages():
             gray = image if image.mode == "L" else image.convert("L")
+            scale = enlargement(gray)
+            if scale > 1:  # text too small to read or to orient: enlarged first (resolution.py)
+                gray = image = enlarged(gray, scale)
             found = self.detector().detect(gray)
             rotation, script = found.rotation, found.script
             if rotation:
@@ -78,7 +100,7 @@ class PagePipeline:
         else:
             lang = self.settings.lang
         return _Prepared(
-            page, np.asarray(image), rotation, skew, script, engine_name, lang, time.perf_counter() - started
+            page, np.asarray(image), rotation, skew, script, engine_name, lang, time.perf_counter() - started, scale
         )
 
     def process(self, pages: list[ImagePage]) -> list[PageResult]:
@@ -95,10 +117,33 @@ class PagePipeline:
             share = (time.perf_counter() - started) / len(members)
             for i, recognition in zip(members, found, strict=True):
                 recognitions[i], seconds[i] = recognition, share
-        return [
+        results = [
             _page_result(item, recognition, spent)
             for item, recognition, spent in zip(prepared, recognitions, seconds, strict=True)
         ]
+        return [self._checked(item, result) for item, result in zip(prepared, results, strict=True)]
+
+    def _checked(self, item: _Prepared, result: PageResult) -> PageResult:
+        """The page read the other ways up when its reading is unsure; the most confident reading."""
+        threshold = self.settings.min_confidence
+        confidence = result.mean_confidence
+        if confidence is None or confidence >= threshold or not self.engines.get(item.engine).wants_upright_pages:
+            return result
+        tried = {result.rotation: round(confidence, 4)}
+        best, best_confidence = result, confidence
+        for extra in _OTHER_TURNS:
+            turned = item.turned(extra)
+            started = time.perf_counter()
+            [recognition] = self.engines.get(item.engine).recognize([turned.image], item.lang)
+            candidate = _page_result(turned, recognition, time.perf_counter() - started)
+            score = candidate.mean_confidence or 0.0
+            tried[candidate.rotation] = round(score, 4)
+            if score > best_confidence:
+                best, best_confidence = candidate, score
+            if score >= threshold:
+                break
+        check = {"detected_rotation": item.rotation, "tried": tried, "kept_rotation": best.rotation}
+        return replace(best, orientation_check=check)
 
 
 def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds: float) -> PageResult:
@@ -112,6 +157,7 @@ def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds:
         dpi=item.page.dpi,
         rotation=item.rotation,
         skew=item.skew,
+        scale=item.scale,
         source="ocr",
         engine=recognition.engine,
         script=item.script,

@@ -232,3 +232,15 @@ def cer(reference: str, hypothesis: str) -> float:
 
     ref, hyp = normalise(reference), normalise(hypothesis)
     return Levenshtein.distance(ref, hyp) / max(len(ref), 1)
+
+
+def fax_like(page: SamplePage, seed: int, speckle: float = 0.004) -> Image.Image:
+    """A page as a fax machine sends it: rendered at 100 dpi, slightly tilted, black and white, speckled.
+
+    ``page`` must be rendered at 100 dpi (``render_page(..., dpi=100)``).
+    """
+    rng = np.random.default_rng(seed)
+    tilted = page.image.rotate(0.6, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    pixels = np.asarray(tilted) < 150  # ink, after the fax's fixed threshold
+    pixels ^= rng.random(pixels.shape) < speckle  # line noise: stray dots, dropped ones
+    return Image.fromarray(np.where(pixels, 0, 255).astype(np.uint8)).convert("1")

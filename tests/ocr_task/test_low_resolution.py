@@ -1,0 +1,59 @@
+"""Faxes and other pages with small text, and orientation checked by the result: real Tesseract, real pages."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ocr_task import samples
+from ocr_task.config import OcrSettings
+from ocr_task.documents import ImagePage
+from ocr_task.pipeline import PagePipeline
+from ocr_task.resolution import enlargement
+from tests.conftest import run_cli
+
+
+def fax(lang: str, seed: int) -> tuple[str, object]:
+    page = samples.render_page(samples.paragraphs(lang, 5, seed), dpi=100, lang=lang, point_size=9)
+    return page.text, samples.fax_like(page, seed)
+
+
+def test_small_text_is_measured_on_the_page_itself():
+    assert enlargement(fax("en", 0)[1].convert("L")) == 3  # 100-dpi fax: letters of 8 pixels
+    scan = samples.render_page(samples.paragraphs("en", 6, 0))
+    assert enlargement(samples.scan_like(scan.image, 0)) == 1  # 200-dpi scan of 11-point text
+    assert enlargement(samples.render_page([]).image) == 1  # nothing to measure
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_a_100_dpi_speckled_fax_is_enlarged_upright_and_read(tmp_path, lang):
+    texts = {}
+    for seed in range(3):  # seed 2 in English: orientation detection says 180 degrees on the page as sent
+        texts[f"fax_{seed}.png"], image = fax(lang, seed)
+        image.save(tmp_path / f"fax_{seed}.png", dpi=(100, 100))
+    result = run_cli("run", "--input", *(str(tmp_path / n) for n in texts), "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name, text in texts.items():
+        page = json.loads((tmp_path / "out" / f"{name}.json").read_text())["pages"][0]
+        assert (page["scale"], page["rotation"]) == (3, 0), name
+        read = (tmp_path / "out" / f"{name}.txt").read_text()
+        assert samples.cer(text, read) <= 0.05, (name, samples.cer(text, read))
+
+
+def test_an_unsure_reading_is_tried_the_other_ways_up_and_the_best_kept():
+    page = samples.render_page(samples.paragraphs("en", 3, 1))
+    upside_down = samples.turned(samples.scan_like(page.image, 1), 180)
+    # every reading is "unsure" under a threshold of 0.99: all four ways up are tried, the upright one is kept
+    pipeline = PagePipeline(OcrSettings(engine="tesseract", lang="eng", min_confidence=0.99))
+    [result] = pipeline.process([ImagePage(0, np.asarray(upside_down), 200)])
+    check = result.orientation_check
+    assert check["detected_rotation"] == 180 and check["kept_rotation"] == 180 == result.rotation
+    assert set(check["tried"]) == {0, 90, 180, 270}
+    assert check["tried"][180] == max(check["tried"].values()) > 0.8
+    assert samples.cer(page.text, result.text) <= 0.02
+
+    sure = PagePipeline(OcrSettings(engine="tesseract", lang="eng"))  # the default threshold: read once
+    [result] = sure.process([ImagePage(0, np.asarray(upside_down), 200)])
+    assert result.orientation_check is None and result.rotation == 180
