@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -31,6 +32,7 @@ from ocr_task.layout import build_blocks
 from ocr_task.orientation import OrientationDetector, estimate_skew, straighten, turn_upright
 from ocr_task.resolution import enlarged, enlargement
 from ocr_task.result import EngineInfo, PageResult
+from ocr_task.tables import Grid, blank_tables, find_tables, read_table, with_tables
 
 TEXT_LAYER_ENGINE = EngineInfo("pdf-text-layer", version("pypdfium2"), ["pdfium"])
 
@@ -46,11 +48,17 @@ class _Prepared:
     lang: str | None
     seconds: float
     scale: int = 1
+    tables: list[Grid] = field(default_factory=list)  # ruled tables, read cell by cell
+
+    @property
+    def text_image(self) -> np.ndarray:
+        """What the engine reads for the page's text: the page, its ruled tables blanked out."""
+        return blank_tables(self.image, self.tables) if self.tables else self.image
 
     def turned(self, extra: int) -> _Prepared:
         """The page turned ``extra`` more degrees (90, 180, 270) towards upright."""
         image = np.ascontiguousarray(np.rot90(self.image, extra // 90))
-        return replace(self, image=image, rotation=(self.rotation + extra) % 360)
+        return replace(self, image=image, rotation=(self.rotation + extra) % 360, tables=[])
 
 
 # Turns tried, in order, when a page reads with low confidence: upside down is the usual mistake.
@@ -99,8 +107,10 @@ class PagePipeline:
             engine_name, lang = choose(self.settings, script)
         else:
             lang = self.settings.lang
+        pixels = np.asarray(image)
+        tables = [] if self.engines.get(engine_name).finds_tables else find_tables(_gray(pixels))
         return _Prepared(
-            page, np.asarray(image), rotation, skew, script, engine_name, lang, time.perf_counter() - started, scale
+            page, pixels, rotation, skew, script, engine_name, lang, time.perf_counter() - started, scale, tables
         )
 
     def process(self, pages: list[ImagePage]) -> list[PageResult]:
@@ -113,15 +123,25 @@ class PagePipeline:
         seconds = [0.0] * len(prepared)
         for (engine_name, lang), members in groups.items():
             started = time.perf_counter()
-            found = self.engines.get(engine_name).recognize([prepared[i].image for i in members], lang)
+            found = self.engines.get(engine_name).recognize([prepared[i].text_image for i in members], lang)
             share = (time.perf_counter() - started) / len(members)
             for i, recognition in zip(members, found, strict=True):
                 recognitions[i], seconds[i] = recognition, share
         results = [
-            _page_result(item, recognition, spent)
+            self._with_tables(item, _page_result(item, recognition, spent))
             for item, recognition, spent in zip(prepared, recognitions, seconds, strict=True)
         ]
         return [self._checked(item, result) for item, result in zip(prepared, results, strict=True)]
+
+    def _with_tables(self, item: _Prepared, result: PageResult) -> PageResult:
+        """The page's ruled tables, each cell read on its own by the page's engine, among its blocks."""
+        if not item.tables:
+            return result
+        engine = self.engines.get(item.engine)
+        started = time.perf_counter()
+        tables = [read_table(item.image, table, lambda cell: engine.read_cell(cell, item.lang)) for table in item.tables]
+        timings = {**result.timings, "tables": round(time.perf_counter() - started, 4)}
+        return replace(result, blocks=with_tables(result.blocks, tables), blank=False, timings=timings)
 
     def _checked(self, item: _Prepared, result: PageResult) -> PageResult:
         """The page read the other ways up when its reading is unsure; the most confident reading."""
@@ -144,6 +164,10 @@ class PagePipeline:
                 break
         check = {"detected_rotation": item.rotation, "tried": tried, "kept_rotation": best.rotation}
         return replace(best, orientation_check=check)
+
+
+def _gray(pixels: np.ndarray) -> np.ndarray:
+    return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
 
 
 def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds: float) -> PageResult:

@@ -29,6 +29,7 @@ class Block:
     text: str
     confidence: float | None
     lines: list[Line] = field(default_factory=list)
+    cells: list[list[str]] | None = None  # a ruled table read cell by cell: rows of cell texts
 
 
 @dataclass
@@ -104,7 +105,19 @@ def to_text(doc: DocumentResult) -> str:
 _MARKDOWN_PREFIX = {"title": "# ", "doc_title": "# ", "paragraph_title": "## "}
 
 
+def markdown_table(rows: list[list[str]]) -> str:
+    """Rows of cells as a Markdown table, the first row as its header."""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    header, *body = rows
+    return "\n".join([line(header), "|" + "---|" * len(header), *(line(r) for r in body)])
+
+
 def _block_markdown(block: Block) -> str:
+    if block.cells:
+        return markdown_table(block.cells)
     if block.label in ("table", "formula", "display_formula"):
         return block.text  # PaddleOCR-VL already gives HTML tables and LaTeX
     text = " ".join(line.strip() for line in block.text.splitlines() if line.strip())

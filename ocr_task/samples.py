@@ -244,3 +244,45 @@ def fax_like(page: SamplePage, seed: int, speckle: float = 0.004) -> Image.Image
     pixels = np.asarray(tilted) < 150  # ink, after the fax's fixed threshold
     pixels ^= rng.random(pixels.shape) < speckle  # line noise: stray dots, dropped ones
     return Image.fromarray(np.where(pixels, 0, 255).astype(np.uint8)).convert("1")
+
+
+INVOICE_ROWS = [
+    ["№", "Наименование", "Кол-во", "Цена", "Сумма"],
+    ["1", "Бумага офисная А4", "15", "320,00", "4 800,00"],
+    ["2", "Картридж лазерный", "2", "5 450,00", "10 900,00"],
+    ["3", "Папка-регистратор", "24", "185,50", "4 452,00"],
+    ["4", "Ручка шариковая синяя", "100", "12,30", "1 230,00"],
+]
+
+
+def invoice_page(dpi: int = 200) -> SamplePage:
+    """A Russian invoice: a heading line, a ruled table (borders around every cell), a closing line.
+
+    The text is the heading, each row's cells joined by tabs on a line of their own, and the closing line.
+    """
+    width, height = round(A4_INCHES[0] * dpi), round(A4_INCHES[1] * dpi)
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(str(find_font(lang="ru")), round(11 * dpi / 72))
+    margin = dpi
+    heading, closing = "Счёт № 417 от 12 марта 2024 года", "Итого к оплате: 21 382,00 руб."
+    draw.text((margin, margin), heading, font=font, fill=0)
+    widths = [0.07, 0.43, 0.13, 0.17, 0.20]
+    table_width = width - 2 * margin
+    xs = [margin]
+    for share in widths:
+        xs.append(xs[-1] + round(share * table_width))
+    row_height = round(font.size * 2.2)
+    top = margin + 3 * font.size
+    for r, row in enumerate(INVOICE_ROWS):
+        y = top + r * row_height
+        for c, cell in enumerate(row):
+            draw.text((xs[c] + font.size // 2, y + (row_height - font.size) // 2), cell, font=font, fill=0)
+    bottom = top + len(INVOICE_ROWS) * row_height
+    for r in range(len(INVOICE_ROWS) + 1):
+        draw.line([(xs[0], top + r * row_height), (xs[-1], top + r * row_height)], fill=0, width=3)
+    for x in xs:
+        draw.line([(x, top), (x, bottom)], fill=0, width=3)
+    draw.text((margin, bottom + 2 * font.size), closing, font=font, fill=0)
+    rows = "\n".join("\t".join(row) for row in INVOICE_ROWS)
+    return SamplePage(image, f"{heading}\n{rows}\n{closing}")

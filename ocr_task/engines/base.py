@@ -32,6 +32,8 @@ class Engine(ABC):
     name: str
     #: whether pages should be turned upright and deskewed before they reach the engine
     wants_upright_pages: bool = True
+    #: whether the engine finds tables itself; if not, ruled tables are read cell by cell (tables.py)
+    finds_tables: bool = False
 
     @abstractmethod
     def info(self) -> EngineInfo: ...
@@ -39,6 +41,14 @@ class Engine(ABC):
     @abstractmethod
     def recognize(self, images: list[np.ndarray], lang: str | None) -> list[Recognition]:
         """Recognise a batch of RGB page images (engines that batch on a GPU get them together)."""
+
+    def read_cell(self, image: np.ndarray, lang: str | None) -> tuple[str, float | None]:
+        """The text of one table cell (a small crop) and its confidence."""
+        [recognition] = self.recognize([image], lang)
+        lines = [ln for ln in recognition.lines or [] if ln.text]
+        chars = sum(len(ln.text) for ln in lines)
+        confidence = sum(ln.confidence * len(ln.text) for ln in lines) / chars if chars else None
+        return " ".join(ln.text for ln in lines), confidence
 
 
 def to_bgr(image: np.ndarray) -> np.ndarray:

@@ -116,6 +116,7 @@ def to_recognition(result, info: EngineInfo) -> Recognition:
 
 class PaddleOcrVlEngine(Engine):
     name = "paddleocr-vl"
+    finds_tables = True  # its layout model and VLM give tables as HTML
 
     def __init__(self, settings: OcrSettings):
         vl = settings.vl

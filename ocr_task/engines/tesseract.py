@@ -46,6 +46,18 @@ class TesseractEngine(Engine):
         lang = lang or self.default_lang
         return [Recognition(self.info(lang), lang, lines=self._read(image, lang)) for image in images]
 
+    def read_cell(self, image: np.ndarray, lang: str | None) -> tuple[str, float | None]:
+        """A cell as one block of text: the page layout analysis drops lone characters such as "1" or "№"."""
+        api = self._api(lang or self.default_lang)
+        api.SetPageSegMode(self._tesserocr.PSM.SINGLE_BLOCK)
+        try:
+            api.SetImage(Image.fromarray(image).convert("L"))
+            text = api.GetUTF8Text().strip()
+            confidence = api.MeanTextConf() / 100 if text else None
+        finally:
+            api.SetPageSegMode(self._tesserocr.PSM.AUTO)
+        return text, confidence
+
     def _read(self, image: np.ndarray, lang: str) -> list[Line]:
         tesserocr = self._tesserocr
         api = self._api(lang)
