@@ -30,6 +30,7 @@ from ocr_task.engines.auto import choose
 from ocr_task.engines.base import Recognition
 from ocr_task.layout import build_blocks
 from ocr_task.orientation import OrientationDetector, estimate_skew, straighten, turn_upright
+from ocr_task.photo import unphotographed
 from ocr_task.resolution import enlarged, enlargement
 from ocr_task.result import EngineInfo, PageResult
 from ocr_task.tables import Grid, blank_tables, find_tables, read_table, with_tables
@@ -49,6 +50,7 @@ class _Prepared:
     seconds: float
     scale: int = 1
     tables: list[Grid] = field(default_factory=list)  # ruled tables, read cell by cell
+    flattened: bool = False  # a photo: the page was cut out of it and its perspective undone
 
     @property
     def text_image(self) -> np.ndarray:
@@ -91,9 +93,13 @@ class PagePipeline:
         started = time.perf_counter()
         engine_name = self.settings.engine
         image = Image.fromarray(page.image)
-        rotation, skew, script, scale = 0, 0.0, None, 1
+        rotation, skew, script, scale, flattened = 0, 0.0, None, 1, False
         if self._wants_upright_pages():
             gray = image if image.mode == "L" else image.convert("L")
+            page_only = unphotographed(np.asarray(gray))
+            if page_only is not None:  # a photo of a page: cut out, perspective undone, light evened (photo.py)
+                gray = image = Image.fromarray(page_only)
+                flattened = True
             scale = enlargement(gray)
             if scale > 1:  # text too small to read or to orient: enlarged first (resolution.py)
                 gray = image = enlarged(gray, scale)
@@ -110,7 +116,8 @@ class PagePipeline:
         pixels = np.asarray(image)
         tables = [] if self.engines.get(engine_name).finds_tables else find_tables(_gray(pixels))
         return _Prepared(
-            page, pixels, rotation, skew, script, engine_name, lang, time.perf_counter() - started, scale, tables
+            page, pixels, rotation, skew, script, engine_name, lang, time.perf_counter() - started, scale, tables,
+            flattened,
         )
 
     def process(self, pages: list[ImagePage]) -> list[PageResult]:
@@ -182,6 +189,7 @@ def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds:
         rotation=item.rotation,
         skew=item.skew,
         scale=item.scale,
+        flattened=item.flattened,
         source="ocr",
         engine=recognition.engine,
         script=item.script,

@@ -286,3 +286,40 @@ def invoice_page(dpi: int = 200) -> SamplePage:
     draw.text((margin, bottom + 2 * font.size), closing, font=font, fill=0)
     rows = "\n".join("\t".join(row) for row in INVOICE_ROWS)
     return SamplePage(image, f"{heading}\n{rows}\n{closing}")
+
+
+def photo_like(image: Image.Image, seed: int) -> Image.Image:
+    """A page photographed by a phone: on a dark desk, in keystone perspective, lit from one side, soft.
+
+    RGB, like a phone's JPEG. The page fills about two thirds of the frame.
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    page = np.asarray(image.convert("L"), dtype=np.float32)
+    height, width = page.shape
+    frame_w, frame_h = round(width * 1.35), round(height * 1.25)
+    # the page's corners in the photo: the top edge narrower (the phone tilted back), slightly turned
+    inset = width * 0.09
+    corners = np.float32(
+        [
+            [frame_w * 0.16 + inset + rng.normal(0, 8), frame_h * 0.08 + rng.normal(0, 8)],
+            [frame_w * 0.84 - inset + rng.normal(0, 8), frame_h * 0.10 + rng.normal(0, 8)],
+            [frame_w * 0.92 + rng.normal(0, 8), frame_h * 0.93 + rng.normal(0, 8)],
+            [frame_w * 0.08 + rng.normal(0, 8), frame_h * 0.91 + rng.normal(0, 8)],
+        ]
+    )
+    source = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    matrix = cv2.getPerspectiveTransform(source, corners)
+    desk = np.full((frame_h, frame_w), 70, np.float32) + rng.normal(0, 6, (frame_h, frame_w))
+    warped = cv2.warpPerspective(page, matrix, (frame_w, frame_h), borderValue=-1)
+    photo = np.where(warped >= 0, warped, desk)
+    # light falling off from the upper left
+    yy, xx = np.mgrid[0:frame_h, 0:frame_w].astype(np.float32)
+    light = 1.0 - 0.45 * (xx / frame_w * 0.6 + yy / frame_h * 0.4)
+    photo = cv2.GaussianBlur(photo * light, (0, 0), 1.2) + rng.normal(0, 4, photo.shape)
+    rgb = np.repeat(np.clip(photo, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    rgb[:, :, 2] = np.clip(rgb[:, :, 2].astype(np.int16) - 12, 0, 255)  # warm indoor light
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=85)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
