@@ -4,7 +4,11 @@
 
 Builds its own pages (A4 at 200 dpi): English and Russian, clean and
 scan-like (tilted 1.5°, noise, blur, JPEG), two-column, and pages fed
-sideways or upside down. Each engine runs the whole set as one batch of the
+sideways or upside down; and the pages real users send: a scanned PDF whose
+second page is blank, a Russian page with English terms, a 100-dpi speckled
+fax of 9-point print, a phone photo (keystone, desk, uneven light) and a
+ruled Russian invoice table. Plain Tesseract gets each PDF page as a PNG
+rendered at 200 dpi (it cannot read PDFs). Each engine runs the whole set as one batch of the
 OCR step (the CLI, in a process of its own), with 1 worker and with one
 worker per core; seconds per page are the batch's wall time as its report
 gives it (worker start-up included, the interpreter's own start not) over its
@@ -29,22 +33,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from PIL import Image  # noqa: E402
+
 from ocr_task import samples  # noqa: E402
 from ocr_task.config import available_cores  # noqa: E402
 from ocr_task.contract import Report  # noqa: E402
 
-KINDS = ("en-clean", "ru-clean", "en-scan", "ru-scan", "two-column", "rotated")
+KINDS = (
+    "en-clean", "ru-clean", "en-scan", "ru-scan", "two-column", "rotated",
+    "blank-pdf", "mixed", "fax", "photo", "table",
+)  # fmt: skip
 PLAIN_LANG = "rus+eng"
 
 
-def build_pages(folder: Path, per_kind: int) -> list[tuple[str, Path, str]]:
-    """(kind, path, text drawn) for every page of the set."""
+def build_pages(folder: Path, per_kind: int) -> list[tuple[str, Path, str, list[Path]]]:
+    """(kind, path, text drawn, what plain Tesseract reads: the file, or a PDF's pages as PNGs) per document."""
     pages = []
     for n in range(per_kind):
         seed = 100 + n
         en = samples.render_page(samples.paragraphs("en", 6, seed), title="Quarterly Report")
         ru = samples.render_page(samples.paragraphs("ru", 6, seed + 50), title="Акт сверки расчётов")
         two = samples.render_page(samples.paragraphs("en", 8, seed + 70), columns=2, title="Company Bulletin")
+        mixed = samples.render_page(samples.MIXED_RU_EN, title="Решение проблемы")
+        lang = ("en", "ru")[n % 2]
+        fax = samples.render_page(samples.paragraphs(lang, 5, seed), dpi=100, lang=lang, point_size=9)
+        shot = samples.render_page(samples.paragraphs(lang, 4, seed), lang=lang)
+        invoice = samples.invoice_page()
         made = {
             "en-clean": (en.image, en.text),
             "ru-clean": (ru.image, ru.text),
@@ -55,11 +69,22 @@ def build_pages(folder: Path, per_kind: int) -> list[tuple[str, Path, str]]:
                 samples.turned(en.image if n % 2 == 0 else ru.image, (90, 270, 180)[n % 3]),
                 en.text if n % 2 == 0 else ru.text,
             ),
+            "mixed": (mixed.image, mixed.text),
+            "fax": (samples.fax_like(fax, seed), fax.text),
+            "photo": (samples.photo_like(shot.image, seed), shot.text),
+            "table": (samples.scan_like(invoice.image, seed), invoice.text),
         }
         for kind, (image, text) in made.items():
-            path = folder / f"{kind}-{n}.png"
-            image.save(path)
-            pages.append((kind, path, text))
+            path = folder / f"{kind}-{n}.{'jpg' if kind == 'photo' else 'png'}"
+            image.save(path, dpi=(100, 100) if kind == "fax" else (200, 200))
+            pages.append((kind, path, text, [path]))
+        blank = Image.new("L", en.image.size, 255)
+        pdf = folder / f"blank-pdf-{n}.pdf"
+        samples.image_pdf([samples.scan_like(ru.image, seed), samples.scan_like(blank, seed)], pdf)
+        pngs = [folder / f"blank-pdf-{n}-{i}.png" for i in range(2)]
+        for png, image in zip(pngs, [samples.scan_like(ru.image, seed), samples.scan_like(blank, seed)], strict=True):
+            image.save(png)
+        pages.append(("blank-pdf", pdf, ru.text, pngs))
     return pages
 
 
@@ -72,7 +97,7 @@ def run_engine(engine: str, workers: int, pages, out: Path) -> tuple[float, dict
     """The OCR CLI on every page, as a user runs it: seconds of the batch (from its report), each page's text."""
     command = [
         sys.executable, "-m", "ocr_task", "run", "--engine", engine, "--workers", str(workers),
-        "--output", str(out), "--input", *[str(path) for _, path, _ in pages],
+        "--output", str(out), "--input", *[str(path) for _, path, _, _ in pages],
     ]  # fmt: skip
     subprocess.run(
         command, check=True, capture_output=True, env={**os.environ, "OCR_PROGRESS_SECONDS": "3600"}
@@ -91,20 +116,20 @@ def run_plain_tesseract(workers: int, pages) -> tuple[float, dict[str, str]]:
         command = ["tesseract", str(path), "stdout", "-l", PLAIN_LANG]
         return subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
 
+    files = [png for _, _, _, pngs in pages for png in pngs]
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        texts = list(pool.map(one, [path for _, path, _ in pages]))
-    return time.perf_counter() - started, {
-        str(path): text for (_, path, _), text in zip(pages, texts, strict=True)
-    }
+        read = dict(zip(files, pool.map(one, files), strict=True))
+    seconds = time.perf_counter() - started
+    return seconds, {str(path): "\f".join(read[png] for png in pngs) for _, path, _, pngs in pages}
 
 
 def cer_by_kind(pages, texts: dict[str, str]) -> dict[str, float]:
     by_kind: dict[str, list[float]] = {}
-    for kind, path, truth in pages:
+    for kind, path, truth, _ in pages:
         by_kind.setdefault(kind, []).append(samples.cer(truth, texts[str(path)]))
     result = {kind: sum(v) / len(v) for kind, v in by_kind.items()}
-    result["mean"] = sum(samples.cer(t, texts[str(p)]) for _, p, t in pages) / len(pages)
+    result["mean"] = sum(samples.cer(t, texts[str(p)]) for _, p, t, _ in pages) / len(pages)
     return result
 
 
@@ -150,7 +175,7 @@ def main() -> None:
             rows.append((f"plain tesseract -l {PLAIN_LANG}", workers, seconds, cer_by_kind(pages, texts)))
             print(f"  plain tesseract with {workers} process(es): {seconds:.1f} s", file=sys.stderr)
 
-    header = ["engine", "workers", "s/page", "pages/s", *[f"CER {k}" for k in KINDS], "CER mean"]
+    header = ["engine", "workers", "s/document", "documents/s", *[f"CER {k}" for k in KINDS], "CER mean"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for engine, workers, seconds, cers in rows:
         cells = [engine, str(workers), f"{seconds / len(pages):.2f}", f"{len(pages) / seconds:.2f}"]
@@ -164,7 +189,8 @@ def main() -> None:
     text = "\n".join(
         [
             f"Machine: {machine()}",
-            f"Pages: {len(pages)} (A4, 200 dpi), {args.pages_per_kind} per kind: {', '.join(KINDS)}; "
+            f"Documents: {len(pages)} (A4, 200 dpi; the fax 100 dpi; the blank-pdf two pages), "
+            f"{args.pages_per_kind} per kind: {', '.join(KINDS)}; "
             f"times are the best of {args.repeat} runs",
             "",
             *lines,

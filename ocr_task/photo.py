@@ -57,8 +57,10 @@ def flattened(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
 
 def evenly_lit(gray: np.ndarray) -> np.ndarray:
     """The page divided by its paper's brightness (the text closed away, then smoothed): white paper, dark ink."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (31, 31))
-    paper = cv2.GaussianBlur(cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel), (0, 0), 15)
+    small = cv2.resize(gray, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)  # light varies slowly
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
+    paper = cv2.GaussianBlur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), (0, 0), 4)
+    paper = cv2.resize(paper, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
     return np.clip(gray.astype(np.float32) / np.maximum(paper, 1) * 255, 0, 255).astype(np.uint8)
 
 

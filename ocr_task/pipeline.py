@@ -19,7 +19,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -31,9 +30,9 @@ from ocr_task.engines.base import Recognition
 from ocr_task.layout import build_blocks
 from ocr_task.orientation import OrientationDetector, estimate_skew, straighten, turn_upright
 from ocr_task.photo import unphotographed
-from ocr_task.resolution import enlarged, enlargement
+from ocr_task.resolution import despeckled, enlarged, measure_text
 from ocr_task.result import EngineInfo, PageResult
-from ocr_task.tables import Grid, blank_tables, find_tables, read_table, with_tables
+from ocr_task.tables import Grid, blank_tables, find_tables, gray_of, read_table, with_tables
 
 TEXT_LAYER_ENGINE = EngineInfo("pdf-text-layer", version("pypdfium2"), ["pdfium"])
 
@@ -51,6 +50,7 @@ class _Prepared:
     scale: int = 1
     tables: list[Grid] = field(default_factory=list)  # ruled tables, read cell by cell
     flattened: bool = False  # a photo: the page was cut out of it and its perspective undone
+    blank: bool = False  # no ink of a letter's size: not sent to an engine
 
     @property
     def text_image(self) -> np.ndarray:
@@ -62,6 +62,9 @@ class _Prepared:
         image = np.ascontiguousarray(np.rot90(self.image, extra // 90))
         return replace(self, image=image, rotation=(self.rotation + extra) % 360, tables=[])
 
+
+BLANK_LETTERS = 3  # a page with fewer letter-sized ink components is blank
+OSD_MIN_LETTERS = 20  # orientation detection needs this many characters (its own smallest sample)
 
 # Turns tried, in order, when a page reads with low confidence: upside down is the usual mistake.
 _OTHER_TURNS = (180, 90, 270)
@@ -100,21 +103,29 @@ class PagePipeline:
             if page_only is not None:  # a photo of a page: cut out, perspective undone, light evened (photo.py)
                 gray = image = Image.fromarray(page_only)
                 flattened = True
-            scale = enlargement(gray)
-            if scale > 1:  # text too small to read or to orient: enlarged first (resolution.py)
-                gray = image = enlarged(gray, scale)
-            found = self.detector().detect(gray)
-            rotation, script = found.rotation, found.script
+            measure = measure_text(gray)
+            if measure.letters < BLANK_LETTERS:  # nothing to read: no orientation, no engine (a blank page)
+                engine_name, lang = choose(self.settings, None) if engine_name == AUTO else (engine_name, None)
+                seconds = time.perf_counter() - started
+                return _Prepared(page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True)
+            scale = measure.enlargement
+            if scale > 1:  # text too small: cleaned now, enlarged once upright and straight (resolution.py)
+                gray = image = despeckled(gray)
+            if measure.letters >= OSD_MIN_LETTERS:  # fewer: OSD cannot tell, and takes long to say so
+                found = self.detector().detect(gray)
+                rotation, script = found.rotation, found.script
             if rotation:
                 gray = turn_upright(gray, rotation)
                 image = gray if image.mode == "L" else turn_upright(image, rotation)
             image, skew = straighten(image, estimate_skew(gray))
+            if scale > 1:
+                image = enlarged(image, scale)
         if engine_name == AUTO:
             engine_name, lang = choose(self.settings, script)
         else:
             lang = self.settings.lang
         pixels = np.asarray(image)
-        tables = [] if self.engines.get(engine_name).finds_tables else find_tables(_gray(pixels))
+        tables = [] if self.engines.get(engine_name).finds_tables else find_tables(gray_of(pixels))
         return _Prepared(
             page, pixels, rotation, skew, script, engine_name, lang, time.perf_counter() - started, scale, tables,
             flattened,
@@ -124,9 +135,13 @@ class PagePipeline:
         """Recognise pages; pages bound for the same engine and language go to it together."""
         prepared = [self._prepare(page) for page in pages]
         groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
-        for i, item in enumerate(prepared):
-            groups[(item.engine, item.lang)].append(i)
         recognitions: list[Recognition | None] = [None] * len(prepared)
+        for i, item in enumerate(prepared):
+            if item.blank:
+                engine = self.engines.get(item.engine)
+                recognitions[i] = Recognition(engine.info(), None, lines=[])
+            else:
+                groups[(item.engine, item.lang)].append(i)
         seconds = [0.0] * len(prepared)
         for (engine_name, lang), members in groups.items():
             started = time.perf_counter()
@@ -171,10 +186,6 @@ class PagePipeline:
                 break
         check = {"detected_rotation": item.rotation, "tried": tried, "kept_rotation": best.rotation}
         return replace(best, orientation_check=check)
-
-
-def _gray(pixels: np.ndarray) -> np.ndarray:
-    return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
 
 
 def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds: float) -> PageResult:

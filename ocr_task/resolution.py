@@ -1,16 +1,20 @@
-"""Pages whose text is too small for the engine: measured, cleaned of speckle, and enlarged.
+"""How much text a page has and how big it is; pages whose text is too small are cleaned and enlarged.
 
 Tesseract reads best with letters of 20 pixels or more; a 100-dpi fax gives
 it 7 or 8. The text height is measured on the page itself (the median height
 of its ink's connected components: a file's DPI is often missing or wrong),
-and a page whose text is under ``MIN_TEXT_PX`` is enlarged towards
-``TARGET_TEXT_PX`` — after removing isolated specks, which enlarging would
-turn into blots that the engine reads as characters. Measured on 100-dpi
+and a page whose text is under ``MIN_TEXT_PX`` is cleaned of isolated specks
+(which enlarging would turn into blots that the engine reads as characters,
+and which make orientation detection take it for upside down), turned upright
+and straightened at its own size (cheaper), then enlarged towards
+``TARGET_TEXT_PX`` for recognition. Measured on 100-dpi
 faxes (bench/RESULTS.md): enlarging alone made them read worse, cleaning
 first and then enlarging better.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -20,30 +24,38 @@ MIN_TEXT_PX = 12  # median ink component height under which a page is enlarged
 TARGET_TEXT_PX = 22
 MAX_FACTOR = 3
 _SPECK_AREA = 2  # connected components of this many pixels or fewer are noise
-_INK = 128
+_INK_CONTRAST = 60  # ink is this much darker than the paper (the page's median): grey noise is not ink
+_MIN_INK = 40
 
 
 def _components(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    ink = (gray < _INK).astype(np.uint8)
+    """Ink (darker than the paper by ``_INK_CONTRAST``) and its connected components."""
+    paper = float(np.median(gray))
+    ink = (gray < max(_MIN_INK, paper - _INK_CONTRAST)).astype(np.uint8)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     return ink, labels, stats
 
 
-def text_height(gray: Image.Image) -> float | None:
-    """Median height in pixels of the page's letter-sized ink components (None: no text to measure)."""
+@dataclass
+class TextMeasure:
+    letters: int  # ink components of a letter's size
+    height: float | None  # their median height in pixels (None: too few to tell)
+
+    @property
+    def enlargement(self) -> int:
+        """How many times to enlarge the page (1: its text is big enough, or there is too little to measure)."""
+        if self.height is None or self.height >= MIN_TEXT_PX:
+            return 1
+        return int(min(MAX_FACTOR, max(2, round(TARGET_TEXT_PX / self.height))))
+
+
+def measure_text(gray: Image.Image) -> TextMeasure:
+    """The page's letter-sized ink components: how many, and how tall."""
     _, _, stats = _components(np.asarray(gray))
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
     areas = stats[1:, cv2.CC_STAT_AREA]
     letters = heights[(areas > _SPECK_AREA) & (heights >= 3) & (heights < gray.height / 20)]
-    return float(np.median(letters)) if len(letters) >= 50 else None
-
-
-def enlargement(gray: Image.Image) -> int:
-    """How many times to enlarge the page (1: its text is big enough, or there is none to measure)."""
-    height = text_height(gray)
-    if height is None or height >= MIN_TEXT_PX:
-        return 1
-    return int(min(MAX_FACTOR, max(2, round(TARGET_TEXT_PX / height))))
+    return TextMeasure(len(letters), float(np.median(letters)) if len(letters) >= 50 else None)
 
 
 def despeckled(gray: Image.Image) -> Image.Image:
@@ -56,6 +68,5 @@ def despeckled(gray: Image.Image) -> Image.Image:
     return Image.fromarray(pixels)
 
 
-def enlarged(gray: Image.Image, factor: int) -> Image.Image:
-    cleaned = despeckled(gray)
-    return cleaned.resize((gray.width * factor, gray.height * factor), Image.Resampling.BICUBIC)
+def enlarged(image: Image.Image, factor: int) -> Image.Image:
+    return image.resize((image.width * factor, image.height * factor), Image.Resampling.BICUBIC)

@@ -72,6 +72,13 @@ CHINESE = [
     "检验证书的副本附在每批货物的交货单上。",
 ]
 
+MIXED_RU_EN = [  # the first lines are the English terms: OSD's small sample says "Latin"
+    "Health check FastAPI vLLM S3 endpoint_url aws_default Celery worker PaddleOCR-VL.",
+    "Решение проблемы: сервер vLLM и сервис FastAPI не отвечали на Health check, хранилище S3 было недоступно.",
+    "Для PaddleOCR-VL нужен GPU с CUDA 12.6; модель PP-DocLayoutV3 загружается локально из каталога models.",
+    "Проверьте endpoint_url в подключении aws_default и перезапустите Celery worker после изменения настроек.",
+]
+
 TEXTS = {"en": ENGLISH, "ru": RUSSIAN, "zh": CHINESE}
 CJK_FONT_DIRS = (Path("/usr/share/fonts/truetype/wqy"), Path("/usr/share/fonts/wqy-microhei"))
 A4_INCHES = (8.27, 11.69)

@@ -82,6 +82,10 @@ def find_tables(gray: np.ndarray) -> list[Grid]:
     return sorted(tables, key=lambda t: t.ys[0])
 
 
+def gray_of(pixels: np.ndarray) -> np.ndarray:
+    return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+
+
 def blank_tables(image: np.ndarray, tables: list[Grid]) -> np.ndarray:
     """The page with its tables painted white, for reading the rest of its text."""
     blanked = image.copy()
@@ -96,7 +100,7 @@ def read_table(
 ) -> Block:
     """Each cell cut inside its borders and read with ``read``; a ``table`` block with its rows of cells."""
     rows, confidences = [], []
-    inset = 4
+    inset = 8
     for top, bottom in zip(table.ys, table.ys[1:], strict=False):
         row = []
         for left, right in zip(table.xs, table.xs[1:], strict=False):
@@ -104,6 +108,9 @@ def read_table(
             if cell.shape[0] < _MIN_CELL_PX or cell.shape[1] < _MIN_CELL_PX:
                 row.append("")
                 continue
+            # twice the size, black on white: alone in a small grey crop, a "1", "3" or "4" is misread ("si", "33", "а")
+            cell = cv2.resize(gray_of(cell), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+            cell = cv2.threshold(cell, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
             padded = cv2.copyMakeBorder(cell, _PAD, _PAD, _PAD, _PAD, cv2.BORDER_CONSTANT, value=255)
             text, confidence = read(padded)
             row.append(" ".join(text.split()))

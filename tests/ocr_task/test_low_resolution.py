@@ -11,7 +11,7 @@ from ocr_task import samples
 from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage
 from ocr_task.pipeline import PagePipeline
-from ocr_task.resolution import enlargement
+from ocr_task.resolution import measure_text
 from tests.conftest import run_cli
 
 
@@ -21,10 +21,11 @@ def fax(lang: str, seed: int) -> tuple[str, object]:
 
 
 def test_small_text_is_measured_on_the_page_itself():
-    assert enlargement(fax("en", 0)[1].convert("L")) == 3  # 100-dpi fax: letters of 8 pixels
-    scan = samples.render_page(samples.paragraphs("en", 6, 0))
-    assert enlargement(samples.scan_like(scan.image, 0)) == 1  # 200-dpi scan of 11-point text
-    assert enlargement(samples.render_page([]).image) == 1  # nothing to measure
+    assert measure_text(fax("en", 0)[1].convert("L")).enlargement == 3  # 100-dpi fax: letters of 8 pixels
+    scan = measure_text(samples.scan_like(samples.render_page(samples.paragraphs("en", 6, 0)).image, 0))
+    assert scan.enlargement == 1 and scan.letters > 1000  # 200-dpi scan of 11-point text
+    blank = measure_text(samples.scan_like(samples.render_page([]).image, 0))  # grey, noisy paper, no ink
+    assert (blank.letters, blank.height, blank.enlargement) == (0, None, 1)
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])

@@ -163,17 +163,9 @@ def test_report_entries_carry_figures_and_outputs(batch):
     assert on_disk["documents"][0]["outputs"]["json"].endswith(".json")
 
 
-MIXED_RU_EN = [  # the first lines are the English terms: OSD's small sample says "Latin"
-    "Health check FastAPI vLLM S3 endpoint_url aws_default Celery worker PaddleOCR-VL.",
-    "Решение проблемы: сервер vLLM и сервис FastAPI не отвечали на Health check, хранилище S3 было недоступно.",
-    "Для PaddleOCR-VL нужен GPU с CUDA 12.6; модель PP-DocLayoutV3 загружается локально из каталога models.",
-    "Проверьте endpoint_url в подключении aws_default и перезапустите Celery worker после изменения настроек.",
-]
-
-
 def test_a_russian_page_with_english_terms_keeps_its_cyrillic(tmp_path):
     """Our users' normal case: never Latin look-alikes (``PelweHue npo6nemp``) for ``Решение проблемы``."""
-    page = samples.render_page(MIXED_RU_EN, title="Решение проблемы")
+    page = samples.render_page(samples.MIXED_RU_EN, title="Решение проблемы")
     page.image.save(tmp_path / "mixed.png")
     result = run_cli("run", "--input", str(tmp_path / "mixed.png"), "--output", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr[-2000:]
