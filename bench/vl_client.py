@@ -70,6 +70,10 @@ def measure(folder: Path, concurrency: int, latency: float) -> dict:
         if result.returncode != 0:
             raise SystemExit(f"the OCR step failed ({result.returncode}):\n{result.stderr[-3000:]}")
         report = json.loads((Path(out) / "report.json").read_text())
+    return {**figures(concurrency, report, server), "process_seconds": wall}
+
+
+def figures(concurrency: int, report: dict, server: StandInVlmServer) -> dict:
     return {
         "concurrency": concurrency,
         "pages": report["summary"]["pages"],
@@ -79,40 +83,22 @@ def measure(folder: Path, concurrency: int, latency: float) -> dict:
         "mean_in_flight": server.busy_seconds / report["seconds"],
         # from the first request to the last answer: the client's pace once its workers are up
         "serving_seconds": server.last_answer - server.first_request,
-        "process_seconds": wall,
     }
 
 
 def measure_service(folder: Path, concurrency: int, latency: float) -> dict:
-    from moto.server import ThreadedMotoServer
-
+    from tests.conftest import start_s3_server
     from tests.service_process import Service
 
-    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    s3.start()
-    host, port = s3.get_host_and_port()
-    aws = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=aws["AWS_ENDPOINT_URL"],
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
+    s3, storage = start_s3_server()
+    client = storage.client()
     client.create_bucket(Bucket="bench")
     for path in sorted(folder.iterdir()):
         client.upload_file(str(path), "bench", f"in/{path.name}")
     server = StandInVlmServer(latency=latency)
     service = Service(
         {
-            **aws,
+            **storage.env,
             "OCR_ENGINE": "paddleocr-vl",
             "OCR_VL_REC_BACKEND": "vllm-server",
             "OCR_VL_REC_SERVER_URL": server.url,
@@ -135,16 +121,7 @@ def measure_service(folder: Path, concurrency: int, latency: float) -> dict:
         service.stop()
         server.close()
         s3.stop()
-    report = job["report"]
-    return {
-        "concurrency": concurrency,
-        "pages": report["summary"]["pages"],
-        "seconds": report["seconds"],
-        "pages_per_second": report["summary"]["pages"] / report["seconds"],
-        "max_in_flight": server.max_in_flight,
-        "mean_in_flight": server.busy_seconds / report["seconds"],
-        "serving_seconds": server.last_answer - server.first_request,
-    }
+    return figures(concurrency, job["report"], server)
 
 
 def main() -> int:

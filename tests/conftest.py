@@ -24,7 +24,13 @@ class S3Server:
     env: dict[str, str]
 
     def client(self):
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def new_bucket(self) -> str:
         name = f"test-{uuid.uuid4().hex[:12]}"
@@ -32,9 +38,8 @@ class S3Server:
         return name
 
 
-@pytest.fixture(scope="session")
-def s3_server():
-    """moto in server mode on a free loopback port; this process and its children talk to it over HTTP."""
+def start_s3_server() -> tuple[ThreadedMotoServer, S3Server]:
+    """moto in server mode on a free loopback port, and how to reach it (the test session's and the benchmarks')."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -44,10 +49,18 @@ def s3_server():
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
+    return server, S3Server(env["AWS_ENDPOINT_URL"], env)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """The S3 server of the test session; this process and its children talk to it over HTTP."""
+    server, s3 = start_s3_server()
+    env = s3.env
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     s3_client.cache_clear()
-    yield S3Server(env["AWS_ENDPOINT_URL"], env)
+    yield s3
     server.stop()
     for key, value in saved.items():
         if value is None:
