@@ -24,14 +24,14 @@ MIN_TEXT_PX = 12  # median ink component height under which a page is enlarged
 TARGET_TEXT_PX = 22
 MAX_FACTOR = 3
 _SPECK_AREA = 2  # connected components of this many pixels or fewer are noise
-_INK_CONTRAST = 60  # ink is this much darker than the paper (the page's median): grey noise is not ink
-_MIN_INK = 40
+_INK_CONTRAST = 60  # ink differs this much from the paper (the page's median): grey noise is not ink
 
 
 def _components(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ink (darker than the paper by ``_INK_CONTRAST``) and its connected components."""
-    paper = float(np.median(gray))
-    ink = (gray < max(_MIN_INK, paper - _INK_CONTRAST)).astype(np.uint8)
+    """Ink (``_INK_CONTRAST`` darker or lighter than the paper: white text on dark paper is text too) and its
+    connected components."""
+    paper = int(np.median(gray))
+    ink = (np.abs(gray.astype(np.int16) - paper) > _INK_CONTRAST).astype(np.uint8)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     return ink, labels, stats
 
@@ -64,7 +64,7 @@ def despeckled(gray: Image.Image) -> Image.Image:
     ink, labels, stats = _components(pixels)
     specks = stats[:, cv2.CC_STAT_AREA] <= _SPECK_AREA
     specks[0] = False  # the background
-    pixels[specks[labels] & (ink > 0)] = 255
+    pixels[specks[labels] & (ink > 0)] = int(np.median(pixels))  # paper
     return Image.fromarray(pixels)
 
 
