@@ -47,7 +47,7 @@ def pipeline_arguments(vl: VlSettings) -> dict:
         "use_layout_detection": vl.use_layout_detection,
     }
     if vl.uses_server:
-        # One page per predict() from each client thread: PaddleX's internal queues would only add their
+        # One page per predict() from each client worker: PaddleX's internal queues would only add their
         # polling (about 0.5 s a call, measured) to every page, for no pipelining gained.
         arguments["use_queues"] = False
         arguments["vl_rec_server_url"] = vl.rec_server_url
@@ -69,9 +69,11 @@ def _load_pipeline(arguments: dict):
     """Construct the real pipeline (paddleocr is imported here so the rest works without it).
 
     PaddleX's server clients share one asyncio loop per process, started on
-    first use: client threads building pipelines at once would each start
-    one (and bind their clients to a loop that is then replaced), so the loop
-    is started once, under a lock, before any client is built.
+    first use: threads building pipelines at once would each start one (and
+    bind their clients to a loop that is then replaced), so the loop is
+    started once, under a lock, before any client is built. (The OCR step's
+    client workers are processes with one pipeline each; the lock keeps any
+    other caller safe.)
     """
     try:
         from paddleocr import PaddleOCRVL
