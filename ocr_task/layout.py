@@ -21,7 +21,7 @@ from statistics import median
 
 import numpy as np
 
-from ocr_task.result import BBox, Block, Line
+from ocr_task.result import BBox, Block, Line, weighted_confidence
 
 # A line joins the block above it when the vertical gap is at most this many line heights.
 _MAX_LINE_GAP = 0.9
@@ -123,13 +123,6 @@ def reading_order(boxes: list[BBox]) -> list[int]:
     return order
 
 
-def _char_weighted_confidence(lines: list[Line]) -> float | None:
-    chars = sum(len(ln.text) for ln in lines)
-    if not chars:
-        return None
-    return sum(ln.confidence * len(ln.text) for ln in lines) / chars
-
-
 def build_blocks(lines: list[Line]) -> list[Block]:
     """Lines from any engine to ordered, labelled blocks."""
     lines = [ln for ln in lines if ln.text.strip()]
@@ -151,7 +144,7 @@ def build_blocks(lines: list[Line]) -> list[Block]:
                 label="title" if is_title else "text",
                 bbox=boxes[i],
                 text="\n".join(ln.text for ln in group),
-                confidence=_char_weighted_confidence(group),
+                confidence=weighted_confidence((ln.confidence, len(ln.text)) for ln in group),
                 lines=group,
             )
         )

@@ -92,9 +92,14 @@ class PagePipeline:
             name = "paddleocr-vl" if self.settings.vl.enabled else "tesseract"
         return self.engines.get(name).wants_upright_pages
 
+    def _engine_for(self, script: str | None) -> tuple[str, str | None]:
+        """The engine and language a page goes to: ``auto`` chooses by the page's script."""
+        if self.settings.engine == AUTO:
+            return choose(self.settings, script)
+        return self.settings.engine, self.settings.lang
+
     def _prepare(self, page: ImagePage) -> _Prepared:
         started = time.perf_counter()
-        engine_name = self.settings.engine
         image = Image.fromarray(page.image)
         rotation, skew, script, scale, flattened = 0, 0.0, None, 1, False
         if self._wants_upright_pages():
@@ -105,7 +110,7 @@ class PagePipeline:
                 flattened = True
             measure = measure_text(gray)
             if measure.letters < BLANK_LETTERS:  # nothing to read: no orientation, no engine (a blank page)
-                engine_name, lang = choose(self.settings, None) if engine_name == AUTO else (engine_name, None)
+                engine_name, lang = self._engine_for(None)
                 seconds = time.perf_counter() - started
                 return _Prepared(page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True)
             scale = measure.enlargement
@@ -120,10 +125,7 @@ class PagePipeline:
             image, skew = straighten(image, estimate_skew(gray))
             if scale > 1:
                 image = enlarged(image, scale)
-        if engine_name == AUTO:
-            engine_name, lang = choose(self.settings, script)
-        else:
-            lang = self.settings.lang
+        engine_name, lang = self._engine_for(script)
         pixels = np.asarray(image)
         tables = [] if self.engines.get(engine_name).finds_tables else find_tables(gray_of(pixels))
         return _Prepared(

@@ -14,6 +14,13 @@ SCHEMA_VERSION = "1.0"
 BBox = tuple[int, int, int, int]
 
 
+def weighted_confidence(scored) -> float | None:
+    """The mean of ``(confidence, characters)`` pairs, weighted by characters (None: no characters)."""
+    scored = [(c, n) for c, n in scored if c is not None and n]
+    chars = sum(n for _, n in scored)
+    return sum(c * n for c, n in scored) / chars if chars else None
+
+
 @dataclass
 class Line:
     bbox: BBox
@@ -66,9 +73,7 @@ class PageResult:
 
     @property
     def mean_confidence(self) -> float | None:
-        scored = [(b.confidence, len(b.text)) for b in self.blocks if b.confidence is not None and b.text]
-        chars = sum(n for _, n in scored)
-        return sum(c * n for c, n in scored) / chars if chars else None
+        return weighted_confidence((b.confidence, len(b.text)) for b in self.blocks)
 
 
 @dataclass
@@ -93,9 +98,7 @@ class DocumentResult:
 
     @property
     def mean_confidence(self) -> float | None:
-        scored = [(p.mean_confidence, len(p.text)) for p in self.pages if p.mean_confidence is not None]
-        chars = sum(n for _, n in scored)
-        return sum(c * n for c, n in scored) / chars if chars else None
+        return weighted_confidence((p.mean_confidence, len(p.text)) for p in self.pages)
 
 
 def to_text(doc: DocumentResult) -> str:

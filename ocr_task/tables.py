@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ocr_task.result import Block
+from ocr_task.result import Block, weighted_confidence
 
 _MIN_LINE_SHARE = 0.6  # a rule spans at least this share of its table's width (or height)
 _MIN_CELL_PX = 12
@@ -114,16 +114,14 @@ def read_table(
             padded = cv2.copyMakeBorder(cell, _PAD, _PAD, _PAD, _PAD, cv2.BORDER_CONSTANT, value=255)
             text, confidence = read(padded)
             row.append(" ".join(text.split()))
-            if text.strip() and confidence is not None:
-                confidences.append((confidence, len(text)))
+            confidences.append((confidence, len(text.strip())))
         rows.append(row)
-    chars = sum(n for _, n in confidences)
     return Block(
         order=0,
         label="table",
         bbox=table.bbox,
         text="\n".join("\t".join(row) for row in rows),
-        confidence=sum(c * n for c, n in confidences) / chars if chars else None,
+        confidence=weighted_confidence(confidences),
         cells=rows,
     )
 

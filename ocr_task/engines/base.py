@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocr_task.result import Block, EngineInfo, Line
+from ocr_task.result import Block, EngineInfo, Line, weighted_confidence
 
 
 @dataclass
@@ -45,10 +45,9 @@ class Engine(ABC):
     def read_cell(self, image: np.ndarray, lang: str | None) -> tuple[str, float | None]:
         """The text of one table cell (a small crop) and its confidence."""
         [recognition] = self.recognize([image], lang)
-        lines = [ln for ln in recognition.lines or [] if ln.text]
-        chars = sum(len(ln.text) for ln in lines)
-        confidence = sum(ln.confidence * len(ln.text) for ln in lines) / chars if chars else None
-        return " ".join(ln.text for ln in lines), confidence
+        lines = recognition.lines or []
+        confidence = weighted_confidence((ln.confidence, len(ln.text)) for ln in lines)
+        return " ".join(ln.text for ln in lines if ln.text), confidence
 
 
 def to_bgr(image: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ocr_task.contract import Manifest
+from ocr_task.contract import REPORT_NAME, Manifest
 from ocr_task.storage import is_s3, join
 
 _bearer = HTTPBearer(auto_error=False, description="OCR_SERVICE_TOKEN of the service")
@@ -41,7 +41,7 @@ def storage_refusal(manifest: Manifest, allowed: list[str]) -> str | None:
     if not manifest.output:
         return "an s3:// output prefix is required"
     output = manifest.output if manifest.output.endswith("/") else manifest.output + "/"
-    report = manifest.report or join(output, "report.json")
+    report = manifest.report or join(output, REPORT_NAME)
     uris = [("output", output), ("report", report)] + [("source", d.source) for d in manifest.documents]
     for role, uri in uris:
         if not is_s3(uri):

@@ -24,7 +24,7 @@ from ocr_task.contract import Manifest, Report
 from ocr_task.errors import BatchCancelled, BatchError
 from ocr_task.progress import Progress
 from ocr_task.runner import BatchItem
-from ocr_task.service.engine import Engine, QueueFull
+from ocr_task.service.engine import Engine
 
 log = logging.getLogger("ocr_task.service")
 
@@ -104,7 +104,7 @@ class JobBoard:
         self.jobs: OrderedDict[str, Job] = OrderedDict()
 
     def submit(self, manifest: Manifest) -> Job:
-        """Queue the job (QueueFull when the queue is full)."""
+        """Queue the job (``QueueFull`` from the engine's places when the queue is full)."""
         self.engine.places.take()
         job = Job(manifest)
         self.jobs[job.id] = job
@@ -158,5 +158,3 @@ class JobBoard:
         for job_id in finished[: max(0, len(finished) - self.finished_kept)]:
             del self.jobs[job_id]
 
-
-__all__ = ["Job", "JobBoard", "JobStatus", "JobView", "QueueFull"]

@@ -19,7 +19,7 @@ from ocr_task.runner import BatchItem
 from ocr_task.service.access import require_token, storage_refusal
 from ocr_task.service.engine import Engine, QueueFull
 from ocr_task.service.jobs import Job, JobBoard, JobView
-from ocr_task.service.models import Health, Problem, Readiness, UploadResult, problems
+from ocr_task.service.models import Health, Readiness, UploadResult, problems
 
 public = APIRouter()
 v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], responses=problems(401, 500))
@@ -141,5 +141,3 @@ async def cancel_job(job: Annotated[Job, Depends(_job)], jobs: Jobs) -> JobView:
     jobs.cancel(job)
     return job.view()
 
-
-__all__ = ["Problem", "public", "v1"]
