@@ -1,6 +1,7 @@
 """document_ingest: scanned documents from an S3 prefix to text, Markdown and JSON, and a catalog row each.
 
-wait_for_documents (new work only) → discover → plan → ocr (one mapped task per
+wait_for_documents (new work only) → discover (claims the run's work in the
+catalog) → plan (batches, a manifest each in S3) → ocr (one mapped task per
 batch, in the ``gpu`` pool) → postprocess (per batch) → catalog → fail_run
 (fails the run, naming what failed, if anything did).
 
@@ -87,25 +88,27 @@ RETRIES = {
 def document_ingest():
     sense = NewDocumentsSensor(
         task_id="wait_for_documents",
-        source_uri=DEPLOYED.source_uri,
-        aws_conn_id=DEPLOYED.aws_conn_id,
         poke_interval=SENSOR_POKE_SECONDS,
         timeout=SENSOR_TIMEOUT,
     )
 
     @task
-    def discover(params=None, dag_run=None, data_interval_start=None, data_interval_end=None) -> list[dict]:
-        selection = Selection.for_run(dag_run.run_type, data_interval_start, data_interval_end, params)
-        return tasks.discover(resolve(params), selection)
-
-    @task
-    def plan(objects: list[dict], params=None, dag_run=None, ti=None) -> list[dict]:
+    def discover(
+        params=None, dag_run=None, data_interval_start=None, data_interval_end=None, ti=None
+    ) -> dict:
+        """Find the run's work and claim it in the catalog; XCom gets the counts."""
         from airflow.configuration import conf
 
-        return tasks.plan(
-            resolve(params), objects, dag_run.dag_id, dag_run.run_id, bool(params.get("reprocess")),
-            tasks.run_is_active(ti), conf.getint("core", "max_map_length"),
+        selection = Selection.for_run(dag_run.run_type, data_interval_start, data_interval_end, params)
+        return tasks.discover(
+            resolve(params), selection, dag_run.dag_id, dag_run.run_id, tasks.run_is_active(ti),
+            conf.getint("core", "max_map_length"),
         )  # fmt: skip
+
+    @task
+    def plan(found: dict, params=None, dag_run=None) -> list[dict]:
+        """The run's claims into batches, their manifests in S3; XCom gets the batches' references."""
+        return tasks.plan(resolve(params), dag_run.run_id)
 
     @task(trigger_rule="all_done")
     def postprocess(batch: dict, params=None, ti=None) -> dict:
@@ -116,13 +119,17 @@ def document_ingest():
     def catalog(batches: list[dict], results, params=None, dag_run=None) -> dict:
         day = (dag_run.logical_date or dag_run.run_after).date()
         planned = [Batch.model_validate(b) for b in batches]
-        return tasks.catalog(resolve(params), planned, list(results or []), dag_run.dag_id, dag_run.run_id, day)
+        return tasks.catalog(
+            resolve(params), planned, list(results or []), dag_run.dag_id, dag_run.run_id, day
+        )
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run(ti=None, dag_run=None) -> None:
         """The run's verdict: a run in which any step failed is a failed run, whichever step it was."""
         failed = tasks.failed_tasks(ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]))
-        raise AirflowFailException(f"This run failed: {', '.join(failed) or 'an upstream task'} (see their logs)")
+        raise AirflowFailException(
+            f"This run failed: {', '.join(failed) or 'an upstream task'} (see their logs)"
+        )
 
     found = discover()
     sense >> found

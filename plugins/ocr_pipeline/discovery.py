@@ -13,38 +13,45 @@ final), unless the run asks to reprocess. Which LastModified a run looks at:
 
 Oldest first, so a backlog drains in the order it arrived; a run takes up to
 its capacity and leaves the rest to the next run.
+
+At scale: the listing is walked a page (1,000 keys) at a time, each page is
+checked against the catalog with one query, and only the run's capacity of
+candidates is kept (the oldest, in a bounded heap), so memory does not grow
+with the bucket. Oldest first needs the whole listing; with
+``discovery_order="key"`` the walk stops as soon as the capacity is filled
+(listing order: right for buckets whose keys already sort by arrival, such as
+``2024/05/01/…``). The listing comes from ``ListObjectsV2`` or, for buckets of
+tens of millions of objects, from an S3 Inventory report (``inventory``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
+from itertools import islice
 
-from ocr_pipeline.catalog import Catalog
+from ocr_pipeline import inventory, layout
+
+PAGE_SIZE = 1000  # keys per listing page, and per catalog query
 
 
 @dataclass(frozen=True)
 class SourceObject:
     source_uri: str
-    bucket: str
-    key: str
     etag: str
     size: int
-    last_modified: str  # ISO 8601, UTC
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+    last_modified: datetime  # UTC
 
     @property
     def version(self) -> tuple[str, str]:
         return self.source_uri, self.etag
 
-
-def split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
+    @property
+    def age_order(self) -> tuple[datetime, str]:
+        return self.last_modified, self.source_uri
 
 
 def run_kind(run_type) -> str:
@@ -88,7 +95,7 @@ class Selection:
         )
 
     def admits(self, obj: SourceObject) -> bool:
-        modified = datetime.fromisoformat(obj.last_modified)
+        modified = obj.last_modified
         return (self.start is None or modified >= self.start) and (self.end is None or modified < self.end)
 
     def describe(self) -> str:
@@ -97,35 +104,85 @@ class Selection:
         return f"last modified in [{start}, {end})" + (", reprocessing" if self.reprocess else "")
 
 
-def list_objects(hook, prefix_uri: str, exclude: tuple[str, ...] = ()) -> Iterator[SourceObject]:
-    """Objects under an s3:// prefix (through the amazon provider's S3Hook), except those under ``exclude``."""
-    bucket, prefix = split_uri(prefix_uri)
-    yield from documents_in(bucket, hook.iter_file_metadata(prefix, bucket_name=bucket), exclude)
+def listing(hook, prefix_uri: str) -> Iterator[dict]:
+    """``ListObjectsV2`` entries under an s3:// prefix, a page at a time (the amazon provider's S3Hook)."""
+    bucket, prefix = layout.split(prefix_uri)
+    return hook.iter_file_metadata(prefix, bucket_name=bucket, page_size=PAGE_SIZE)
 
 
-def documents_in(bucket: str, listing, exclude: tuple[str, ...] = ()) -> Iterator[SourceObject]:
-    """The documents of a listing: no folder markers, nothing under ``exclude`` (the pipeline's own outputs)."""
-    for item in listing:
-        obj = from_listing(bucket, item)
-        if not obj.key.endswith("/") and not obj.source_uri.startswith(exclude):
-            yield obj
+def source_pages(settings, hook) -> Iterator[list[SourceObject]]:
+    """The source prefix's documents a page at a time: from the listing, or from an S3 Inventory report."""
+    if settings.inventory_uri:
+        listed = inventory.entries(hook, settings.inventory_uri, settings.source_uri)
+    else:
+        listed = listing(hook, settings.source_uri)
+    bucket, _ = layout.split(settings.source_uri)
+    return pages(listed, bucket, exclude=(settings.output_uri, settings.quarantine_uri))
+
+
+def pages(
+    entries: Iterable[dict], bucket: str, exclude: tuple[str, ...] = ()
+) -> Iterator[list[SourceObject]]:
+    """Listing entries (``Key``, ``ETag``, ``Size``, ``LastModified``) as pages of documents: no folder
+    markers, nothing under ``exclude`` (the pipeline's own outputs)."""
+    entries = iter(entries)
+    while page := list(islice(entries, PAGE_SIZE)):
+        yield [
+            obj
+            for obj in (from_listing(bucket, item) for item in page if not item["Key"].endswith("/"))
+            if not obj.source_uri.startswith(exclude)
+        ]
 
 
 def from_listing(bucket: str, item: dict) -> SourceObject:
-    """A ListObjectsV2 entry (``Key``, ``ETag``, ``Size``, ``LastModified``) as a source object."""
     modified = item["LastModified"]
     if isinstance(modified, str):
         modified = datetime.fromisoformat(modified)
     return SourceObject(
-        f"s3://{bucket}/{item['Key']}", bucket, item["Key"], item["ETag"].strip('"'), item["Size"],
-        modified.astimezone(UTC).isoformat(),
-    )  # fmt: skip
+        f"s3://{bucket}/{item['Key']}", item["ETag"].strip('"'), int(item["Size"]), modified.astimezone(UTC)
+    )
 
 
-def new_work(objects: Iterable[SourceObject], catalog: Catalog, selection: Selection) -> list[SourceObject]:
-    """The objects this run should process, oldest first."""
-    admitted = [o for o in objects if selection.admits(o)]
-    if not selection.reprocess:
-        done = catalog.finished(o.version for o in admitted)
-        admitted = [o for o in admitted if o.version not in done]
-    return sorted(admitted, key=lambda o: (o.last_modified, o.key))
+@dataclass
+class Walk:
+    """What one walk over the listing saw."""
+
+    listed: int = 0
+    admitted: int = 0
+    new: int = 0
+    pages: int = 0
+
+
+def new_work(
+    listed_pages: Iterable[list[SourceObject]],
+    selection: Selection,
+    taken: Callable[[list[SourceObject]], set[tuple[str, str]]],
+    capacity: int,
+    order: str = "oldest",
+) -> tuple[list[SourceObject], Walk]:
+    """Up to ``capacity`` objects this run should process, oldest first, and what the walk saw.
+
+    ``taken(page)`` answers, in one catalog query per page, which of a page's
+    objects are not work (finished, or held by another run). With ``order="oldest"``
+    the whole listing is walked and the ``capacity`` oldest are kept (a bounded
+    heap); with ``order="key"`` the walk stops once ``capacity`` are found.
+    """
+    walk = Walk()
+
+    def candidates() -> Iterator[SourceObject]:
+        for page in listed_pages:
+            walk.pages += 1
+            walk.listed += len(page)
+            admitted = [o for o in page if selection.admits(o)]
+            walk.admitted += len(admitted)
+            if not admitted:
+                continue
+            excluded = taken(admitted)
+            for obj in admitted:
+                if obj.version not in excluded:
+                    walk.new += 1
+                    yield obj
+
+    if order == "key":
+        return list(islice(candidates(), capacity)), walk
+    return heapq.nsmallest(capacity, candidates(), key=lambda o: o.age_order), walk

@@ -1,116 +1,111 @@
-"""From new objects to claimed batches, each with its manifest written beside the outputs."""
+"""From a run's discovered work to claimed objects, and from its claims to batches with their manifests.
+
+The work of a run lives in the catalog (its claims) and in S3 (one manifest
+per batch); what crosses task boundaries through XCom is counts and batch
+references, never per-object lists.
+"""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 from pydantic import BaseModel
 
+from ocr_pipeline import layout
 from ocr_pipeline.catalog import Catalog
-from ocr_pipeline.discovery import SourceObject, split_uri
+from ocr_pipeline.discovery import SourceObject
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.contract import Manifest, ManifestDocument
 
-ETAG_CHARS = 12  # of an ETag in output names: enough to tell the versions of one key apart
+
+class MappingLimitExceeded(ValueError):
+    """A run's capacity maps more OCR tasks than Airflow allows in one mapped task."""
 
 
-def run_key(run_id: str) -> str:
-    """A run id as a safe S3 key segment (run ids hold ':' and '+')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
+def check_mapped_width(max_batches: int, max_map_length: int) -> None:
+    """Refuse, before anything is claimed, a run that would map more batches than Airflow can."""
+    if max_batches > max_map_length:
+        raise MappingLimitExceeded(
+            f"max_batches={max_batches} is more than Airflow maps in one task ([core] "
+            f"max_map_length={max_map_length}): lower OCR_MAX_BATCHES or raise max_map_length. Nothing was claimed."
+        )
 
 
-def relative_name(key: str, source_prefix_uri: str) -> str:
-    """A key below the source prefix: outputs and quarantine copies mirror the source layout."""
-    _, prefix = split_uri(source_prefix_uri)
-    return key[len(prefix) :] if key.startswith(prefix) else key
+def claim(objects: list[SourceObject], catalog: Catalog, dag_id: str, run_id: str, reprocess: bool) -> int:
+    """Claim the discovered objects for this run; returns how many it holds.
 
-
-def versioned_name(key: str, etag: str, source_prefix_uri: str) -> str:
-    """The output name of one version of an object: ``2024/scan.pdf@3f2a9c1b4d5e``.
-
-    Two versions of one key, processed by overlapping runs, never overwrite
-    each other's outputs, and each catalog row points at its own text.
+    An object another run claimed in the meantime is left to it; one
+    catalogued since discovery (by a run that overlapped this one) is given back.
     """
-    version = re.sub(r"[^A-Za-z0-9]", "", etag)[:ETAG_CHARS] or "noetag"
-    return f"{relative_name(key, source_prefix_uri)}@{version}"
+    held = catalog.claim(objects, dag_id, run_id)
+    if not reprocess:
+        finished = catalog.finished(held)
+        if finished:
+            catalog.release(run_id, finished)
+            held = [k for k in held if k not in finished]
+    return len(held)
 
 
-class BatchDocument(BaseModel):
-    source_uri: str
-    etag: str
-    size: int
-    last_modified: str
+class PlannedDocument(ManifestDocument):
+    """A manifest entry with what the listing said, for the catalog row (the OCR step ignores the extras)."""
+
+    size: int | None = None
+    last_modified: datetime | None = None
+
+
+class BatchManifest(Manifest):
+    documents: list[PlannedDocument]
 
 
 class Batch(BaseModel):
-    """One batch as it crosses task boundaries (XCom): validated where a task receives it.
+    """A reference to one batch as it crosses task boundaries (XCom); its documents are in its manifest.
 
     ``batch_id`` holds the id of the plan attempt that made it, so a result
     left by an earlier attempt of the same run is never taken for this one.
     """
 
     batch_id: str
-    manifest_uri: str
-    report_uri: str
-    output_uri: str
-    documents: list[BatchDocument]
+    folder: str
+    documents: int
+
+    @property
+    def manifest_uri(self) -> str:
+        return layout.manifest_uri(self.folder)
+
+    @property
+    def report_uri(self) -> str:
+        return layout.report_uri(self.folder)
+
+    @property
+    def rows_uri(self) -> str:
+        return layout.rows_uri(self.folder)
 
 
 def plan(
-    objects: list[SourceObject],
-    settings: PipelineSettings,
-    catalog: Catalog,
-    dag_id: str,
-    run_id: str,
-    reprocess: bool,
-    is_active: Callable[[str, str], bool],
-    write_text: Callable[[str, str], None],
+    settings: PipelineSettings, catalog: Catalog, run_id: str, write_text: Callable[[str, str], None]
 ) -> list[Batch]:
-    """Claim up to the run's capacity of ``objects`` (in their order) and split them into batches.
-
-    Objects another active run holds are left to it and the next ones taken
-    instead; objects catalogued since discovery (by a run that overlapped this
-    one) are given back. What does not fit waits for the next run.
-    ``write_text(uri, text)`` stores a manifest.
-    """
-    by_version = {o.version: o for o in objects}
-    held = catalog.claim([o.version for o in objects], dag_id, run_id, settings.capacity, is_active)
-    if not reprocess:
-        finished = catalog.finished(held)
-        if finished:
-            catalog.release(run_id, finished)
-            held = [k for k in held if k not in finished]
-    mine = [by_version[k] for k in held]
+    """Split the run's claims, oldest first, into batches; write each one's manifest (``write_text(uri, text)``)."""
+    claimed = catalog.claimed(run_id)
     attempt = uuid.uuid4().hex[:8]
-    base = f"{settings.output_uri}_batches/{run_key(run_id)}/{attempt}/"
     batches = []
-    for start in range(0, len(mine), settings.batch_size):
-        members = mine[start : start + settings.batch_size]
-        batch_id = f"{attempt}-{start // settings.batch_size:04d}"
-        folder = f"{base}{start // settings.batch_size:04d}/"
-        manifest = Manifest(
+    for number, start in enumerate(range(0, len(claimed), settings.batch_size)):
+        members = claimed[start : start + settings.batch_size]
+        folder = layout.batch_folder(settings.output_uri, run_id, attempt, number)
+        manifest = BatchManifest(
             output=settings.output_uri,
-            report=f"{folder}report.json",
+            report=layout.report_uri(folder),
             engine=settings.engine,
             lang=settings.lang,
             documents=[
-                ManifestDocument(
-                    source=o.source_uri, etag=o.etag, name=versioned_name(o.key, o.etag, settings.source_uri)
+                PlannedDocument(
+                    source=c["source_uri"], etag=c["etag"], size=c["size"], last_modified=c["last_modified"],
+                    name=layout.output_name(c["source_uri"], c["etag"], settings.source_uri),
                 )
-                for o in members
+                for c in members
             ],
-        )
-        manifest_uri = f"{folder}manifest.json"
-        write_text(manifest_uri, manifest.model_dump_json(indent=1))
-        batches.append(
-            Batch(
-                batch_id=batch_id,
-                manifest_uri=manifest_uri,
-                report_uri=manifest.report,
-                output_uri=settings.output_uri,
-                documents=[BatchDocument(**{k: getattr(o, k) for k in BatchDocument.model_fields}) for o in members],
-            )
-        )
+        )  # fmt: skip
+        write_text(layout.manifest_uri(folder), manifest.model_dump_json(indent=1))
+        batches.append(Batch(batch_id=f"{attempt}-{number:04d}", folder=folder, documents=len(members)))
     return batches

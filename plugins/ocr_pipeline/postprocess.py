@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ocr_pipeline.planning import Batch
+from ocr_pipeline.planning import PlannedDocument
 from ocr_task.contract import Report
 
 
 def batch_rows(
-    batch: Batch,
+    batch_id: str,
+    documents: list[PlannedDocument],
     report: Report,
     exists: Callable[[str], bool],
     low_text_chars_per_page: int,
@@ -25,11 +26,17 @@ def batch_rows(
     """
     entries = {e.source: e for e in report.documents}
     rows = []
-    for document in batch.documents:
-        row = {**document.model_dump(), "batch_id": batch.batch_id, "try_number": try_number, "retryable": False}
-        entry = entries.get(document.source_uri)
+    for document in documents:
+        row = {
+            "source_uri": document.source, "etag": document.etag, "size": document.size,
+            "last_modified": document.last_modified, "batch_id": batch_id, "try_number": try_number,
+            "retryable": False,
+        }  # fmt: skip
+        entry = entries.get(document.source)
         if entry is None:
-            rows.append({**row, "status": "failed", "error": "missing from the OCR report", "retryable": True})
+            rows.append(
+                {**row, "status": "failed", "error": "missing from the OCR report", "retryable": True}
+            )
             continue
         row.update(
             status=entry.status,

@@ -1,18 +1,17 @@
-"""What the catalog step leaves for others: quarantine copies of rejected documents, and a JSON Lines manifest."""
+"""What the catalog step leaves for others: quarantine copies of rejected documents, and catalog rows as
+JSON Lines (a batch's rows for the catalog step, the day's catalog manifest for everyone)."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import datetime
 
-from ocr_pipeline.discovery import split_uri
-from ocr_pipeline.planning import relative_name, run_key
+from ocr_pipeline import layout
+from ocr_pipeline.catalog.schema import documents
 
-MANIFEST_COLUMNS = (
-    "source_uri", "etag", "size", "last_modified", "status", "error", "pages", "characters",
-    "mean_confidence", "low_confidence", "low_text", "engine", "text_uri", "markdown_uri", "json_uri", "quarantine_uri",
-    "dag_id", "run_id", "try_number", "batch_id", "processed_at",
-)  # fmt: skip
+ROW_COLUMNS = tuple(c.name for c in documents.columns if c.name != "id")
+MANIFEST_COLUMNS = tuple(c for c in ROW_COLUMNS if c != "retryable")
+_TIMES = tuple(c.name for c in documents.columns if c.type.python_type is datetime)
 
 
 def quarantine(rows: list[dict], hook, source_prefix: str, quarantine_prefix: str, log) -> None:
@@ -20,9 +19,9 @@ def quarantine(rows: list[dict], hook, source_prefix: str, quarantine_prefix: st
     for row in rows:
         if row["status"] != "failed":
             continue
-        bucket, key = split_uri(row["source_uri"])
-        target = quarantine_prefix + relative_name(key, source_prefix)
-        target_bucket, target_key = split_uri(target)
+        bucket, key = layout.split(row["source_uri"])
+        target = layout.quarantine_uri(row["source_uri"], source_prefix, quarantine_prefix)
+        target_bucket, target_key = layout.split(target)
         try:
             hook.copy_object(key, target_key, source_bucket_name=bucket, dest_bucket_name=target_bucket)
             row["quarantine_uri"] = target
@@ -30,16 +29,20 @@ def quarantine(rows: list[dict], hook, source_prefix: str, quarantine_prefix: st
             log.warning("Could not quarantine %s: %s", row["source_uri"], error)
 
 
-def manifest_uri(output_prefix: str, day: date, run_id: str) -> str:
-    """Hive-style partition by day, one file per run: s3://…/_catalog/dt=2026-11-21/<run>.jsonl"""
-    return f"{output_prefix}_catalog/dt={day.isoformat()}/{run_key(run_id)}.jsonl"
-
-
-def manifest_lines(rows: list[dict]) -> str:
+def json_lines(rows: list[dict], columns: tuple[str, ...] = MANIFEST_COLUMNS) -> str:
     def value(v):
         return v.isoformat() if hasattr(v, "isoformat") else v
 
     return "".join(
-        json.dumps({c: value(row.get(c)) for c in MANIFEST_COLUMNS}, ensure_ascii=False) + "\n"
-        for row in rows
+        json.dumps({c: value(row.get(c)) for c in columns}, ensure_ascii=False) + "\n" for row in rows
     )
+
+
+def rows_from_json_lines(text: str) -> list[dict]:
+    """Rows written by ``json_lines(rows, ROW_COLUMNS)``, with their times as datetimes again."""
+    rows = [json.loads(line) for line in text.splitlines() if line]
+    for row in rows:
+        for column in _TIMES:
+            if row.get(column):
+                row[column] = datetime.fromisoformat(row[column])
+    return rows

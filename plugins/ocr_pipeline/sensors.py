@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from ocr_pipeline import discovery
@@ -13,47 +14,46 @@ from ocr_pipeline.settings import resolve
 
 log = logging.getLogger(__name__)
 
-LISTING_KEYS = ["Key", "ETag", "Size", "LastModified"]  # all in the listing itself: no HEAD per object
 
+class NewDocumentsSensor(BaseSensorOperator):
+    """Satisfied only by *new* work: an object that this run's selection admits, that the catalog has not
+    finished and that no other run holds (see ``discovery``).
 
-class NewDocumentsSensor(S3KeySensor):
-    """The amazon provider's S3KeySensor over the source prefix, satisfied only by *new* work: an object
-    that this run's selection admits and the catalog has not finished (see ``discovery``).
-
-    Only running out of time skips the run (nothing arrived); a failure to
-    reach S3 or the catalog fails it, like any other error. Runs in
-    reschedule mode: the worker slot is free between pokes. (Deferred, the
-    provider's sensor would re-arm its full timeout after every listing that
-    held only old objects, and never time out.)
+    Each poke walks the listing (or the inventory report) a page at a time
+    and stops at the first new object, so a poke costs one listing page when
+    there is work and memory stays flat whatever the bucket's size (the
+    provider's ``S3KeySensor`` lists every matching key into memory). Only
+    running out of time skips the run (nothing arrived); a failure to reach
+    S3 or the catalog fails it, like any other error. Runs in reschedule
+    mode: the worker slot is free between pokes.
     """
 
-    def __init__(self, *, source_uri: str, **kwargs):
+    def __init__(self, **kwargs):
         kwargs.setdefault("mode", "reschedule")
-        super().__init__(
-            bucket_key=f"{source_uri}*", wildcard_match=True, metadata_keys=LISTING_KEYS, deferrable=False, **kwargs
-        )
-        self.check_fn = holds_new_work
+        super().__init__(**kwargs)
 
     def execute(self, context):
-        source_uri = resolve(context["params"]).source_uri
-        self.bucket_key = f"{source_uri}*"
         try:
             return super().execute(context)
         except AirflowSensorTimeout as timeout:
-            raise AirflowSkipException(f"Nothing new under {source_uri} within {self.timeout:.0f} s") from timeout
+            source = resolve(context["params"]).source_uri
+            raise AirflowSkipException(f"Nothing new under {source} within {self.timeout:.0f} s") from timeout
 
+    def poke(self, context) -> bool:
+        settings = resolve(context["params"])
+        selection = discovery.Selection.for_run(
+            context["dag_run"].run_type, context.get("data_interval_start"), context.get("data_interval_end"),
+            context["params"],
+        )  # fmt: skip
+        run_id = context["dag_run"].run_id
+        catalog = Catalog(settings.catalog_url)
+        catalog.migrate()
 
-def holds_new_work(files: list[dict], **context) -> bool:
-    """The sensor's ``check_fn``: whether the listed files hold work for this run."""
-    settings = resolve(context["params"])
-    bucket, _ = discovery.split_uri(settings.source_uri)
-    objects = list(discovery.documents_in(bucket, files, (settings.output_uri, settings.quarantine_uri)))
-    selection = discovery.Selection.for_run(
-        context["dag_run"].run_type, context.get("data_interval_start"), context.get("data_interval_end"),
-        context["params"],
-    )  # fmt: skip
-    catalog = Catalog(settings.catalog_url)
-    catalog.migrate()
-    found = discovery.new_work(objects, catalog, selection)
-    log.info("%d objects listed, %d new (%s)", len(objects), len(found), selection.describe())
-    return bool(found)
+        def taken(page):
+            return catalog.unavailable([o.version for o in page], run_id, selection.reprocess)
+
+        pages = discovery.source_pages(settings, S3Hook(aws_conn_id=settings.aws_conn_id))
+        found, walk = discovery.new_work(pages, selection, taken, capacity=1, order="key")
+        log.info("%s under %s (%s): %d listed before deciding", "New work" if found else "Nothing new",
+                 settings.source_uri, selection.describe(), walk.listed)  # fmt: skip
+        return bool(found)

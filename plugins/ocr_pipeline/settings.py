@@ -5,7 +5,7 @@
   (``OCR_*``), the same for the DAG processor and every task. The DAG's shape
   (the launcher's operator, the output asset) depends on them, so a Variable
   that changed them in some tasks and not others would split the pipeline.
-* **Tunables** (what and how: ``source_uri``, ``engine``, ``lang``,
+* **Tunables** (what and how: ``source_uri``, ``inventory_uri``, ``discovery_order``, ``engine``, ``lang``,
   ``batch_size``, ``max_batches``, ``low_text_chars_per_page``): the
   environment, then Airflow Variables ``ocr_<name>`` at run time.
 * **The trigger form** (``FORM_FIELDS``, declared Params of the DAG): over
@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEPLOYMENT_FIELDS = ("output_uri", "quarantine_uri", "catalog_url", "launcher", "aws_conn_id")
-TUNABLE_FIELDS = ("source_uri", "engine", "lang", "batch_size", "max_batches", "low_text_chars_per_page")
+TUNABLE_FIELDS = (
+    "source_uri", "inventory_uri", "discovery_order", "engine", "lang", "batch_size", "max_batches",
+    "low_text_chars_per_page",
+)  # fmt: skip
 FORM_FIELDS = ("source_uri", "engine", "lang", "batch_size")
 LOCAL_EXECUTORS = {"LocalExecutor"}
 
@@ -40,6 +44,10 @@ class PipelineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OCR_", extra="ignore", frozen=True)
 
     source_uri: str = "s3://docs/incoming/"
+    # read the object list from an S3 Inventory report instead of listing (see ``inventory``)
+    inventory_uri: str | None = None
+    # oldest: walk the whole listing, take the oldest; key: take the first in key order and stop early
+    discovery_order: Literal["oldest", "key"] = "oldest"
     output_uri: str = "s3://docs/processed/"
     quarantine_uri: str = "s3://docs/quarantine/"
     catalog_url: str = ""

@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from ocr_pipeline import discovery, planning, publish
+from ocr_pipeline import discovery, layout, planning, publish
 from ocr_pipeline import postprocess as rows_of
 from ocr_pipeline.catalog import Catalog
-from ocr_pipeline.discovery import Selection, SourceObject, split_uri
-from ocr_pipeline.planning import Batch
+from ocr_pipeline.discovery import Selection, SourceObject
+from ocr_pipeline.planning import Batch, BatchManifest
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.contract import Report
 
@@ -40,74 +40,85 @@ def run_is_active(ti) -> Callable[[str, str], bool]:
     return is_active
 
 
-def discover(settings: PipelineSettings, selection: Selection) -> list[dict]:
-    """The objects this run should process, oldest first (see ``discovery`` for the rules)."""
-    catalog = Catalog(settings.catalog_url)
-    catalog.migrate()
-    listed = list(
-        discovery.list_objects(
-            _hook(settings), settings.source_uri, exclude=(settings.output_uri, settings.quarantine_uri)
-        )
-    )
-    found = discovery.new_work(listed, catalog, selection)
-    log.info("%d objects under %s, %d new, %s", len(listed), settings.source_uri, len(found), selection.describe())
-    return [o.as_dict() for o in found]
-
-
-def plan(
+def discover(
     settings: PipelineSettings,
-    objects: list[dict],
+    selection: Selection,
     dag_id: str,
     run_id: str,
-    reprocess: bool,
     is_active: Callable[[str, str], bool],
     max_map_length: int,
-) -> list[dict]:
-    if settings.max_batches > max_map_length:
-        raise AirflowFailException(
-            f"max_batches={settings.max_batches} is more than Airflow maps in one task ([core] "
-            f"max_map_length={max_map_length}): lower OCR_MAX_BATCHES or raise max_map_length. Nothing was claimed."
-        )
+) -> dict:
+    """Find this run's work (see ``discovery`` for the rules) and claim it in the catalog; returns counts."""
+    try:
+        planning.check_mapped_width(settings.max_batches, max_map_length)
+    except planning.MappingLimitExceeded as error:
+        raise AirflowFailException(str(error)) from error
+    catalog = Catalog(settings.catalog_url)
+    catalog.migrate()
+    catalog.release(run_id)  # an earlier attempt's claims: this attempt decides afresh
+    catalog.drop_claims_of_ended_runs(run_id, is_active)
+
+    def taken(page: list[SourceObject]) -> set[tuple[str, str]]:
+        return catalog.unavailable([o.version for o in page], run_id, selection.reprocess)
+
+    pages = discovery.source_pages(settings, _hook(settings))
+    found, walk = discovery.new_work(pages, selection, taken, settings.capacity, settings.discovery_order)
+    claimed = planning.claim(found, catalog, dag_id, run_id, selection.reprocess)
+    counts = {"listed": walk.listed, "admitted": walk.admitted, "new": walk.new, "claimed": claimed}
+    log.info(
+        "Under %s (%s): %s; capacity %d", settings.source_uri, selection.describe(), counts, settings.capacity
+    )
+    return counts
+
+
+def plan(settings: PipelineSettings, run_id: str) -> list[dict]:
+    """Split the run's claims into batches and write their manifests; returns the batches' references."""
     hook = _hook(settings)
 
     def write_text(uri: str, text: str) -> None:
-        bucket, key = split_uri(uri)
-        hook.load_string(text, key, bucket_name=bucket, replace=True)
+        hook.load_string(text, uri, replace=True)
 
-    batches = planning.plan(
-        [SourceObject(**o) for o in objects], settings, Catalog(settings.catalog_url), dag_id, run_id, reprocess,
-        is_active, write_text,
-    )  # fmt: skip
-    log.info(
-        "%d documents in %d batches (%d candidates; capacity %d)",
-        sum(len(b.documents) for b in batches), len(batches), len(objects), settings.capacity,
-    )  # fmt: skip
+    batches = planning.plan(settings, Catalog(settings.catalog_url), run_id, write_text)
+    log.info("%d documents in %d batches", sum(b.documents for b in batches), len(batches))
     return [b.model_dump() for b in batches]
 
 
 def postprocess(settings: PipelineSettings, batch: Batch, launched: dict | None) -> dict:
-    """One batch's report into catalog rows.
+    """One batch's report into catalog rows, written beside its manifest for the catalog step.
 
-    The OCR task hands the report on. When that task failed after its
-    retries there is none (or only one left by an earlier attempt of the run,
-    for another plan: ignored), and the batch's documents stay uncatalogued.
+    The OCR task hands on that it ran. When that task failed after its
+    retries there is no such word (or only one left by an earlier attempt of
+    the run, for another plan: ignored), and the batch's documents stay uncatalogued.
     """
-    if not launched or launched.get("batch_id") != batch.batch_id or "report" not in launched:
+    if not launched or launched.get("batch_id") != batch.batch_id:
         log.error("Batch %s has no report from this attempt: its OCR task failed", batch.batch_id)
-        return {"batch_id": batch.batch_id, "complete": False, "rows": []}
-    report = Report.model_validate(launched["report"])
+        return {"batch_id": batch.batch_id, "complete": False}
     hook = _hook(settings)
+    manifest = BatchManifest.model_validate_json(hook.read_key(batch.manifest_uri))
+    report = Report.model_validate_json(hook.read_key(batch.report_uri))
 
     def exists(uri: str) -> bool:
-        bucket, key = split_uri(uri)
-        return hook.check_for_key(key, bucket)
+        return hook.check_for_key(uri)
 
-    rows = rows_of.batch_rows(batch, report, exists, settings.low_text_chars_per_page, launched["try_number"])
-    return {"batch_id": batch.batch_id, "complete": True, "rows": rows}
+    rows = rows_of.batch_rows(
+        batch.batch_id,
+        manifest.documents,
+        report,
+        exists,
+        settings.low_text_chars_per_page,
+        launched["try_number"],
+    )
+    hook.load_string(publish.json_lines(rows, publish.ROW_COLUMNS), batch.rows_uri, replace=True)
+    return {"batch_id": batch.batch_id, "complete": True, "rows_uri": batch.rows_uri, "documents": len(rows)}
 
 
 def catalog(
-    settings: PipelineSettings, batches: list[Batch], results: list[dict | None], dag_id: str, run_id: str, day: date
+    settings: PipelineSettings,
+    batches: list[Batch],
+    results: list[dict | None],
+    dag_id: str,
+    run_id: str,
+    day: date,
 ) -> dict:
     """Catalogue what this run's batches produced: upsert rows, quarantine rejects, write the day's
     manifest, give back the claims.
@@ -127,9 +138,8 @@ def catalog(
     hook = _hook(settings)
     now = datetime.now(UTC)
     rows = [
-        {**row, "dag_id": dag_id, "run_id": run_id, "processed_at": now,
-         "last_modified": datetime.fromisoformat(row["last_modified"])}
-        for result in complete for row in result["rows"]
+        {**row, "dag_id": dag_id, "run_id": run_id, "processed_at": now}
+        for result in complete for row in publish.rows_from_json_lines(hook.read_key(result["rows_uri"]))
     ]  # fmt: skip
     publish.quarantine(rows, hook, settings.source_uri, settings.quarantine_uri, log)
     store.upsert(rows)
@@ -143,14 +153,13 @@ def catalog(
         "manifest": None,
     }
     if rows:
-        uri = publish.manifest_uri(settings.output_uri, day, run_id)
-        bucket, key = split_uri(uri)
-        hook.load_string(publish.manifest_lines(rows), key, bucket_name=bucket, replace=True)
+        uri = layout.catalog_manifest_uri(settings.output_uri, day, run_id)
+        hook.load_string(publish.json_lines(rows), uri, replace=True)
         summary["manifest"] = uri
     store.release(run_id)
     log.info("Catalogued: %s", summary)
     if unfinished:
-        left = sum(len(b.documents) for b in unfinished)
+        left = sum(b.documents for b in unfinished)
         raise AirflowFailException(
             f"OCR batches {', '.join(b.batch_id for b in unfinished)} did not finish (their OCR or post-processing "
             f"failed after its retries): {left} documents were not catalogued and their claims were given back, "
@@ -161,4 +170,9 @@ def catalog(
 
 def failed_tasks(task_states: dict) -> list[str]:
     """Task instances (``task_id`` or ``task_id[map_index]``) that failed, from ``ti.get_task_states``."""
-    return sorted(name for run in task_states.values() for name, state in run.items() if state in ("failed", "upstream_failed"))
+    return sorted(
+        name
+        for run in task_states.values()
+        for name, state in run.items()
+        if state in ("failed", "upstream_failed")
+    )

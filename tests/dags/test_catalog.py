@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import inspect, update
+from sqlalchemy import event, inspect, update
 
 from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.catalog.schema import claims
 from ocr_pipeline.discovery import SourceObject
-from ocr_pipeline.planning import plan
+from ocr_pipeline.planning import BatchManifest, plan
 from ocr_pipeline.settings import PipelineSettings
 
 
@@ -35,37 +35,66 @@ def alive(*runs):
     return lambda dag_id, run_id: run_id in runs
 
 
+def objects(*numbers: int) -> list[SourceObject]:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        SourceObject(uri, etag, 10, base + timedelta(minutes=n))
+        for n, (uri, etag) in zip(numbers, keys(*numbers), strict=True)
+    ]
+
+
 def test_overlapping_runs_never_hold_the_same_object(catalog_url):
     catalog = Catalog(catalog_url)
     catalog.migrate()
-    both = alive("run-a", "run-b")
-    assert catalog.claim(keys(1, 2, 3), "d", "run-a", 10, both) == keys(1, 2, 3)
-    assert catalog.claim(keys(2, 3, 4), "d", "run-b", 10, both) == keys(4)
-    assert catalog.claim(keys(1, 2), "d", "run-a", 10, both) == keys(1, 2)  # a retried plan keeps its own
+    assert catalog.claim(objects(1, 2, 3), "d", "run-a") == keys(1, 2, 3)
+    assert catalog.claim(objects(2, 3, 4), "d", "run-b") == keys(4)
+    assert catalog.claim(objects(1, 2), "d", "run-a") == keys(1, 2)  # a retried claim keeps its own
     catalog.release("run-a", keys(2))
-    assert catalog.claim(keys(2, 3), "d", "run-b", 10, both) == keys(2)
+    assert catalog.claim(objects(2, 3), "d", "run-b") == keys(2)
     catalog.release("run-a")
-    assert catalog.claim(keys(1, 3), "d", "run-b", 10, both) == keys(1, 3)
+    assert catalog.claim(objects(1, 3), "d", "run-b") == keys(1, 3)
 
 
-def test_capacity_is_filled_past_what_other_runs_hold(catalog_url):
-    """Candidates are claimed in order until the run's capacity is full, not cut before claiming."""
+def test_a_page_is_checked_in_one_query_for_finished_and_held_objects(catalog_url):
     catalog = Catalog(catalog_url)
     catalog.migrate()
-    both = alive("run-a", "run-b")
-    catalog.claim(keys(*range(0, 5)), "d", "run-a", 5, both)
-    assert catalog.claim(keys(*range(0, 12)), "d", "run-b", 5, both) == keys(5, 6, 7, 8, 9)
+    catalog.claim(objects(1), "d", "run-a")
+    catalog.claim(objects(2), "d", "run-b")
+    done = {"status": "succeeded", "processed_at": datetime.now(UTC)}
+    catalog.upsert([{"source_uri": uri, "etag": etag, **done} for uri, etag in keys(3)])
+    catalog.upsert([{"source_uri": uri, "etag": etag, **done, "status": "failed", "retryable": True}
+                    for uri, etag in keys(4)])  # fmt: skip
+    changed = [(keys(3)[0][0], "a-new-etag")]  # the same key with another ETag is another version: work
+    page = keys(*range(1, 1001)) + changed
+
+    statements = []
+
+    def count(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(catalog.engine, "before_cursor_execute", count)
+    try:
+        unavailable = catalog.unavailable(page, "run-b")
+        reprocessing = catalog.unavailable(page, "run-b", reprocess=True)
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", count)
+    assert len(statements) == 2  # one query a page, 1,001 keys in it
+    # held by another run, or finished; not its own claim, not a retryable failure, not another version
+    assert unavailable == set(keys(1, 3))
+    assert reprocessing == set(keys(1))  # reprocessing: only what another run holds
 
 
 def test_claims_last_as_long_as_their_run_whatever_its_length(catalog_url):
     catalog = Catalog(catalog_url)
     catalog.migrate()
-    catalog.claim(keys(1), "d", "long-run", 10, alive("long-run"))
+    catalog.claim(objects(1), "d", "long-run")
     with catalog.engine.begin() as connection:  # claimed days ago: the run still holds it while it is active
         connection.execute(update(claims).values(claimed_at=datetime.now(UTC) - timedelta(days=3)))
-    assert catalog.claim(keys(1), "d", "next-run", 10, alive("long-run", "next-run")) == []
+    catalog.drop_claims_of_ended_runs("next-run", alive("long-run", "next-run"))
+    assert catalog.claim(objects(1), "d", "next-run") == []
     # once the run has ended without giving it back (it failed, a worker died), the next run takes it
-    assert catalog.claim(keys(1), "d", "next-run", 10, alive("next-run")) == keys(1)
+    catalog.drop_claims_of_ended_runs("next-run", alive("next-run"))
+    assert catalog.claim(objects(1), "d", "next-run") == keys(1)
 
 
 def test_concurrent_claims_on_postgresql_split_the_objects(request):
@@ -78,10 +107,9 @@ def test_concurrent_claims_on_postgresql_split_the_objects(request):
     catalog.migrate()
     runs = [f"run-{n}" for n in range(8)]
     with ThreadPoolExecutor(len(runs)) as pool:
-        held = list(pool.map(lambda r: catalog.claim(keys(*range(200)), "d", r, 40, alive(*runs)), runs))
+        held = list(pool.map(lambda r: catalog.claim(objects(*range(200)), "d", r), runs))
     taken = [k for h in held for k in h]
     assert len(taken) == len(set(taken)) == 200
-    assert all(len(h) <= 40 for h in held)
 
 
 def test_upsert_keeps_one_row_per_object_and_etag(catalog_url):
@@ -110,28 +138,28 @@ def test_upsert_keeps_one_row_per_object_and_etag(catalog_url):
     assert catalog.finished([("s3://docs/a.pdf", "e4")]) == set()
 
 
-def test_two_plans_over_the_same_objects_split_them(catalog_url):
+def test_a_plan_splits_its_runs_claims_oldest_first_and_writes_a_manifest_each(catalog_url):
     catalog = Catalog(catalog_url)
     catalog.migrate()
     settings = PipelineSettings(catalog_url=catalog_url, batch_size=2, max_batches=10)
-    objects = [
-        SourceObject(
-            f"s3://docs/incoming/{n}.png",
-            "docs",
-            f"incoming/{n}.png",
-            f"e{n}",
-            10,
-            "2026-01-01T00:00:00+00:00",
-        )
-        for n in range(5)
-    ]
+    catalog.claim(list(reversed(objects(0, 1, 2))), "d", "run-1")
+    catalog.claim(objects(3), "d", "run-2")
     written: dict[str, str] = {}
-    both = alive("run-1", "run-2")
-    first = plan(objects[:3], settings, catalog, "d", "run-1", False, both, written.__setitem__)
-    second = plan(objects, settings, catalog, "d", "run-2", False, both, written.__setitem__)
-    taken = [d.source_uri for b in [*first, *second] for d in b.documents]
-    assert sorted(taken) == sorted(o.source_uri for o in objects)  # each object exactly once
-    assert [len(b.documents) for b in first] == [2, 1] and [len(b.documents) for b in second] == [2]
-    manifest = written[first[0].manifest_uri]
-    assert '"name": "0.png@e0"' in manifest  # outputs named per version: two ETags never share a file
-    assert first[0].report_uri.endswith("/0000/report.json") and "/run-1/" in first[0].report_uri
+
+    batches = plan(settings, catalog, "run-1", written.__setitem__)
+
+    assert [b.documents for b in batches] == [2, 1]
+    manifests = [BatchManifest.model_validate_json(written[b.manifest_uri]) for b in batches]
+    assert [[d.source.rsplit("/", 1)[1] for d in m.documents] for m in manifests] == [
+        ["0.pdf", "1.pdf"],
+        ["2.pdf"],
+    ]
+    first = manifests[0].documents[0]
+    assert (first.name, first.size, first.last_modified) == (
+        "0.pdf@etag0",
+        10,
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert manifests[0].report == batches[0].report_uri
+    assert batches[0].report_uri.endswith("/0000/report.json") and "/run-1/" in batches[0].report_uri
+    assert all(len(b.model_dump_json()) < 300 for b in batches)  # XCom gets references, not documents

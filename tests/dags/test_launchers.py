@@ -14,15 +14,18 @@ from tests.dags.conftest import load_dag
 
 BATCH = {
     "batch_id": "ab12cd34-0003",
-    "manifest_uri": "s3://docs/processed/_batches/run/0003/manifest.json",
-    "report_uri": "s3://docs/processed/_batches/run/0003/report.json",
-    "output_uri": "s3://docs/processed/",
-    "documents": [],
+    "folder": "s3://docs/processed/_batches/run/ab12cd34/0003/",
+    "documents": 2,
 }
+# the manifest names the outputs and the report: one source, nothing repeated on the command line
 COMMAND = [
-    "python", "-m", "ocr_task", "run",
-    "--manifest", BATCH["manifest_uri"], "--output", "s3://docs/processed/", "--report", BATCH["report_uri"],
-]  # fmt: skip
+    "python",
+    "-m",
+    "ocr_task",
+    "run",
+    "--manifest",
+    "s3://docs/processed/_batches/run/ab12cd34/0003/manifest.json",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +45,9 @@ def test_docker_runs_the_image_with_every_gpu():
 
 
 def test_kubernetes_pod_asks_for_an_nvidia_gpu_on_gpu_nodes():
-    op = KubernetesOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("kubernetes").deployment_arguments())
+    op = KubernetesOcrOperator(
+        task_id="ocr", batch=BATCH, **load_launcher("kubernetes").deployment_arguments()
+    )
     assert op.image == "registry.example.com/ocr-task:1.2.0"
     assert op.cmds + op.arguments == COMMAND
     assert op.container_resources.limits == {"nvidia.com/gpu": "1"}
@@ -58,7 +63,11 @@ def test_kubernetes_pod_asks_for_an_nvidia_gpu_on_gpu_nodes():
 
 def test_aws_batch_job_overrides_command_and_gpu():
     op = BatchOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("batch").deployment_arguments())
-    assert (op.job_definition, op.job_queue, op.job_name) == ("ocr-task-gpu", "ocr-gpu", "ocr-batch-ab12cd34-0003")
+    assert (op.job_definition, op.job_queue, op.job_name) == (
+        "ocr-task-gpu",
+        "ocr-gpu",
+        "ocr-batch-ab12cd34-0003",
+    )
     assert op.container_overrides["command"] == COMMAND
     assert op.container_overrides["resourceRequirements"] == [{"type": "GPU", "value": "1"}]
 
@@ -88,10 +97,17 @@ def test_container_launchers_wait_in_execute_and_leave_nothing_behind():
     """Deferred, the providers' operators would resume past the report check; exit code 3 must not keep
     a container or a pod."""
     docker = DockerOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("docker").deployment_arguments())
-    pod = KubernetesOcrOperator(task_id="ocr", batch=BATCH, deferrable=True, **load_launcher("kubernetes").deployment_arguments())
-    job = BatchOcrOperator(task_id="ocr", batch=BATCH, deferrable=True, **load_launcher("batch").deployment_arguments())
+    pod = KubernetesOcrOperator(
+        task_id="ocr", batch=BATCH, deferrable=True, **load_launcher("kubernetes").deployment_arguments()
+    )
+    job = BatchOcrOperator(
+        task_id="ocr", batch=BATCH, deferrable=True, **load_launcher("batch").deployment_arguments()
+    )
     assert docker.auto_remove == "force"
-    assert str(pod.on_finish_action.value if hasattr(pod.on_finish_action, "value") else pod.on_finish_action) == "delete_pod"
+    assert (
+        str(pod.on_finish_action.value if hasattr(pod.on_finish_action, "value") else pod.on_finish_action)
+        == "delete_pod"
+    )
     assert pod.deferrable is False and job.deferrable is False
 
 
@@ -101,10 +117,21 @@ def test_a_usage_error_is_not_retried_by_any_container_launcher():
     from airflow.sdk.exceptions import AirflowException
 
     docker = DockerOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("docker").deployment_arguments())
-    assert docker.exit_code_of(DockerContainerFailedException("Docker container failed: {'StatusCode': 2, 'Error': None}")) == 2
-    assert docker.exit_code_of(DockerContainerFailedException("Docker container failed: {'StatusCode': 1}")) == 1
-    pod = KubernetesOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("kubernetes").deployment_arguments())
-    failure = AirflowException("Pod ocr-batch returned a failure.\nremote_pod: {'state': {'terminated': {'exit_code': 2, 'reason': 'Error'}}}")
+    assert (
+        docker.exit_code_of(
+            DockerContainerFailedException("Docker container failed: {'StatusCode': 2, 'Error': None}")
+        )
+        == 2
+    )
+    assert (
+        docker.exit_code_of(DockerContainerFailedException("Docker container failed: {'StatusCode': 1}")) == 1
+    )
+    pod = KubernetesOcrOperator(
+        task_id="ocr", batch=BATCH, **load_launcher("kubernetes").deployment_arguments()
+    )
+    failure = AirflowException(
+        "Pod ocr-batch returned a failure.\nremote_pod: {'state': {'terminated': {'exit_code': 2, 'reason': 'Error'}}}"
+    )
     assert pod.exit_code_of(failure) == 2
 
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from ocr_pipeline.planning import Batch
+from ocr_pipeline.planning import PlannedDocument
 from ocr_pipeline.postprocess import batch_rows
 from ocr_task.contract import Outputs, Report, ReportEntry, ReportSummary
 
 
-def _document(name: str) -> dict:
-    return {
-        "source_uri": f"s3://docs/in/{name}",
-        "etag": "e",
-        "size": 1,
-        "last_modified": "2026-01-01T00:00:00+00:00",
-    }
+def _document(name: str) -> PlannedDocument:
+    return PlannedDocument(
+        source=f"s3://docs/in/{name}", etag="e", size=1, last_modified="2026-01-01T00:00:00+00:00"
+    )
 
 
 def _entry(name: str, characters: int, pages: int = 2) -> ReportEntry:
@@ -29,10 +26,7 @@ def _entry(name: str, characters: int, pages: int = 2) -> ReportEntry:
 
 
 def test_rows_from_a_report():
-    batch = Batch(
-        batch_id="0001", manifest_uri="s3://docs/out/_batches/m.json", report_uri="s3://docs/out/_batches/r.json",
-        output_uri="s3://docs/out/", documents=[_document(n) for n in ("full.pdf", "blank.pdf", "lost.pdf", "gone.pdf")],
-    )  # fmt: skip
+    documents = [_document(n) for n in ("full.pdf", "blank.pdf", "lost.pdf", "gone.pdf")]
     entries = [_entry("full.pdf", 3000), _entry("blank.pdf", 40), _entry("lost.pdf", 2000)]
     report = Report(
         output="s3://docs/out/", engine="auto", started_at="", finished_at="", seconds=3.0,
@@ -42,7 +36,8 @@ def test_rows_from_a_report():
     written.discard("s3://docs/out/lost.pdf.json")
 
     rows = {
-        r["source_uri"].rsplit("/", 1)[1]: r for r in batch_rows(batch, report, written.__contains__, 50, 2)
+        r["source_uri"].rsplit("/", 1)[1]: r
+        for r in batch_rows("0001", documents, report, written.__contains__, 50, 2)
     }
 
     assert (rows["full.pdf"]["status"], rows["full.pdf"]["low_text"], rows["full.pdf"]["try_number"]) == (
@@ -66,5 +61,8 @@ def test_rows_from_a_report():
     )
     # lost outputs and absent entries are the infrastructure's failures: the next run takes them again
     assert {n: r["retryable"] for n, r in rows.items()} == {
-        "full.pdf": False, "blank.pdf": False, "lost.pdf": True, "gone.pdf": True,
+        "full.pdf": False,
+        "blank.pdf": False,
+        "lost.pdf": True,
+        "gone.pdf": True,
     }

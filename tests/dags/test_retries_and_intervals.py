@@ -76,9 +76,15 @@ def test_each_kind_of_run_selects_by_its_own_rule(s3, sqlite_catalog, sample_doc
     backfill_day = (datetime(2024, 3, 5, 2, tzinfo=UTC), datetime(2024, 3, 6, 2, tzinfo=UTC))
     settings = resolve({})
 
-    def keys(run_type, interval, params=None):
+    def claimed(run_type, interval, params=None) -> list[dict]:
         selection = Selection.for_run(run_type, *interval, params)
-        return [o["key"].rsplit("/", 1)[1] for o in tasks.discover(settings, selection)]
+        tasks.discover(settings, selection, "document_ingest", "probe", lambda dag_id, run_id: False, 1024)
+        found = sqlite_catalog.claimed("probe")
+        sqlite_catalog.release("probe")
+        return found
+
+    def keys(run_type, interval, params=None):
+        return [c["source_uri"].rsplit("/", 1)[1] for c in claimed(run_type, interval, params)]
 
     assert str(DagRunType.SCHEDULED) != "scheduled"  # the trap the old comparison fell into
     # scheduled: the backlog before its interval's end, oldest first; nothing after it
@@ -87,14 +93,13 @@ def test_each_kind_of_run_selects_by_its_own_rule(s3, sqlite_catalog, sample_doc
     assert keys(DagRunType.BACKFILL, backfill_day) == ["russian.png"]
     # manual: everything new, or the form's dates
     assert keys(DagRunType.MANUAL, (None, None)) == ["english.png", "russian.png", "page.bmp"]
-    assert keys(DagRunType.MANUAL, (None, None), {"date_from": "2024-03-05", "date_to": "2024-03-05"}) == ["russian.png"]
+    assert keys(DagRunType.MANUAL, (None, None), {"date_from": "2024-03-05", "date_to": "2024-03-05"}) == [
+        "russian.png"
+    ]
 
     # once catalogued, the same interval holds nothing new: running the backfill again adds nothing
-    objects = tasks.discover(settings, Selection.for_run(DagRunType.BACKFILL, *backfill_day))
-    sqlite_catalog.upsert(
-        [{**o, "last_modified": datetime.fromisoformat(o["last_modified"]), "status": "succeeded",
-          "processed_at": datetime.now(UTC)} for o in objects]
-    )  # fmt: skip
+    objects = claimed(DagRunType.BACKFILL, backfill_day)
+    sqlite_catalog.upsert([{**o, "status": "succeeded", "processed_at": datetime.now(UTC)} for o in objects])
     assert keys(DagRunType.BACKFILL, backfill_day) == []
     assert keys(DagRunType.BACKFILL, backfill_day, {"reprocess": True}) == ["russian.png"]
 
@@ -104,11 +109,20 @@ def test_max_batches_past_the_mapping_limit_is_refused_before_claiming(s3, sqlit
 
     upload(s3, sample_docs, ["english.png"])
     settings = resolve({}).model_copy(update={"max_batches": 2000})
-    objects = tasks.discover(settings, Selection())
     with pytest.raises(AirflowFailException, match="max_map_length=1024"):
-        tasks.plan(settings, objects, "document_ingest", "run-1", False, lambda d, r: True, 1024)
+        tasks.discover(settings, Selection(), "document_ingest", "run-1", lambda d, r: True, 1024)
     with sqlite_catalog.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM claims").scalar() == 0
+    # the same through a Variable, as a user raises it, in a real run: refused, the run failed, nothing claimed
+    from airflow.models import Variable
+
+    Variable.set("ocr_max_batches", "2000")
+    try:
+        dag_run = load_dag().test()
+    finally:
+        Variable.delete("ocr_max_batches")
+    assert task_states(dag_run)["discover"] == ["failed"] and str(dag_run.state) == "failed"
+    assert sqlite_catalog.rows() == []
 
 
 def test_the_catalog_writes_only_what_this_attempt_produced(s3, sqlite_catalog):
@@ -118,14 +132,20 @@ def test_the_catalog_writes_only_what_this_attempt_produced(s3, sqlite_catalog):
 
     from ocr_pipeline.planning import Batch
 
-    stale = {"batch_id": "old00000-0000", "complete": True, "rows": [
-        {"source_uri": "s3://docs/incoming/a.png", "etag": "e", "size": 1, "status": "succeeded",
-         "last_modified": "2024-01-01T00:00:00+00:00", "batch_id": "old00000-0000"}]}  # fmt: skip
+    stale_rows = [{"source_uri": "s3://docs/incoming/a.png", "etag": "e", "size": 1, "status": "succeeded",
+                   "last_modified": "2024-01-01T00:00:00+00:00", "batch_id": "old00000-0000"}]  # fmt: skip
+    s3.put_object(
+        Bucket=BUCKET, Key="processed/_batches/old/rows.jsonl", Body=json.dumps(stale_rows[0]) + "\n"
+    )
+    stale = {
+        "batch_id": "old00000-0000",
+        "complete": True,
+        "rows_uri": f"s3://{BUCKET}/processed/_batches/old/rows.jsonl",
+    }
     settings = resolve({})
     with pytest.raises(AirflowSkipException):
         tasks.catalog(settings, [], [stale], "document_ingest", "run-1", datetime(2024, 1, 1).date())
-    batch = Batch(batch_id="new00000-0000", manifest_uri="s3://docs/m", report_uri="s3://docs/r",
-                  output_uri="s3://docs/processed/", documents=[])  # fmt: skip
+    batch = Batch(batch_id="new00000-0000", folder="s3://docs/processed/_batches/new/", documents=1)
     from airflow.sdk.exceptions import AirflowFailException
 
     with pytest.raises(AirflowFailException, match="new00000-0000 did not finish"):

@@ -60,10 +60,14 @@ def first_event(trigger) -> dict:
 
 @pytest.fixture
 def job_service(s3_server, monkeypatch):
-    service = Service({**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_ALLOWED_PREFIXES": f"s3://{BUCKET}/"})
+    service = Service(
+        {**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_ALLOWED_PREFIXES": f"s3://{BUCKET}/"}
+    )
     connection = {"conn_type": "http", "host": "127.0.0.1", "port": service.port, "password": TOKEN}
     monkeypatch.setenv("AIRFLOW_CONN_OCR_SERVICE", json.dumps(connection))
-    monkeypatch.setenv("AIRFLOW_CONN_OCR_SERVICE_WRONG_TOKEN", json.dumps({**connection, "password": "wrong"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OCR_SERVICE_WRONG_TOKEN", json.dumps({**connection, "password": "wrong"})
+    )
     service.wait_for("/ready", 200)
     yield service
     service.stop()
@@ -93,7 +97,7 @@ def test_the_trigger_says_how_a_job_ended(job_service, s3, sample_docs):
 def test_which_job_endings_the_task_retries(outcome, retried):
     operator = ServiceOcrOperator(
         task_id="ocr",
-        batch={"batch_id": "b", "manifest_uri": "s3://b/m", "report_uri": "s3://b/r", "output_uri": "s3://b/", "documents": []},
+        batch={"batch_id": "b", "folder": "s3://b/f/", "documents": 1},
     )
     with pytest.raises(AirflowException) as raised:
         operator.execute_complete({}, {"job_id": "j", "outcome": outcome, "detail": "why"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ocr_pipeline.planning import Batch
+from ocr_pipeline.planning import PlannedDocument
 from ocr_pipeline.postprocess import batch_rows
 from ocr_task.contract import Report
 from tests.conftest import run_cli
@@ -15,7 +15,15 @@ def test_low_confidence_is_flagged_in_the_report_and_the_catalog_row(sample_docs
 
     def report(threshold: str) -> dict:
         out = tmp_path / threshold
-        result = run_cli("run", "--input", str(clean), str(noisy), "--output", str(out), env={"OCR_MIN_CONFIDENCE": threshold})
+        result = run_cli(
+            "run",
+            "--input",
+            str(clean),
+            str(noisy),
+            "--output",
+            str(out),
+            env={"OCR_MIN_CONFIDENCE": threshold},
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         return json.loads((out / "report.json").read_text())
 
@@ -26,10 +34,6 @@ def test_low_confidence_is_flagged_in_the_report_and_the_catalog_row(sample_docs
     assert [e["low_confidence"] for e in flagged["documents"]] == [True, True]
 
     parsed = Report.model_validate(flagged)
-    batch = Batch(
-        batch_id="b", manifest_uri="m", report_uri="r", output_uri="o",
-        documents=[{"source_uri": e.source, "etag": "e", "size": 1, "last_modified": "2026-01-01T00:00:00+00:00"}
-                   for e in parsed.documents],
-    )  # fmt: skip
-    rows = batch_rows(batch, parsed, lambda uri: True, 50)
+    documents = [PlannedDocument(source=e.source, etag="e", size=1) for e in parsed.documents]
+    rows = batch_rows("b", documents, parsed, lambda uri: True, 50)
     assert [r["low_confidence"] for r in rows] == [e.low_confidence for e in parsed.documents]

@@ -22,7 +22,9 @@ class AirflowApi:
     """A logged-in user of the REST API (simple auth manager: ``POST /auth/token``)."""
 
     def __init__(self, url: str, user: str, password: str):
-        response = requests.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=30)
+        response = requests.post(
+            f"{url}/auth/token", json={"username": user, "password": password}, timeout=30
+        )
         response.raise_for_status()
         configuration = af.Configuration(host=url, access_token=response.json()["access_token"])
         self.client = af.ApiClient(configuration)
@@ -47,6 +49,10 @@ class AirflowApi:
     def pause(self, paused: bool) -> None:
         self.dags.patch_dag(DAG_ID, af.DAGPatchBody(is_paused=paused))
 
+    def next_scheduled_run_after(self) -> datetime | None:
+        """When the scheduler will create its next scheduled run (it moves this on as it creates each run)."""
+        return self.dags.get_dag(DAG_ID).next_dagrun_run_after
+
     def set_variable(self, key: str, value) -> None:
         body = af.VariableBody(key=key, value=str(value))
         try:
@@ -66,7 +72,9 @@ class AirflowApi:
         body = af.TriggerDAGRunPostBody(conf=conf or {}, logical_date=None)
         return self.runs.trigger_dag_run(DAG_ID, body).dag_run_id
 
-    def backfill(self, start: datetime, end: datetime, reprocess: str = "completed", conf: dict | None = None):
+    def backfill(
+        self, start: datetime, end: datetime, reprocess: str = "completed", conf: dict | None = None
+    ):
         body = af.BackfillPostBody(
             dag_id=DAG_ID, from_date=start, to_date=end, reprocess_behavior=af.ReprocessBehavior(reprocess),
             max_active_runs=2, dag_run_conf=conf or {},
@@ -125,4 +133,6 @@ class AirflowApi:
             DAG_ID, run_id, task_id, try_number, map_index=map_index, full_content=True
         )
         content = json.loads(response.data)["content"]
-        return "\n".join(json.dumps(line, ensure_ascii=False) if isinstance(line, dict) else str(line) for line in content)
+        return "\n".join(
+            json.dumps(line, ensure_ascii=False) if isinstance(line, dict) else str(line) for line in content
+        )

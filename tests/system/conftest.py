@@ -13,7 +13,7 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -73,15 +73,19 @@ class Deployment:
 
     def next_boundary(self, margin: float = 25) -> datetime:
         """The end of the next scheduled interval, at least ``margin`` seconds away, with no run active and
-        no scheduled run due before it: a Variable set now is read by that interval's run and no other."""
-        while True:
-            self.wait_until_idle()
-            now = datetime.now(UTC)
-            minutes = SCHEDULE_MINUTES
-            boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=minutes - now.minute % minutes)
-            if (boundary - now).total_seconds() >= margin:
-                return boundary
-            time.sleep((boundary - now).total_seconds() + 3)  # let that run be created; then wait it out
+        no scheduled run due before it: a Variable set now is read by that interval's run and no other.
+
+        The boundary is the scheduler's own plan (the DAG's next run), so a boundary just passed whose run the
+        scheduler has not created yet is never mistaken for a quiet moment."""
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            boundary = self.api.next_scheduled_run_after()
+            if boundary is not None and (boundary - datetime.now(UTC)).total_seconds() >= margin:
+                self.wait_until_idle()  # runs created before the plan moved on are over
+                if (boundary - datetime.now(UTC)).total_seconds() >= margin:
+                    return boundary
+            time.sleep(2)
+        raise TimeoutError("the scheduler planned no next run")
 
     def wait_until_idle(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout

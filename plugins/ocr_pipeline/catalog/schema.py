@@ -61,5 +61,7 @@ claims = Table(
     Column("dag_id", String(250), nullable=False, server_default=""),
     Column("run_id", String(250), nullable=False, index=True),
     Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Column("size", BigInteger),  # as listed: planning reads its batches from here
+    Column("last_modified", DateTime(timezone=True)),
     PrimaryKeyConstraint("source_uri", "etag", name="pk_claims"),
 )

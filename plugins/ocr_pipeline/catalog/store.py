@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import and_, create_engine, delete, event, select, tuple_
+from sqlalchemy import and_, create_engine, delete, event, select, tuple_, union_all
 from sqlalchemy.engine import Engine
 
 from ocr_pipeline.catalog.schema import claims, documents
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_CHUNK = 500  # keys per IN (...) query
+_CHUNK = 1000  # keys per IN (...) query: a listing page
 
 
 def _chunks(items: list, size: int = _CHUNK):
@@ -69,48 +69,78 @@ class Catalog:
         keys, found = list(keys), set()
         with self.engine.connect() as connection:
             for chunk in _chunks(keys):
-                query = select(documents.c.source_uri, documents.c.etag).where(
-                    tuple_(documents.c.source_uri, documents.c.etag).in_(chunk),
-                    documents.c.retryable.is_(False),
-                )
-                found.update((row.source_uri, row.etag) for row in connection.execute(query))
+                found |= self._final(connection, chunk)
         return found
 
-    def claim(
-        self,
-        keys: Iterable[tuple[str, str]],
-        dag_id: str,
-        run_id: str,
-        capacity: int,
-        is_active: Callable[[str, str], bool],
-    ) -> list[tuple[str, str]]:
-        """Claim up to ``capacity`` of ``keys`` for a run, in their order; returns those it holds.
+    @staticmethod
+    def _final(connection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        uris = sorted({uri for uri, _ in keys})
+        query = select(documents.c.source_uri, documents.c.etag).where(
+            documents.c.source_uri.in_(uris), documents.c.retryable.is_(False)
+        )
+        return {(row.source_uri, row.etag) for row in connection.execute(query)} & set(keys)
 
-        Keys held by another active run are passed over (the run goes on to the
-        next ones, so it still fills its capacity); claims of runs that are no
-        longer active (``is_active(dag_id, run_id)`` is false: they failed or
-        ended without giving them back) are taken over. Safe for concurrent
-        runs: the primary key decides, ``INSERT … ON CONFLICT DO NOTHING`` on
-        PostgreSQL waits for a concurrent claim of the same key to commit.
+    def unavailable(
+        self, keys: list[tuple[str, str]], run_id: str, reprocess: bool = False
+    ) -> set[tuple[str, str]]:
+        """Of one listing page's keys, those that are not work for ``run_id``: finished (unless
+        reprocessing) or claimed by another run. One query (a lookup of the page's URIs in each table's
+        unique index), however many keys the page holds."""
+        uris = sorted({uri for uri, _ in keys})
+        held = select(claims.c.source_uri, claims.c.etag).where(
+            claims.c.source_uri.in_(uris), claims.c.run_id != run_id
+        )
+        if not reprocess:
+            final = select(documents.c.source_uri, documents.c.etag).where(
+                documents.c.source_uri.in_(uris), documents.c.retryable.is_(False)
+            )
+            held = union_all(final, held)
+        with self.engine.connect() as connection:
+            return {(row.source_uri, row.etag) for row in connection.execute(held)} & set(keys)
+
+    def claim(self, objects: list, dag_id: str, run_id: str) -> list[tuple[str, str]]:
+        """Claim ``objects`` (with ``source_uri``, ``etag``, ``size``, ``last_modified``) for a run; returns
+        the keys it holds, in their order.
+
+        Safe for concurrent runs: the primary key decides, ``INSERT … ON
+        CONFLICT DO NOTHING`` on PostgreSQL waits for a concurrent claim of the
+        same key to commit; a key another run got first is left to it.
         """
-        self._drop_claims_of_ended_runs(dag_id, run_id, is_active)
-        keys, held = list(keys), []
-        start = 0
-        while start < len(keys) and len(held) < capacity:
-            chunk = keys[start : start + min(_CHUNK, capacity - len(held))]
-            start += len(chunk)
+        held = []
+        for chunk in _chunks(list(objects)):
             now = datetime.now(UTC)
-            rows = [{"source_uri": s, "etag": e, "dag_id": dag_id, "run_id": run_id, "claimed_at": now} for s, e in chunk]
+            rows = [
+                {"source_uri": o.source_uri, "etag": o.etag, "size": o.size, "last_modified": o.last_modified,
+                 "dag_id": dag_id, "run_id": run_id, "claimed_at": now}
+                for o in chunk
+            ]  # fmt: skip
+            keys = [(o.source_uri, o.etag) for o in chunk]
             with self.engine.begin() as connection:
                 connection.execute(_insert(self.engine, claims).on_conflict_do_nothing(), rows)
                 query = select(claims.c.source_uri, claims.c.etag).where(
-                    claims.c.run_id == run_id, tuple_(claims.c.source_uri, claims.c.etag).in_(chunk)
+                    claims.c.run_id == run_id, claims.c.source_uri.in_(sorted({uri for uri, _ in keys}))
                 )
                 mine = {(row.source_uri, row.etag) for row in connection.execute(query)}
-            held += [k for k in chunk if k in mine]
+            held += [k for k in keys if k in mine]
         return held
 
-    def _drop_claims_of_ended_runs(self, dag_id: str, run_id: str, is_active: Callable[[str, str], bool]) -> None:
+    def claimed(self, run_id: str) -> list[dict]:
+        """A run's claims, oldest object first: what its plan splits into batches."""
+        query = (
+            select(claims.c.source_uri, claims.c.etag, claims.c.size, claims.c.last_modified)
+            .where(claims.c.run_id == run_id)
+            .order_by(claims.c.last_modified, claims.c.source_uri)
+        )
+        with self.engine.connect() as connection:
+            rows = [dict(row._mapping) for row in connection.execute(query)]
+        for row in rows:  # SQLite keeps no time zone: the catalog's times are UTC
+            if row["last_modified"] is not None and row["last_modified"].tzinfo is None:
+                row["last_modified"] = row["last_modified"].replace(tzinfo=UTC)
+        return rows
+
+    def drop_claims_of_ended_runs(self, run_id: str, is_active: Callable[[str, str], bool]) -> None:
+        """Claims of runs that are no longer active (they failed, or a worker died, before giving them
+        back): free for others. A claim lasts as long as its run, with no lease to outlive or renew."""
         with self.engine.connect() as connection:
             others = connection.execute(
                 select(claims.c.dag_id, claims.c.run_id).where(claims.c.run_id != run_id).distinct()

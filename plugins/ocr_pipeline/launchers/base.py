@@ -20,7 +20,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from ocr_pipeline.discovery import split_uri
+from ocr_pipeline import layout
 from ocr_pipeline.planning import Batch
 from ocr_task.contract import EXIT_USAGE, Report
 
@@ -41,13 +41,8 @@ def as_batch(value: dict | Batch) -> Batch:
 
 
 def ocr_command(batch: Batch) -> list[str]:
-    """The OCR CLI invocation for a batch, the same for every launcher."""
-    return [
-        "python", "-m", "ocr_task", "run",
-        "--manifest", batch.manifest_uri,
-        "--output", batch.output_uri,
-        "--report", batch.report_uri,
-    ]  # fmt: skip
+    """The OCR CLI invocation for a batch, the same for every launcher: the manifest says everything else."""
+    return ["python", "-m", "ocr_task", "run", "--manifest", batch.manifest_uri]
 
 
 def ocr_image() -> str:
@@ -142,14 +137,13 @@ class OcrLaunch(BaseOperator):
 
     def forget_report(self) -> None:
         """Delete any report an earlier attempt left: from now on a report means this attempt ran."""
-        bucket, key = split_uri(self.batch.report_uri)
+        bucket, key = layout.split(self.batch.report_uri)
         S3Hook(aws_conn_id=self.storage_conn_id).delete_objects(bucket, [key])
 
     def collect(self, context, failure: Exception | None = None) -> dict:
         """The launch's outcome, decided by its report: the batch's figures, or the reason to retry or fail."""
-        bucket, key = split_uri(self.batch.report_uri)
         s3 = S3Hook(aws_conn_id=self.storage_conn_id)
-        if not s3.check_for_key(key, bucket):
+        if not s3.check_for_key(self.batch.report_uri):
             if failure is not None and self.exit_code_of(failure) == EXIT_USAGE:
                 raise AirflowFailException(
                     f"The OCR step refused its arguments (exit code {EXIT_USAGE}); retrying cannot help: {failure}"
@@ -161,7 +155,7 @@ class OcrLaunch(BaseOperator):
             self.log.warning(
                 "The OCR step exited non-zero but wrote its report: some documents were rejected"
             )
-        self._report = Report.model_validate_json(s3.read_key(key, bucket))
+        self._report = Report.model_validate_json(s3.read_key(self.batch.report_uri))
         summary = self._report.summary
         figures = {
             "batch_id": self.batch.batch_id,
@@ -174,25 +168,22 @@ class OcrLaunch(BaseOperator):
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = figures
         self.log.info("Batch %s: %s", self.batch.batch_id, figures)
-        # the report itself goes on to post-processing, which need not read it again
-        return {
-            "try_number": context["ti"].try_number,
-            "report": self._report.model_dump(mode="json", by_alias=True),
-            **figures,
-        }
+        # figures only: post-processing reads the report itself (XCom never carries per-document lists)
+        return {"try_number": context["ti"].try_number, **figures}
 
     def get_openlineage_facets_on_complete(self, task_instance):
-        """Inputs: the batch's S3 objects; outputs: the text, Markdown and JSON the report names."""
+        """Inputs: the batch's S3 objects (as its report lists them); outputs: the text, Markdown and JSON the report names."""
         from airflow.providers.openlineage.extractors import OperatorLineage
         from openlineage.client.event_v2 import Dataset
 
         def dataset(uri: str) -> Dataset:
-            bucket, key = split_uri(uri)
+            bucket, key = layout.split(uri)
             return Dataset(namespace=f"s3://{bucket}", name=key)
 
-        inputs = [dataset(d.source_uri) for d in self.batch.documents]
+        entries = self._report.documents if self._report else []
+        inputs = [dataset(entry.source) for entry in entries]
         outputs = []
-        for entry in self._report.documents if self._report else []:
+        for entry in entries:
             if entry.outputs:
                 outputs += [
                     dataset(entry.outputs.text),

@@ -16,7 +16,6 @@ import os
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from ocr_pipeline.discovery import split_uri
 from ocr_pipeline.launchers.base import OcrLaunch
 from ocr_pipeline.launchers.service_job import JOBS_ENDPOINT, OcrJobTrigger, bearer_headers
 
@@ -64,8 +63,7 @@ class ServiceOcrOperator(OcrLaunch):
     def _submit(self) -> str:
         from airflow.providers.http.hooks.http import HttpHook
 
-        bucket, key = split_uri(self.batch.manifest_uri)
-        manifest = S3Hook(aws_conn_id=self.storage_conn_id).read_key(key, bucket)
+        manifest = S3Hook(aws_conn_id=self.storage_conn_id).read_key(self.batch.manifest_uri)
         hook = HttpHook(method="POST", http_conn_id=self.http_conn_id)
         response = hook.run(
             endpoint=JOBS_ENDPOINT,
