@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -18,6 +19,9 @@ from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.discovery import SourceObject
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.contract import Manifest, ManifestDocument
+
+
+MANIFEST_WRITERS = 8
 
 
 class MappingLimitExceeded(ValueError):
@@ -86,10 +90,11 @@ class Batch(BaseModel):
 def plan(
     settings: PipelineSettings, catalog: Catalog, run_id: str, write_text: Callable[[str, str], None]
 ) -> list[Batch]:
-    """Split the run's claims, oldest first, into batches; write each one's manifest (``write_text(uri, text)``)."""
+    """Split the run's claims, oldest first, into batches; write each one's manifest (``write_text(uri, text)``,
+    several at a time: a run's fifty manifests one after the other would cost more than its listing)."""
     claimed = catalog.claimed(run_id)
     attempt = uuid.uuid4().hex[:8]
-    batches = []
+    batches, manifests = [], {}
     for number, start in enumerate(range(0, len(claimed), settings.batch_size)):
         members = claimed[start : start + settings.batch_size]
         folder = layout.batch_folder(settings.output_uri, run_id, attempt, number)
@@ -106,6 +111,8 @@ def plan(
                 for c in members
             ],
         )  # fmt: skip
-        write_text(layout.manifest_uri(folder), manifest.model_dump_json(indent=1))
+        manifests[layout.manifest_uri(folder)] = manifest.model_dump_json(indent=1)
         batches.append(Batch(batch_id=f"{attempt}-{number:04d}", folder=folder, documents=len(members)))
+    with ThreadPoolExecutor(MANIFEST_WRITERS) as pool:
+        list(pool.map(write_text, manifests, manifests.values()))
     return batches

@@ -1,0 +1,80 @@
+"""What one task hands the next through XCom: small typed values, validated where a task receives them.
+
+    discover ──Discovered──▶ plan ──[Batch]──▶ ocr ──Launched──▶ postprocess ──BatchRows──▶ catalog
+
+Counts and references only: the documents themselves are in the catalog (a
+run's claims) and in S3 (manifests, reports, rows), so no value grows with a
+batch or a bucket.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from ocr_pipeline import layout
+
+
+class Discovered(BaseModel):
+    """What ``discover`` saw and claimed."""
+
+    listed: int
+    admitted: int
+    new: int
+    claimed: int
+
+
+class Batch(BaseModel):
+    """One batch; its documents are in its manifest.
+
+    ``batch_id`` holds the id of the plan attempt that made it, so a result
+    left by an earlier attempt of the same run is never taken for this one.
+    """
+
+    batch_id: str
+    folder: str
+    documents: int
+
+    @property
+    def manifest_uri(self) -> str:
+        return layout.manifest_uri(self.folder)
+
+    @property
+    def report_uri(self) -> str:
+        return layout.report_uri(self.folder)
+
+    @property
+    def rows_uri(self) -> str:
+        return layout.rows_uri(self.folder)
+
+
+class Launched(BaseModel):
+    """An OCR task's outcome: the batch ran (its report exists) in this try, with these figures."""
+
+    batch_id: str
+    try_number: int
+    documents: int
+    succeeded: int
+    failed: int
+    pages: int
+    report_uri: str
+
+
+class BatchRows(BaseModel):
+    """A batch's catalog rows, written to ``rows_uri``; ``complete`` is false when its OCR task failed."""
+
+    batch_id: str
+    complete: bool
+    rows_uri: str | None = None
+    documents: int = 0
+
+
+class CatalogSummary(BaseModel):
+    """What ``catalog`` recorded for the run."""
+
+    documents: int
+    succeeded: int
+    failed: int
+    low_text: int
+    pages: int
+    unfinished_batches: int
+    manifest: str | None = None
