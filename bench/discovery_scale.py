@@ -113,9 +113,10 @@ def discover_and_plan(catalog_url: str, prefix: str, run_id: str) -> dict:
     batches = tasks.plan(settings, run_id)
     seconds = time.perf_counter() - start
     event.remove(engine, "before_cursor_execute", count)
-    xcoms = [json.dumps(found), json.dumps(batches)]
+    # as the DAG's tasks return them to XCom
+    xcoms = [found.model_dump_json(), json.dumps([b.model_dump() for b in batches])]
     return {
-        "seconds": seconds, "found": found, "batches": len(batches), "queries": len(queries),
+        "seconds": seconds, "found": found.model_dump(), "batches": len(batches), "queries": len(queries),
         "largest_xcom": max(len(x.encode()) for x in xcoms),
     }  # fmt: skip
 

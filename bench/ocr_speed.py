@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image  # noqa: E402
 
-from ocr_task import samples  # noqa: E402
 from ocr_task.config import available_cores  # noqa: E402
 from ocr_task.contract import Report  # noqa: E402
+from tests import samples  # noqa: E402
 
 KINDS = (
     "en-clean", "ru-clean", "en-scan", "ru-scan", "two-column", "rotated",

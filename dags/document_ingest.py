@@ -23,10 +23,11 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ocr_pipeline import tasks
 from ocr_pipeline.discovery import Selection
+from ocr_pipeline.handoffs import Batch, BatchRows, Launched
 from ocr_pipeline.launchers import load_launcher
-from ocr_pipeline.planning import Batch
 from ocr_pipeline.sensors import NewDocumentsSensor
 from ocr_pipeline.settings import PipelineSettings, resolve
+from ocr_task.engines import engine_names
 
 # Read when the DAG is parsed: the deployment settings the DAG's shape depends on (environment only).
 DEPLOYED = PipelineSettings.build()
@@ -41,7 +42,7 @@ PARAMS = {
         description=f"s3://bucket/prefix/ to ingest. Empty: the configured prefix ({DEPLOYED.source_uri}).",
     ),
     "engine": Param(
-        None, type=["null", "string"], enum=[None, "auto", "tesseract", "rapidocr", "paddleocr-vl"], title="OCR engine",
+        None, type=["null", "string"], enum=[None, *engine_names()], title="OCR engine",
         description="Empty: the configured engine (OCR_ENGINE). auto picks per page: text layer, script, PaddleOCR-VL when enabled.",
     ),
     "lang": Param(
@@ -103,25 +104,25 @@ def document_ingest():
         return tasks.discover(
             resolve(params), selection, dag_run.dag_id, dag_run.run_id, tasks.run_is_active(ti),
             conf.getint("core", "max_map_length"),
-        )  # fmt: skip
+        ).model_dump()  # fmt: skip
 
     @task
     def plan(found: dict, params=None, dag_run=None) -> list[dict]:
         """The run's claims into batches, their manifests in S3; XCom gets the batches' references."""
-        return tasks.plan(resolve(params), dag_run.run_id)
+        return [b.model_dump() for b in tasks.plan(resolve(params), dag_run.run_id)]
 
     @task(trigger_rule="all_done")
     def postprocess(batch: dict, params=None, ti=None) -> dict:
         launched = ti.xcom_pull(task_ids="ocr", map_indexes=ti.map_index)
-        return tasks.postprocess(resolve(params), Batch.model_validate(batch), launched)
+        launched = Launched.model_validate(launched) if launched else None
+        return tasks.postprocess(resolve(params), Batch.model_validate(batch), launched).model_dump()
 
     @task(trigger_rule="all_done_min_one_success")
     def catalog(batches: list[dict], results, params=None, dag_run=None) -> dict:
         day = (dag_run.logical_date or dag_run.run_after).date()
         planned = [Batch.model_validate(b) for b in batches]
-        return tasks.catalog(
-            resolve(params), planned, list(results or []), dag_run.dag_id, dag_run.run_id, day
-        )
+        fresh = [BatchRows.model_validate(r) if r else None for r in results or []]
+        return tasks.catalog(resolve(params), planned, fresh, dag_run.dag_id, dag_run.run_id, day).model_dump()
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run(ti=None, dag_run=None) -> None:

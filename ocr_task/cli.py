@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ocr_task.contract import EXIT_BATCH_FAILED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
-from ocr_task.engines import ENGINE_NAMES
+from ocr_task.engines import engine_names
 
 log = logging.getLogger("ocr_task")
 
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--manifest", metavar="MANIFEST", help="JSON manifest, local or s3://")
     run.add_argument("--output", metavar="DEST", help="output folder or s3:// prefix")
     run.add_argument("--report", metavar="URI", help="where to write the report (default DEST/report.json)")
-    run.add_argument("--engine", choices=ENGINE_NAMES, help="default: auto (OCR_ENGINE)")
+    run.add_argument("--engine", choices=engine_names(), help="default: auto (OCR_ENGINE)")
     run.add_argument("--lang", help="language hint, e.g. rus+eng (OCR_LANG)")
     run.add_argument("--dpi", type=int, help="PDF rendering resolution (OCR_DPI, default 200)")
     run.add_argument("--workers", type=int, help="worker processes (OCR_WORKERS, default: cores available)")
@@ -74,9 +74,8 @@ def _settings(args):
 
 def _plan(args, storage):
     """Documents, output, report destination and settings from the arguments; ValueError on anything unusable."""
-    from ocr_task.contract import REPORT_NAME, Manifest
+    from ocr_task.contract import REPORT_NAME, Manifest, ManifestDocument
     from ocr_task.errors import DocumentError
-    from ocr_task.runner import BatchItem
     from ocr_task.storage import join
 
     output, report = args.output, args.report
@@ -89,9 +88,9 @@ def _plan(args, storage):
         report = report or manifest.report
         args.engine = args.engine or manifest.engine
         args.lang = args.lang or manifest.lang
-        items = BatchItem.all_in(manifest)
+        items = manifest.documents
     else:
-        items = [BatchItem(uri) for src in args.input for uri in storage.expand(src)]
+        items = [ManifestDocument(source=uri) for src in args.input for uri in storage.expand(src)]
     if not output:
         raise ValueError("--output is required (or an 'output' in the manifest)")
     try:
@@ -143,7 +142,7 @@ def _check_lang(settings) -> None:
 
 
 def _models(args) -> int:
-    from ocr_task import models
+    from ocr_task import provisioning
     from ocr_task.config import VlSettings
 
     vl = VlSettings(
@@ -151,15 +150,15 @@ def _models(args) -> int:
     )
     if args.models_command == "fetch":
         try:
-            written = models.fetch(args.dest, vl)
-        except models.FetchError as error:
+            written = provisioning.fetch(args.dest, vl)
+        except provisioning.FetchError as error:
             print(f"ocr_task: {error}", file=sys.stderr)
             return EXIT_BATCH_FAILED
         for path in written:
             print(path)
         print(f"Models are in {args.dest}; on the OCR host set OCR_VL_MODELS_HOME={args.dest}")
         return EXIT_OK
-    required = models.required_models(vl)
+    required = provisioning.required_models(vl)
     print(
         json.dumps(
             [{"model": m.name, "dir": str(m.directory), "present": m.present} for m in required], indent=1
@@ -167,7 +166,7 @@ def _models(args) -> int:
     )
     missing = [m for m in required if not m.present]
     if missing:
-        print(models.missing_models_message(missing), file=sys.stderr)
+        print(provisioning.missing_models_message(missing), file=sys.stderr)
         return EXIT_BATCH_FAILED
     return EXIT_OK
 

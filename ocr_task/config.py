@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VlBackend = Literal["native", "vllm-server", "sglang-server", "fastdeploy-server"]
@@ -71,6 +71,14 @@ class OcrSettings(BaseSettings):
 
     engine: str = "auto"
     lang: str | None = Field(None, description="Language hint, Tesseract style: 'rus+eng', 'eng', 'chi_sim'")
+
+    @field_validator("engine")
+    @classmethod
+    def _registered_engine(cls, value: str) -> str:
+        from ocr_task.engines import check_engine_name
+
+        return check_engine_name(value)
+
     dpi: int = Field(200, ge=50, le=600)
     workers: int = Field(0, ge=0, description="Worker processes for OCR pages; 0 = cores available")
     max_pages: int = Field(1000, ge=1)

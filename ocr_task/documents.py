@@ -22,6 +22,10 @@ from ocr_task.errors import DocumentError
 from ocr_task.result import Line
 from ocr_task.textlayer import text_layer_lines
 
+# Pillow's own guard off, once for the process: every frame's size is checked against OCR_MAX_PIXELS from
+# its header before it is decoded (``pages()``), with a message that names the setting.
+Image.MAX_IMAGE_PIXELS = None
+
 # Extension -> kind. The kind is also what sniffing the first bytes finds.
 EXTENSIONS = {
     ".pdf": "pdf",
@@ -181,9 +185,6 @@ class ImageDocument:
         self.settings = settings
         self.kind = kind
         label = kind.upper()
-        # Every frame's size is checked against our limit before it is decoded (pages()),
-        # which also covers sizes Pillow's own guard would only warn about.
-        Image.MAX_IMAGE_PIXELS = None
         try:
             self.image = Image.open(path)  # reads the header only
             self.page_count = getattr(self.image, "n_frames", 1)

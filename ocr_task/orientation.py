@@ -33,9 +33,7 @@ _SKEW_WIDTH = 600  # width of the page sample the skew search runs on
 @dataclass
 class Orientation:
     rotation: int  # degrees clockwise the page was turned from upright
-    confidence: float
     script: str | None
-    script_confidence: float
 
 
 class OrientationDetector:
@@ -67,9 +65,9 @@ class OrientationDetector:
         if not found or found["orient_conf"] < _SURE:
             found = self._detect(_FULL_SAMPLE) or found
         if not found:
-            return Orientation(0, 0.0, None, 0.0)
+            return Orientation(0, None)
         rotation = found["orient_deg"] if found["orient_conf"] >= _MIN_CONFIDENCE else 0
-        return Orientation(rotation, found["orient_conf"], found["script_name"], found["script_conf"])
+        return Orientation(rotation, found["script_name"])
 
 
 def turn_upright(image: Image.Image, rotation: int) -> Image.Image:

@@ -24,7 +24,7 @@ from PIL import Image
 
 from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage, TextLayerPage
-from ocr_task.engines import AUTO, EngineSet
+from ocr_task.engines import AUTO, PADDLE_VL, TESSERACT, EngineSet
 from ocr_task.engines.auto import choose
 from ocr_task.engines.base import Recognition
 from ocr_task.layout import build_blocks
@@ -89,7 +89,7 @@ class PagePipeline:
     def _wants_upright_pages(self) -> bool:
         name = self.settings.engine
         if name == AUTO:
-            name = "paddleocr-vl" if self.settings.vl.enabled else "tesseract"
+            name = PADDLE_VL if self.settings.vl.enabled else TESSERACT
         return self.engines.get(name).wants_upright_pages
 
     def _engine_for(self, script: str | None) -> tuple[str, str | None]:

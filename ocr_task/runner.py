@@ -22,9 +22,9 @@ from pathlib import Path
 
 from ocr_task import result as render
 from ocr_task.config import OcrSettings, available_cores
-from ocr_task.contract import REPORT_NAME, Manifest, Outputs, Report, ReportEntry, ReportSummary
+from ocr_task.contract import REPORT_NAME, ManifestDocument, Outputs, Report, ReportEntry, ReportSummary
 from ocr_task.documents import MEDIA_TYPES, ImagePage, check_size, open_document
-from ocr_task.engines import AUTO
+from ocr_task.engines import AUTO, PADDLE_VL
 from ocr_task.errors import BatchCancelled, BatchError, DocumentError
 from ocr_task.naming import unique_names
 from ocr_task.pipeline import text_layer_result
@@ -37,21 +37,10 @@ log = logging.getLogger("ocr_task")
 
 
 @dataclass
-class BatchItem:
-    source: str
-    etag: str | None = None
-    name: str | None = None
-
-    @classmethod
-    def all_in(cls, manifest: Manifest) -> list[BatchItem]:
-        return [cls(d.source, d.etag, d.name) for d in manifest.documents]
-
-
-@dataclass
 class _Job:
     """One document on its way through the batch."""
 
-    item: BatchItem
+    item: ManifestDocument
     name: str
     started: float = 0.0
     media_type: str | None = None
@@ -70,7 +59,7 @@ VL_CLIENT_MODULES = ("paddleocr", "openai", "tesserocr", "ocr_task.engines.paddl
 
 
 def _uses_gpu_engine(settings: OcrSettings) -> bool:
-    return settings.engine == "paddleocr-vl" or (settings.engine == AUTO and settings.vl.enabled)
+    return settings.engine == PADDLE_VL or (settings.engine == AUTO and settings.vl.enabled)
 
 
 class BatchRunner:
@@ -109,7 +98,7 @@ class BatchRunner:
 
     def run(
         self,
-        items: list[BatchItem],
+        items: list[ManifestDocument],
         output: str,
         report_uri: str | None = None,
         *,
@@ -136,7 +125,7 @@ class BatchRunner:
         self.storage.write_bytes(report_uri, report.to_json().encode(), "application/json")
         return report
 
-    def read(self, item: BatchItem) -> tuple[ReportEntry, DocumentResult | None]:
+    def read(self, item: ManifestDocument) -> tuple[ReportEntry, DocumentResult | None]:
         """One document recognised and kept in memory (no output written): its entry and its result."""
         kept = KeptOutputs()
         [entry] = self._process([item], kept, None, None)

@@ -89,7 +89,7 @@ def save_s3(client) -> None:
 
 def upload_samples(client) -> None:
     """The sample documents: English and Russian, PDF and images, scanned and born-digital, one corrupt."""
-    from ocr_task import samples
+    from tests import samples
 
     existing = {
         o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix="incoming/").get("Contents", [])

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from ocr_task import samples
 from ocr_task.storage import s3_client
+from tests import samples
 
 REPO = Path(__file__).resolve().parent.parent
 

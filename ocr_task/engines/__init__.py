@@ -1,42 +1,42 @@
-"""OCR engines: one module each, registered here by name.
+"""OCR engines: one module each, registered here by name; this registry is the only list of them.
 
-Adding an engine is one module implementing :class:`~ocr_task.engines.base.Engine`
-and one line in ``_LOADERS``.
+Adding an engine is one module with an :class:`~ocr_task.engines.base.Engine`
+subclass (constructed as ``Engine(settings, threads)``) and one line in
+``ENGINES``: the CLI's choices, the settings' validation and the Airflow
+trigger form's list all come from here. Each is imported only when used, so
+an image without PaddleOCR runs the CPU engines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 
 from ocr_task.config import OcrSettings
 from ocr_task.engines.base import Engine
 
-
-def _tesseract(settings: OcrSettings, threads: int) -> Engine:
-    from ocr_task.engines.tesseract import TesseractEngine
-
-    return TesseractEngine(settings)
-
-
-def _rapidocr(settings: OcrSettings, threads: int) -> Engine:
-    from ocr_task.engines.rapidocr import RapidOcrEngine
-
-    return RapidOcrEngine(settings, threads)
-
-
-def _paddle_vl(settings: OcrSettings, threads: int) -> Engine:
-    from ocr_task.engines.paddle_vl import PaddleOcrVlEngine
-
-    return PaddleOcrVlEngine(settings)
-
-
-_LOADERS: dict[str, Callable[[OcrSettings, int], Engine]] = {
-    "tesseract": _tesseract,
-    "rapidocr": _rapidocr,
-    "paddleocr-vl": _paddle_vl,
+AUTO = "auto"  # not an engine: chooses one per page (``engines.auto``)
+TESSERACT, RAPIDOCR, PADDLE_VL = "tesseract", "rapidocr", "paddleocr-vl"
+ENGINES = {
+    TESSERACT: "ocr_task.engines.tesseract:TesseractEngine",
+    RAPIDOCR: "ocr_task.engines.rapidocr:RapidOcrEngine",
+    PADDLE_VL: "ocr_task.engines.paddle_vl:PaddleOcrVlEngine",
 }
-AUTO = "auto"
-ENGINE_NAMES = (AUTO, *_LOADERS)
+
+
+def engine_names() -> tuple[str, ...]:
+    """Every name a user may choose: ``auto`` and the registered engines."""
+    return (AUTO, *ENGINES)
+
+
+def check_engine_name(name: str) -> str:
+    if name not in engine_names():
+        raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(engine_names())}")
+    return name
+
+
+def engine_class(name: str) -> type[Engine]:
+    module, _, attribute = ENGINES[check_engine_name(name)].partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 class EngineSet:
@@ -49,7 +49,5 @@ class EngineSet:
 
     def get(self, name: str) -> Engine:
         if name not in self._loaded:
-            if name not in _LOADERS:
-                raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")
-            self._loaded[name] = _LOADERS[name](self.settings, self.threads)
+            self._loaded[name] = engine_class(name)(self.settings, self.threads)
         return self._loaded[name]

@@ -16,6 +16,7 @@ time: cheaper than being wrong.
 from __future__ import annotations
 
 from ocr_task.config import OcrSettings
+from ocr_task.engines import PADDLE_VL, RAPIDOCR, TESSERACT
 from ocr_task.orientation import CJK_SCRIPTS
 
 # Tesseract languages by script; a script not told apart (a page with little text) gets both.
@@ -31,9 +32,9 @@ def hint_is_cjk(lang: str) -> bool:
 def choose(settings: OcrSettings, script: str | None) -> tuple[str, str | None]:
     """(engine name, language) for a page whose detected script is ``script``."""
     if settings.vl.enabled:
-        return "paddleocr-vl", settings.lang
+        return PADDLE_VL, settings.lang
     if settings.lang:
-        return ("rapidocr", settings.lang) if hint_is_cjk(settings.lang) else ("tesseract", settings.lang)
+        return (RAPIDOCR, settings.lang) if hint_is_cjk(settings.lang) else (TESSERACT, settings.lang)
     if script in CJK_SCRIPTS:
-        return "rapidocr", None
-    return "tesseract", SCRIPT_LANGS.get(script or "", UNKNOWN_SCRIPT_LANG)
+        return RAPIDOCR, None
+    return TESSERACT, SCRIPT_LANGS.get(script or "", UNKNOWN_SCRIPT_LANG)

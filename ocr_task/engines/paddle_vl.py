@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ocr_task.config import OcrSettings, VlSettings
+from ocr_task.engines import PADDLE_VL
 from ocr_task.engines.base import Engine, Recognition, to_bgr
 from ocr_task.errors import BatchError, EngineUnavailable
-from ocr_task.models import missing_models_message, required_models
+from ocr_task.provisioning import missing_models_message, required_models
 from ocr_task.result import Block, EngineInfo
 
 _HUB_FAILURES = ("No available model hosting platforms detected", "Could not prepare the official model")
@@ -117,10 +118,10 @@ def to_recognition(result, info: EngineInfo) -> Recognition:
 
 
 class PaddleOcrVlEngine(Engine):
-    name = "paddleocr-vl"
+    name = PADDLE_VL
     finds_tables = True  # its layout model and VLM give tables as HTML
 
-    def __init__(self, settings: OcrSettings):
+    def __init__(self, settings: OcrSettings, threads: int = 1):
         vl = settings.vl
         self.wants_upright_pages = not vl.use_doc_orientation_classify
         if vl.uses_server and not vl.rec_server_url:
@@ -146,7 +147,6 @@ class PaddleOcrVlEngine(Engine):
         except PackageNotFoundError:
             engine_version = "unknown"
         self._info = EngineInfo(self.name, engine_version, [m.name for m in models])
-        self.batch_pages = vl.batch_pages
 
     def info(self) -> EngineInfo:
         return self._info

@@ -11,6 +11,7 @@ from importlib.metadata import version
 import numpy as np
 
 from ocr_task.config import OcrSettings
+from ocr_task.engines import RAPIDOCR
 from ocr_task.engines.base import Engine, Recognition, to_bgr
 from ocr_task.errors import EngineUnavailable
 from ocr_task.result import EngineInfo, Line
@@ -19,7 +20,7 @@ MODELS = ["PP-OCRv6_det_small", "PP-OCRv6_rec_small"]
 
 
 class RapidOcrEngine(Engine):
-    name = "rapidocr"
+    name = RAPIDOCR
 
     def __init__(self, settings: OcrSettings, threads: int = 1):
         try:

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from ocr_task.config import OcrSettings
+from ocr_task.engines import TESSERACT
 from ocr_task.engines.base import Engine, Recognition
 from ocr_task.engines.tessdata import check_languages, find_tessdata
 from ocr_task.errors import EngineUnavailable
@@ -20,9 +21,9 @@ DEFAULT_LANG = "rus+eng"
 
 
 class TesseractEngine(Engine):
-    name = "tesseract"
+    name = TESSERACT
 
-    def __init__(self, settings: OcrSettings):
+    def __init__(self, settings: OcrSettings, threads: int = 1):
         try:
             import tesserocr
         except ImportError as error:

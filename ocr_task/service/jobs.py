@@ -23,7 +23,6 @@ from pydantic import BaseModel
 from ocr_task.contract import Manifest, Report
 from ocr_task.errors import BatchCancelled, BatchError
 from ocr_task.progress import Progress
-from ocr_task.runner import BatchItem
 from ocr_task.service.engine import Engine
 
 log = logging.getLogger("ocr_task.service")
@@ -134,7 +133,7 @@ class JobBoard:
                 job.status, job.started_at = JobStatus.running, datetime.now(UTC)
                 job.report = await run_in_threadpool(
                     self.engine.runner.run,
-                    BatchItem.all_in(job.manifest),
+                    job.manifest.documents,
                     job.manifest.output,
                     job.manifest.report,
                     progress=job.progress,

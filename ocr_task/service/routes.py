@@ -12,10 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ocr_task import result as render
-from ocr_task.contract import Manifest
+from ocr_task.contract import Manifest, ManifestDocument
 from ocr_task.errors import BatchError
 from ocr_task.naming import output_name
-from ocr_task.runner import BatchItem
 from ocr_task.service.access import require_token, storage_refusal
 from ocr_task.service.engine import Engine, QueueFull
 from ocr_task.service.jobs import Job, JobBoard, JobView
@@ -77,7 +76,7 @@ async def ocr_upload(file: UploadFile, engine: ReadyEngine) -> UploadResult:
                 while chunk := await file.read(1 << 20):
                     out.write(chunk)
             try:
-                entry, document = await run_in_threadpool(engine.runner.read, BatchItem(str(path), name=name))
+                entry, document = await run_in_threadpool(engine.runner.read, ManifestDocument(source=str(path), name=name))
             except BatchError as error:
                 raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
     if document is None:

@@ -12,14 +12,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from ocr_pipeline import layout
 from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.discovery import SourceObject
+from ocr_pipeline.handoffs import Batch
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.contract import Manifest, ManifestDocument
-
 
 MANIFEST_WRITERS = 8
 
@@ -61,30 +59,6 @@ class PlannedDocument(ManifestDocument):
 
 class BatchManifest(Manifest):
     documents: list[PlannedDocument]
-
-
-class Batch(BaseModel):
-    """A reference to one batch as it crosses task boundaries (XCom); its documents are in its manifest.
-
-    ``batch_id`` holds the id of the plan attempt that made it, so a result
-    left by an earlier attempt of the same run is never taken for this one.
-    """
-
-    batch_id: str
-    folder: str
-    documents: int
-
-    @property
-    def manifest_uri(self) -> str:
-        return layout.manifest_uri(self.folder)
-
-    @property
-    def report_uri(self) -> str:
-        return layout.report_uri(self.folder)
-
-    @property
-    def rows_uri(self) -> str:
-        return layout.rows_uri(self.folder)
 
 
 def plan(

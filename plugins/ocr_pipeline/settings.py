@@ -71,6 +71,13 @@ class PipelineSettings(BaseSettings):
     def _catalog_default(cls, value: str) -> str:
         return value or _default_catalog_url()
 
+    @field_validator("engine")
+    @classmethod
+    def _registered_engine(cls, value: str) -> str:
+        from ocr_task.engines import check_engine_name
+
+        return check_engine_name(value)
+
     @field_validator("launcher")
     @classmethod
     def _known_launcher(cls, value: str) -> str:

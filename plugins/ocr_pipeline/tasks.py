@@ -14,7 +14,8 @@ from ocr_pipeline import discovery, layout, planning, publish
 from ocr_pipeline import postprocess as rows_of
 from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.discovery import Selection, SourceObject
-from ocr_pipeline.planning import Batch, BatchManifest
+from ocr_pipeline.handoffs import Batch, BatchRows, CatalogSummary, Discovered, Launched
+from ocr_pipeline.planning import BatchManifest
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.contract import Report
 
@@ -47,7 +48,7 @@ def discover(
     run_id: str,
     is_active: Callable[[str, str], bool],
     max_map_length: int,
-) -> dict:
+) -> Discovered:
     """Find this run's work (see ``discovery`` for the rules) and claim it in the catalog; returns counts."""
     try:
         planning.check_mapped_width(settings.max_batches, max_map_length)
@@ -64,14 +65,14 @@ def discover(
     pages = discovery.source_pages(settings, _hook(settings))
     found, walk = discovery.new_work(pages, selection, taken, settings.capacity, settings.discovery_order)
     claimed = planning.claim(found, catalog, dag_id, run_id, selection.reprocess)
-    counts = {"listed": walk.listed, "admitted": walk.admitted, "new": walk.new, "claimed": claimed}
+    counts = Discovered(listed=walk.listed, admitted=walk.admitted, new=walk.new, claimed=claimed)
     log.info(
         "Under %s (%s): %s; capacity %d", settings.source_uri, selection.describe(), counts, settings.capacity
     )
     return counts
 
 
-def plan(settings: PipelineSettings, run_id: str) -> list[dict]:
+def plan(settings: PipelineSettings, run_id: str) -> list[Batch]:
     """Split the run's claims into batches and write their manifests; returns the batches' references."""
     hook = _hook(settings)
 
@@ -80,19 +81,19 @@ def plan(settings: PipelineSettings, run_id: str) -> list[dict]:
 
     batches = planning.plan(settings, Catalog(settings.catalog_url), run_id, write_text)
     log.info("%d documents in %d batches", sum(b.documents for b in batches), len(batches))
-    return [b.model_dump() for b in batches]
+    return batches
 
 
-def postprocess(settings: PipelineSettings, batch: Batch, launched: dict | None) -> dict:
+def postprocess(settings: PipelineSettings, batch: Batch, launched: Launched | None) -> BatchRows:
     """One batch's report into catalog rows, written beside its manifest for the catalog step.
 
     The OCR task hands on that it ran. When that task failed after its
     retries there is no such word (or only one left by an earlier attempt of
     the run, for another plan: ignored), and the batch's documents stay uncatalogued.
     """
-    if not launched or launched.get("batch_id") != batch.batch_id:
+    if launched is None or launched.batch_id != batch.batch_id:
         log.error("Batch %s has no report from this attempt: its OCR task failed", batch.batch_id)
-        return {"batch_id": batch.batch_id, "complete": False}
+        return BatchRows(batch_id=batch.batch_id, complete=False)
     hook = _hook(settings)
     manifest = BatchManifest.model_validate_json(hook.read_key(batch.manifest_uri))
     report = Report.model_validate_json(hook.read_key(batch.report_uri))
@@ -106,20 +107,20 @@ def postprocess(settings: PipelineSettings, batch: Batch, launched: dict | None)
         report,
         exists,
         settings.low_text_chars_per_page,
-        launched["try_number"],
+        launched.try_number,
     )
     hook.load_string(publish.json_lines(rows, publish.ROW_COLUMNS), batch.rows_uri, replace=True)
-    return {"batch_id": batch.batch_id, "complete": True, "rows_uri": batch.rows_uri, "documents": len(rows)}
+    return BatchRows(batch_id=batch.batch_id, complete=True, rows_uri=batch.rows_uri, documents=len(rows))
 
 
 def catalog(
     settings: PipelineSettings,
     batches: list[Batch],
-    results: list[dict | None],
+    results: list[BatchRows | None],
     dag_id: str,
     run_id: str,
     day: date,
-) -> dict:
+) -> CatalogSummary:
     """Catalogue what this run's batches produced: upsert rows, quarantine rejects, write the day's
     manifest, give back the claims.
 
@@ -131,31 +132,30 @@ def catalog(
     if not batches:
         raise AirflowSkipException("No batches in this run: nothing to catalogue")
     planned = {b.batch_id: b for b in batches}
-    fresh = {r["batch_id"]: r for r in results if r and r.get("batch_id") in planned}
-    complete = [fresh[b] for b in planned if b in fresh and fresh[b]["complete"]]
-    unfinished = [planned[b] for b in planned if b not in fresh or not fresh[b]["complete"]]
+    fresh = {r.batch_id: r for r in results if r is not None and r.batch_id in planned}
+    complete = [fresh[b] for b in planned if b in fresh and fresh[b].complete]
+    unfinished = [planned[b] for b in planned if b not in fresh or not fresh[b].complete]
     store = Catalog(settings.catalog_url)
     hook = _hook(settings)
     now = datetime.now(UTC)
     rows = [
         {**row, "dag_id": dag_id, "run_id": run_id, "processed_at": now}
-        for result in complete for row in publish.rows_from_json_lines(hook.read_key(result["rows_uri"]))
+        for result in complete for row in publish.rows_from_json_lines(hook.read_key(result.rows_uri))
     ]  # fmt: skip
     publish.quarantine(rows, hook, settings.source_uri, settings.quarantine_uri, log)
     store.upsert(rows)
-    summary = {
-        "documents": len(rows),
-        "succeeded": sum(r["status"] == "succeeded" for r in rows),
-        "failed": sum(r["status"] == "failed" for r in rows),
-        "low_text": sum(bool(r.get("low_text")) for r in rows),
-        "pages": sum(r.get("pages") or 0 for r in rows),
-        "unfinished_batches": len(unfinished),
-        "manifest": None,
-    }
+    summary = CatalogSummary(
+        documents=len(rows),
+        succeeded=sum(r["status"] == "succeeded" for r in rows),
+        failed=sum(r["status"] == "failed" for r in rows),
+        low_text=sum(bool(r.get("low_text")) for r in rows),
+        pages=sum(r.get("pages") or 0 for r in rows),
+        unfinished_batches=len(unfinished),
+    )
     if rows:
         uri = layout.catalog_manifest_uri(settings.output_uri, day, run_id)
         hook.load_string(publish.json_lines(rows), uri, replace=True)
-        summary["manifest"] = uri
+        summary.manifest = uri
     store.release(run_id)
     log.info("Catalogued: %s", summary)
     if unfinished:

@@ -99,7 +99,7 @@ def test_a_real_listing_is_checked_a_page_at_a_time_and_the_oldest_are_claimed(s
     finally:
         event.remove(catalog.engine, "before_cursor_execute", count)
 
-    assert counts == {"listed": 2100, "admitted": 2100, "new": 2099, "claimed": 4}
+    assert counts.model_dump() == {"listed": 2100, "admitted": 2100, "new": 2099, "claimed": 4}
     assert len(queries) == 3  # one per listing page of 1,000
     assert [c["source_uri"] for c in catalog.claimed("run-1")] == [f"s3://{BUCKET}/{k}" for k in keys[-5:-1]]
 

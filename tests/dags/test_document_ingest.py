@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ocr_task.samples import cer
 from tests.dags.conftest import BUCKET, load_dag
+from tests.samples import cer
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 

@@ -130,18 +130,14 @@ def test_the_catalog_writes_only_what_this_attempt_produced(s3, sqlite_catalog):
     left behind (a backfill clearing a finished run; mapped tasks that became 'removed')."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from ocr_pipeline.planning import Batch
+    from ocr_pipeline.handoffs import Batch, BatchRows
 
     stale_rows = [{"source_uri": "s3://docs/incoming/a.png", "etag": "e", "size": 1, "status": "succeeded",
                    "last_modified": "2024-01-01T00:00:00+00:00", "batch_id": "old00000-0000"}]  # fmt: skip
     s3.put_object(
         Bucket=BUCKET, Key="processed/_batches/old/rows.jsonl", Body=json.dumps(stale_rows[0]) + "\n"
     )
-    stale = {
-        "batch_id": "old00000-0000",
-        "complete": True,
-        "rows_uri": f"s3://{BUCKET}/processed/_batches/old/rows.jsonl",
-    }
+    stale = BatchRows(batch_id="old00000-0000", complete=True, rows_uri=f"s3://{BUCKET}/processed/_batches/old/rows.jsonl")
     settings = resolve({})
     with pytest.raises(AirflowSkipException):
         tasks.catalog(settings, [], [stale], "document_ingest", "run-1", datetime(2024, 1, 1).date())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ocr_task import samples
+from tests import samples
 
 
 def png_bomb(width: int = 60_000, height: int = 60_000) -> bytes:

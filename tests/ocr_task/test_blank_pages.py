@@ -7,7 +7,7 @@ import json
 import pytest
 from PIL import Image
 
-from ocr_task import samples
+from tests import samples
 from tests.conftest import run_cli
 
 

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from ocr_task.samples import cer
 from tests.conftest import run_cli
+from tests.samples import cer
 
 
 @pytest.fixture

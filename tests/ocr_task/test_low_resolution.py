@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from ocr_task import samples
 from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage
 from ocr_task.pipeline import PagePipeline
 from ocr_task.resolution import measure_text
+from tests import samples
 from tests.conftest import run_cli
 
 

@@ -8,7 +8,7 @@ import sys
 
 from PIL import Image, ImageDraw
 
-from ocr_task import samples
+from tests import samples
 
 PAGES = 40
 DPI = 300  # an A4 page is 2481 x 3508 RGB here: 26 MB, so 40 pages held at once would be over 1 GB
@@ -18,8 +18,9 @@ MEASURE = """
 import json, re, sys
 from pathlib import Path
 from ocr_task.config import OcrSettings
-from ocr_task.runner import BatchItem, BatchRunner
-report = BatchRunner(OcrSettings(workers=1, dpi=%d)).run([BatchItem(sys.argv[1])], sys.argv[2])
+from ocr_task.contract import ManifestDocument
+from ocr_task.runner import BatchRunner
+report = BatchRunner(OcrSettings(workers=1, dpi=%d)).run([ManifestDocument(source=sys.argv[1])], sys.argv[2])
 peak_kb = int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
 print(json.dumps({"pages": report.summary.pages, "failed": report.summary.failed, "peak_mb": peak_kb / 1024}))
 """

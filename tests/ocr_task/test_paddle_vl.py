@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 
 from ocr_task.config import OcrSettings, VlSettings
+from ocr_task.contract import ManifestDocument
 from ocr_task.engines import paddle_vl
 from ocr_task.engines.paddle_vl import PaddleOcrVlEngine, pipeline_arguments, to_recognition
 from ocr_task.errors import EngineUnavailable
-from ocr_task.models import required_models
-from ocr_task.runner import BatchItem, BatchRunner
+from ocr_task.provisioning import required_models
+from ocr_task.runner import BatchRunner
 from tests.conftest import run_cli
 
 
@@ -176,7 +177,7 @@ def test_batch_passes_pages_in_batches_to_one_pipeline(model_home, stand_in, sam
         engine="paddleocr-vl", workers=2, vl=VlSettings(models_home=model_home, batch_pages=2)
     )
     items = [
-        BatchItem(str(sample_docs[n].path)) for n in ("scanned.pdf", "two_pages.tiff", "sideways_90.png")
+        ManifestDocument(source=str(sample_docs[n].path)) for n in ("scanned.pdf", "two_pages.tiff", "sideways_90.png")
     ]
     report = BatchRunner(settings).run(items, str(tmp_path))
     assert report.summary.failed == 0 and report.summary.pages == 5
@@ -193,7 +194,7 @@ def test_batch_passes_pages_in_batches_to_one_pipeline(model_home, stand_in, sam
 
 def test_auto_engine_routes_to_paddle_vl_when_enabled(model_home, stand_in, sample_docs, tmp_path):
     settings = OcrSettings(vl=VlSettings(models_home=model_home, enabled=True))
-    report = BatchRunner(settings).run([BatchItem(str(sample_docs["born_digital.pdf"].path))], str(tmp_path))
+    report = BatchRunner(settings).run([ManifestDocument(source=str(sample_docs["born_digital.pdf"].path))], str(tmp_path))
     pages = json.loads((tmp_path / "born_digital.pdf.json").read_text())["pages"]
     assert report.summary.failed == 0
     assert [p["engine"]["name"] for p in pages] == ["pdf-text-layer", "paddleocr-vl"]

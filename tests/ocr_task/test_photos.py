@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ocr_task import samples
 from ocr_task.photo import page_corners
+from tests import samples
 from tests.conftest import run_cli
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ocr_task import samples
 from ocr_task.config import OcrSettings
-from ocr_task.runner import BatchItem, BatchRunner
-from ocr_task.samples import cer
+from ocr_task.contract import ManifestDocument
+from ocr_task.runner import BatchRunner
+from tests import samples
 from tests.conftest import run_cli
+from tests.samples import cer
 
 # The issue's bounds: 2% on English scanned pages, 3% on Russian ones.
 CER_BOUND = {"en": 0.02, "ru": 0.03, "zh": 0.02}
@@ -36,7 +37,7 @@ LANGUAGE = {
 def batch(sample_docs, tmp_path_factory):
     """All samples in one batch on two worker processes, as the CLI runs them."""
     out = tmp_path_factory.mktemp("out")
-    items = [BatchItem(str(sample.path)) for sample in sample_docs.values()]
+    items = [ManifestDocument(source=str(sample.path)) for sample in sample_docs.values()]
     report = BatchRunner(OcrSettings(workers=2)).run(items, str(out))
     entries = {Path(e.source).name: e for e in report.documents}
     return report, entries, out
@@ -92,14 +93,14 @@ def test_chinese_script_goes_to_rapidocr(batch):
 
 
 def test_a_language_hint_overrides_the_detected_script(sample_docs, tmp_path):
-    items = [BatchItem(str(sample_docs["english.png"].path))]
+    items = [ManifestDocument(source=str(sample_docs["english.png"].path))]
     report = BatchRunner(OcrSettings(workers=1, lang="rus")).run(items, str(tmp_path))
     page = json.loads(Path(report.documents[0].outputs.json_).read_text())["pages"][0]
     assert (page["script"], page["lang"], page["engine"]["models"]) == ("Latin", "rus", ["rus"])
 
 
 def test_progress_is_logged_with_pages_per_second(sample_docs, tmp_path, caplog):
-    items = [BatchItem(str(sample_docs[n].path)) for n in ("born_digital.pdf", "page.bmp")]
+    items = [ManifestDocument(source=str(sample_docs[n].path)) for n in ("born_digital.pdf", "page.bmp")]
     with caplog.at_level("INFO", logger="ocr_task"):
         BatchRunner(OcrSettings(workers=1, progress_seconds=0.01)).run(items, str(tmp_path))
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(("progress:", "done:"))]

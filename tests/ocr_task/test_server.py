@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from ocr_task.samples import cer
 from tests.ocr_task.bad_inputs import png_bomb
+from tests.samples import cer
 from tests.service_process import Service
 
 ALLOWED = "s3://allowed-docs/"

@@ -7,9 +7,9 @@ import json
 import numpy as np
 from PIL import Image
 
-from ocr_task import samples
 from ocr_task.result import markdown_table
 from ocr_task.tables import find_tables
+from tests import samples
 from tests.conftest import run_cli
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from ocr_task import samples
+from tests import samples
 from tests.conftest import REPO
 from tests.service_process import Service
 from tests.vl_standin_server import StandInVlmServer, answer_for, brightness

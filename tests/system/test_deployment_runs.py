@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ocr_task.samples import cer
+from tests.samples import cer
 from tests.system.conftest import IDLE_SOURCE, Deployment
 
 pytestmark = pytest.mark.system

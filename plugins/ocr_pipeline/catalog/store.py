@@ -48,7 +48,6 @@ def _engine(url: str) -> Engine:
 
 class Catalog:
     def __init__(self, url: str):
-        self.url = url
         self.engine = _engine(url)
 
     def migrate(self) -> None:

@@ -21,7 +21,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline import layout
-from ocr_pipeline.planning import Batch
+from ocr_pipeline.handoffs import Batch, Launched
 from ocr_task.contract import EXIT_USAGE, Report
 
 # Settings of the OCR step that a launcher hands on to the container from the Airflow worker's environment.
@@ -157,19 +157,16 @@ class OcrLaunch(BaseOperator):
             )
         self._report = Report.model_validate_json(s3.read_key(self.batch.report_uri))
         summary = self._report.summary
-        figures = {
-            "batch_id": self.batch.batch_id,
-            "documents": summary.documents,
-            "succeeded": summary.succeeded,
-            "failed": summary.failed,
-            "pages": summary.pages,
-            "report_uri": self.batch.report_uri,
-        }
+        launched = Launched(
+            batch_id=self.batch.batch_id, try_number=context["ti"].try_number, documents=summary.documents,
+            succeeded=summary.succeeded, failed=summary.failed, pages=summary.pages, report_uri=self.batch.report_uri,
+        )  # fmt: skip
+        figures = launched.model_dump(exclude={"try_number"})
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = figures
         self.log.info("Batch %s: %s", self.batch.batch_id, figures)
         # figures only: post-processing reads the report itself (XCom never carries per-document lists)
-        return {"try_number": context["ti"].try_number, **figures}
+        return launched.model_dump()
 
     def get_openlineage_facets_on_complete(self, task_instance):
         """Inputs: the batch's S3 objects (as its report lists them); outputs: the text, Markdown and JSON the report names."""
