@@ -37,32 +37,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "plugins")]
-POSTGRES = os.environ.get("OCR_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+from tests import postgres  # noqa: E402
+
 BUCKET = "bench"
 RUN = "scheduled__2026-11-22T00:00:00+00:00"
 
 
-def new_database() -> str:
-    from sqlalchemy import create_engine, text
-
-    name = f"ocr_bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-
-
 def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
     from ocr_pipeline.catalog.store import _engine
 
-    _engine(url).dispose()
-    engine = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    engine.dispose()
+    _engine(url).dispose()  # the catalog's pooled connections first
+    postgres.drop_database(url)
 
 
 def populate(prefix: str, count: int) -> None:
@@ -137,7 +123,7 @@ def explain(rows: int) -> list[str]:
 
     from ocr_pipeline.catalog import Catalog
 
-    url = new_database()
+    url = postgres.new_database("ocr_bench")
     try:
         catalog = Catalog(url)
         catalog.migrate()
@@ -210,7 +196,7 @@ def main() -> None:
         floors, runs = [], []
         for round_ in range(2):
             floors.append(bare_listing(client, large)[0])
-            databases.append(new_database())
+            databases.append(postgres.new_database("ocr_bench"))
             runs.append(discover_and_plan(databases[-1], large, f"{RUN}-{round_}"))
         floor, new = min(floors), min(runs, key=lambda r: r["seconds"])
         pages = -(-args.objects // 1000)
@@ -225,7 +211,7 @@ def main() -> None:
         # 2. all but 50 catalogued
         from ocr_pipeline.catalog import Catalog
 
-        catalog_url = new_database()
+        catalog_url = postgres.new_database("ocr_bench")
         databases.append(catalog_url)
         catalog = Catalog(catalog_url)
         catalog.migrate()
@@ -252,7 +238,7 @@ def main() -> None:
         print("\n3. peak memory of the discovering process (fresh process each)")
         probes = {}
         for prefix, count in ((small, args.small), (large, args.objects)):
-            databases.append(new_database())
+            databases.append(postgres.new_database("ocr_bench"))
             out = subprocess.run(
                 [sys.executable, __file__, "--probe", databases[-1], prefix],
                 env=os.environ, capture_output=True, text=True, check=True,

@@ -91,3 +91,12 @@ class Service:
         _, errors = self.process.communicate(timeout=60)
         self.client.close()
         return errors
+
+
+def serving(env: dict[str, str]):
+    """A service for a fixture: started and ready, then stopped; its log must hold no traceback."""
+    running = Service({"OCR_WORKERS": "1", **env})
+    running.wait_for("/ready", 200)
+    yield running
+    log = running.stop()
+    assert "Traceback" not in log, log

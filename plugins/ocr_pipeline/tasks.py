@@ -10,8 +10,7 @@ from datetime import UTC, date, datetime
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from ocr_pipeline import discovery, layout, planning, publish
-from ocr_pipeline import postprocess as rows_of
+from ocr_pipeline import discovery, layout, planning, quarantine, rows
 from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.discovery import Selection, SourceObject
 from ocr_pipeline.handoffs import Batch, BatchRows, CatalogSummary, Discovered, Launched
@@ -101,7 +100,7 @@ def postprocess(settings: PipelineSettings, batch: Batch, launched: Launched | N
     def exists(uri: str) -> bool:
         return hook.check_for_key(uri)
 
-    rows = rows_of.batch_rows(
+    found = rows.batch_rows(
         batch.batch_id,
         manifest.documents,
         report,
@@ -109,8 +108,8 @@ def postprocess(settings: PipelineSettings, batch: Batch, launched: Launched | N
         settings.low_text_chars_per_page,
         launched.try_number,
     )
-    hook.load_string(publish.json_lines(rows, publish.ROW_COLUMNS), batch.rows_uri, replace=True)
-    return BatchRows(batch_id=batch.batch_id, complete=True, rows_uri=batch.rows_uri, documents=len(rows))
+    hook.load_string(rows.json_lines(found, rows.ROW_COLUMNS), batch.rows_uri, replace=True)
+    return BatchRows(batch_id=batch.batch_id, complete=True, rows_uri=batch.rows_uri, documents=len(found))
 
 
 def catalog(
@@ -138,23 +137,23 @@ def catalog(
     store = Catalog(settings.catalog_url)
     hook = _hook(settings)
     now = datetime.now(UTC)
-    rows = [
+    catalogued = [
         {**row, "dag_id": dag_id, "run_id": run_id, "processed_at": now}
-        for result in complete for row in publish.rows_from_json_lines(hook.read_key(result.rows_uri))
+        for result in complete for row in rows.from_json_lines(hook.read_key(result.rows_uri))
     ]  # fmt: skip
-    publish.quarantine(rows, hook, settings.source_uri, settings.quarantine_uri, log)
-    store.upsert(rows)
+    quarantine.copy_rejected(catalogued, hook, settings.source_uri, settings.quarantine_uri, log)
+    store.upsert(catalogued)
     summary = CatalogSummary(
-        documents=len(rows),
-        succeeded=sum(r["status"] == "succeeded" for r in rows),
-        failed=sum(r["status"] == "failed" for r in rows),
-        low_text=sum(bool(r.get("low_text")) for r in rows),
-        pages=sum(r.get("pages") or 0 for r in rows),
+        documents=len(catalogued),
+        succeeded=sum(r["status"] == "succeeded" for r in catalogued),
+        failed=sum(r["status"] == "failed" for r in catalogued),
+        low_text=sum(bool(r.get("low_text")) for r in catalogued),
+        pages=sum(r.get("pages") or 0 for r in catalogued),
         unfinished_batches=len(unfinished),
     )
-    if rows:
+    if catalogued:
         uri = layout.catalog_manifest_uri(settings.output_uri, day, run_id)
-        hook.load_string(publish.json_lines(rows), uri, replace=True)
+        hook.load_string(rows.json_lines(catalogued), uri, replace=True)
         summary.manifest = uri
     store.release(run_id)
     log.info("Catalogued: %s", summary)

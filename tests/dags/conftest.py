@@ -12,14 +12,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
 from tests.conftest import backdate  # noqa: F401 - the DAG tests' helpers in one place
+from tests.postgres import new_database
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-test-"))
@@ -45,9 +44,6 @@ os.environ.update(
         "OCR_SENSOR_POKE_SECONDS": "1",
         "OCR_WORKERS": "1",
     }
-)
-POSTGRES_URL = os.environ.get(
-    "OCR_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
 
 
@@ -83,18 +79,9 @@ def catalog_url(request, tmp_path, monkeypatch):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'catalog.db'}"
     else:
-        url = new_postgres_database()
+        url = new_database()
     monkeypatch.setenv("OCR_CATALOG_URL", url)
     return url
-
-
-def new_postgres_database() -> str:
-    name = f"ocr_test_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 def load_dag():

@@ -101,9 +101,9 @@ def test_concurrent_claims_on_postgresql_split_the_objects(request):
     """Eight runs claiming the same 200 objects at once, each in its own connection: no object twice."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.dags.conftest import new_postgres_database
+    from tests.postgres import new_database
 
-    catalog = Catalog(new_postgres_database())
+    catalog = Catalog(new_database())
     catalog.migrate()
     runs = [f"run-{n}" for n in range(8)]
     with ThreadPoolExecutor(len(runs)) as pool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ocr_pipeline.planning import PlannedDocument
-from ocr_pipeline.postprocess import batch_rows
+from ocr_pipeline.rows import batch_rows
 from ocr_task.contract import Report
 from tests.conftest import run_cli
 

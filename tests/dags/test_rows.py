@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ocr_pipeline.planning import PlannedDocument
-from ocr_pipeline.postprocess import batch_rows
+from ocr_pipeline.rows import batch_rows
 from ocr_task.contract import Outputs, Report, ReportEntry, ReportSummary
 
 
