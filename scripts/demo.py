@@ -129,10 +129,57 @@ def prepare_airflow() -> None:
     )
 
 
+def step_lines(dag, dag_run) -> list[str]:
+    """One line per step of the run: its state, its time and what it handed on (the typed XCom values)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from ocr_pipeline.handoffs import BatchRows, CatalogSummary, Discovered, Launched
+
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, key="return_value")).all()
+        values: dict[str, list] = {}
+        for row in rows:
+            values.setdefault(row.task_id, []).append(XComModel.deserialize_value(row))
+    tis: dict[str, list] = {}
+    for ti in dag_run.get_task_instances():
+        tis.setdefault(ti.task_id, []).append(ti)
+
+    def said(task_id: str) -> str:
+        got = values.get(task_id, [])
+        if task_id == "discover" and got:
+            d = Discovered.model_validate(got[0])
+            return f"{d.listed} listed, {d.new} new, {d.claimed} claimed"
+        if task_id == "plan" and got:
+            batches = len(got[0])
+            return f"{sum(b['documents'] for b in got[0])} documents in {batches} batch{'es' if batches != 1 else ''}"
+        if task_id == "ocr" and got:
+            done = [Launched.model_validate(v) for v in got]
+            seconds = sum((ti.duration or 0) for ti in tis["ocr"])
+            pages = sum(d.pages for d in done)
+            return f"{sum(d.documents for d in done)} documents, {pages} pages, {pages / max(seconds, 1e-9):.2f} pages/s"
+        if task_id == "postprocess" and got:
+            return f"{sum(BatchRows.model_validate(v).documents for v in got)} catalog rows"
+        if task_id == "catalog" and got:
+            c = CatalogSummary.model_validate(got[0])
+            return f"{c.documents} documents: {c.succeeded} succeeded, {c.failed} failed, {c.low_text} with little text"
+        return ""
+
+    lines = []
+    for task_id in dag.task_ids:  # in the order the DAG declares them
+        instances = tis.get(task_id, [])
+        states = "/".join(sorted({str(ti.state) for ti in instances}))
+        seconds = sum((ti.duration or 0) for ti in instances)
+        lines.append(f"  {task_id:19} {states:8} {seconds:6.1f} s  {said(task_id)}".rstrip())
+    return lines
+
+
 def print_catalog() -> None:
     from ocr_pipeline.catalog import Catalog
 
     rows = Catalog(os.environ["OCR_CATALOG_URL"]).rows()
+    print(f"Catalog: {os.environ['OCR_CATALOG_URL']}; outputs: {MIRROR / BUCKET / 'processed'} (a copy of "
+          f"s3://{BUCKET}/processed/, daily manifests in _catalog/); rejected: {MIRROR / BUCKET / 'quarantine'}")  # fmt: skip
     header = f"{'document':44} {'pages':>5}  {'status':9} {'engine':34} output / error"
     print("\n" + header + "\n" + "-" * len(header))
     for row in rows:
@@ -145,11 +192,6 @@ def print_catalog() -> None:
         print(
             f"{name[:44]:44} {row['pages'] or 0:>5}  {row['status']:9} {(row['engine'] or '-')[:34]:34} {detail}"
         )
-    print(f"\n{len(rows)} documents in the catalog ({os.environ['OCR_CATALOG_URL']}).")
-    print(f"Outputs: {MIRROR / BUCKET / 'processed'} (a copy of s3://{BUCKET}/processed/)")
-    print(
-        f"Daily manifests: {MIRROR / BUCKET / 'processed' / '_catalog'}; rejected documents: {MIRROR / BUCKET / 'quarantine'}"
-    )
 
 
 @contextmanager
@@ -189,16 +231,14 @@ def run_once() -> int:
             return 1
         print("Running document_ingest with dag.test(): sense, discover, plan, OCR, post-process, catalogue ...")
         with output_to(log):
-            dag_run = bag.dags["document_ingest"].test()
+            dag = bag.dags["document_ingest"]
+            dag_run = dag.test()
         save_s3(client)
     finally:
         server.stop()
-    states: dict[str, list[str]] = {}
-    for ti in dag_run.get_task_instances():
-        states.setdefault(ti.task_id, []).append(str(ti.state))
     print(f"\ndocument_ingest run {dag_run.run_id}: {dag_run.state}")
-    print("tasks: " + ", ".join(f"{task} {'/'.join(s)}" for task, s in states.items()))
-    if states.get("ocr") == ["skipped"]:
+    print("\n".join(step_lines(dag, dag_run)))
+    if {str(ti.state) for ti in dag_run.get_task_instances() if ti.task_id == "ocr"} <= {"skipped"}:
         print("Nothing new to process: every document is already in the catalog with the same ETag.")
     print_catalog()
     return 0 if str(dag_run.state) == "success" else 1

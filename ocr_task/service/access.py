@@ -43,9 +43,15 @@ def storage_refusal(manifest: Manifest, allowed: list[str]) -> str | None:
     output = manifest.output if manifest.output.endswith("/") else manifest.output + "/"
     report = manifest.report or join(output, REPORT_NAME)
     uris = [("output", output), ("report", report)] + [("source", d.source) for d in manifest.documents]
-    for role, uri in uris:
-        if not is_s3(uri):
-            return f"the {role} must be an s3:// URI, not {uri!r}"
-        if ".." in uri.split("/") or not any(uri.startswith(prefix) for prefix in allowed):
-            return f"the {role} {uri} is outside the allowed prefixes"
+    return next((refusal for role, uri in uris if (refusal := uri_refusal(role, uri, allowed))), None)
+
+
+def uri_refusal(role: str, uri: str, allowed: list[str]) -> str | None:
+    """Why the job may not touch ``uri`` (None: it may)."""
+    if not allowed:
+        return "this service allows no storage: set OCR_SERVICE_ALLOWED_PREFIXES"
+    if not is_s3(uri):
+        return f"the {role} must be an s3:// URI, not {uri!r}"
+    if ".." in uri.split("/") or not any(uri.startswith(prefix) for prefix in allowed):
+        return f"the {role} {uri} is outside the allowed prefixes"
     return None

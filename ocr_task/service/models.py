@@ -25,6 +25,10 @@ class Problem(BaseModel):
     detail: str
 
 
+class ManifestReference(BaseModel):
+    manifest_uri: str = Field(description="s3:// URI of a manifest (see /v1/jobs) inside the allowed prefixes")
+
+
 class UploadResult(BaseModel):
     """The report entry of the uploaded document, and what was read from it."""
 

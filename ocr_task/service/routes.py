@@ -10,15 +10,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from ocr_task import result as render
 from ocr_task.contract import Manifest, ManifestDocument
-from ocr_task.errors import BatchError
+from ocr_task.errors import BatchError, DocumentError, StorageUnavailable
 from ocr_task.naming import output_name
-from ocr_task.service.access import require_token, storage_refusal
+from ocr_task.service.access import require_token, storage_refusal, uri_refusal
 from ocr_task.service.engine import Engine, QueueFull
 from ocr_task.service.jobs import Job, JobBoard, JobView
-from ocr_task.service.models import Health, Readiness, UploadResult, problems
+from ocr_task.service.models import Health, ManifestReference, Readiness, UploadResult, problems
 
 public = APIRouter()
 v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], responses=problems(401, 500))
@@ -109,6 +110,28 @@ async def submit_job(manifest: Manifest, request: Request, engine: ReadyEngine, 
         return jobs.submit(manifest).view()
     except QueueFull as full:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(full)) from full
+
+
+@v1.post(
+    "/jobs/by-reference",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses=problems(403, 422, 429, 503),
+    summary="Queue the batch that a manifest in S3 describes (what the Airflow launcher sends)",
+)
+async def submit_job_by_reference(
+    reference: ManifestReference, request: Request, engine: ReadyEngine, jobs: Jobs
+) -> JobView:
+    uri = reference.manifest_uri
+    if (refusal := uri_refusal("manifest", uri, request.app.state.allowed_prefixes)) is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
+    try:
+        manifest = Manifest.model_validate_json(await run_in_threadpool(engine.runner.storage.read_bytes, uri))
+    except StorageUnavailable as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
+    except (DocumentError, ValidationError) as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"cannot use manifest {uri}: {error}") from error
+    return await submit_job(manifest, request, engine, jobs)
 
 
 def _job(job_id: str, jobs: Jobs) -> Job:

@@ -63,6 +63,7 @@ def test_health_and_readiness_need_no_token(service):
     [
         ("POST", "/v1/ocr", {"files": {"file": ("a.png", b"\x89PNG")}}),
         ("POST", "/v1/jobs", {"json": {"documents": [f"{ALLOWED}in/a.png"], "output": f"{ALLOWED}out/"}}),
+        ("POST", "/v1/jobs/by-reference", {"json": {"manifest_uri": f"{ALLOWED}in/manifest.json"}}),
         ("GET", "/v1/jobs/0123", {}),
         ("DELETE", "/v1/jobs/0123", {}),
     ],
@@ -107,6 +108,30 @@ def test_a_job_runs_in_the_background_and_reports(service, documents_bucket, sam
     assert cer(sample_docs["english.png"].text, text.decode()) <= 0.02
     written = documents_bucket.get_object(Bucket="allowed-docs", Key="out/job1/_report.json")["Body"].read()
     assert json.loads(written)["summary"]["failed"] == 1
+
+
+def test_a_job_by_reference_reads_its_manifest_from_the_allowed_storage(service, documents_bucket, sample_docs):
+    source = put(documents_bucket, sample_docs["english.png"].path, "in/ref/english.png")
+    manifest = {"documents": [source], "output": f"{ALLOWED}out/ref/"}
+    documents_bucket.put_object(Bucket="allowed-docs", Key="in/ref/manifest.json", Body=json.dumps(manifest))
+
+    submitted = service.client.post("/v1/jobs/by-reference", json={"manifest_uri": f"{ALLOWED}in/ref/manifest.json"})
+    assert submitted.status_code == 202, submitted.text
+    job = service.wait_for_job(submitted.json()["id"])
+    assert (job["status"], job["progress"]["documents_done"]) == ("succeeded", 1), job
+
+    documents_bucket.put_object(Bucket="elsewhere", Key="manifest.json", Body=json.dumps(manifest))
+    outside = service.client.post("/v1/jobs/by-reference", json={"manifest_uri": "s3://elsewhere/manifest.json"})
+    assert outside.status_code == 403 and "the manifest s3://elsewhere/manifest.json is outside" in outside.text
+    missing = service.client.post("/v1/jobs/by-reference", json={"manifest_uri": f"{ALLOWED}in/ref/none.json"})
+    assert missing.status_code == 422 and "object not found" in missing.text
+    # a manifest inside the allowed storage that points outside it is refused like a posted one
+    documents_bucket.put_object(
+        Bucket="allowed-docs", Key="in/ref/sly.json",
+        Body=json.dumps({"documents": ["s3://elsewhere/manifest.json"], "output": f"{ALLOWED}out/ref/"}),
+    )  # fmt: skip
+    sly = service.client.post("/v1/jobs/by-reference", json={"manifest_uri": f"{ALLOWED}in/ref/sly.json"})
+    assert sly.status_code == 403 and "the source s3://elsewhere/manifest.json is outside" in sly.text
 
 
 @pytest.mark.parametrize(
@@ -209,7 +234,9 @@ def test_beyond_the_queue_uploads_and_jobs_get_429_and_the_service_stays_healthy
 
 def test_openapi_is_generated_from_the_routes(service):
     schema = httpx.get(f"{service.url}/openapi.json").json()
-    assert set(schema["paths"]) == {"/health", "/ready", "/v1/ocr", "/v1/jobs", "/v1/jobs/{job_id}"}
+    assert set(schema["paths"]) == {
+        "/health", "/ready", "/v1/ocr", "/v1/jobs", "/v1/jobs/by-reference", "/v1/jobs/{job_id}",
+    }  # fmt: skip
     upload_body = schema["paths"]["/v1/ocr"]["post"]["requestBody"]["content"]
     assert set(upload_body) == {"multipart/form-data"}
     jobs = schema["paths"]["/v1/jobs"]["post"]

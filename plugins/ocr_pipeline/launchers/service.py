@@ -1,4 +1,5 @@
-"""Sends the batch to the long-running OCR service (``python -m ocr_task serve``) as a job, and defers.
+"""Sends the batch to the long-running OCR service (``python -m ocr_task serve``) as a job (a reference to its
+manifest, which the service reads), and defers.
 
 The service's URL and token are the Airflow HTTP connection ``http_conn_id``
 (token = its password). Submitting answers at once with a job id; the task
@@ -11,9 +12,9 @@ cancelled job fail the task for good.
 
 from __future__ import annotations
 
+import json
 import os
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline.launchers.base import OcrLaunch
@@ -63,11 +64,10 @@ class ServiceOcrOperator(OcrLaunch):
     def _submit(self) -> str:
         from airflow.providers.http.hooks.http import HttpHook
 
-        manifest = S3Hook(aws_conn_id=self.storage_conn_id).read_key(self.batch.manifest_uri)
         hook = HttpHook(method="POST", http_conn_id=self.http_conn_id)
         response = hook.run(
-            endpoint=JOBS_ENDPOINT,
-            data=manifest,
+            endpoint=f"{JOBS_ENDPOINT}/by-reference",  # the service reads the manifest planning wrote
+            data=json.dumps({"manifest_uri": self.batch.manifest_uri}),
             headers={
                 "Content-Type": "application/json",
                 **bearer_headers(hook.get_connection(self.http_conn_id).password),
