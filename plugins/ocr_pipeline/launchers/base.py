@@ -93,12 +93,6 @@ class StorageAccess:
         return f"[default]\nrole_arn = {self.role_arn}\ncredential_source = {source}\nrole_session_name = ocr-task\n"
 
 
-def exit_code_in(error: Exception, pattern: str) -> int | None:
-    """The exit code a provider's failure message carries (``pattern`` has one group of digits)."""
-    match = re.search(pattern, str(error))
-    return int(match.group(1)) if match else None
-
-
 class OcrLaunch(BaseOperator):
     """The launch contract, mixed into each provider's operator (see the module docstring).
 
@@ -120,9 +114,13 @@ class OcrLaunch(BaseOperator):
     def launch(self, context) -> None:  # pragma: no cover - each launcher defines it
         raise NotImplementedError
 
+    # where the provider's failure message carries the OCR step's exit code (one group of digits)
+    exit_code_pattern: str | None = None
+
     def exit_code_of(self, error: Exception) -> int | None:
         """The OCR step's exit code behind a failed launch, where the launcher can tell it."""
-        return None
+        match = re.search(self.exit_code_pattern, str(error)) if self.exit_code_pattern else None
+        return int(match.group(1)) if match else None
 
     def execute(self, context) -> dict:
         self.forget_report()

@@ -11,7 +11,6 @@ from ocr_pipeline.launchers.base import (
     OcrLaunch,
     StorageAccess,
     as_batch,
-    exit_code_in,
     ocr_command,
     ocr_image,
     ocr_step_environment,
@@ -21,6 +20,9 @@ from ocr_pipeline.launchers.base import (
 class DockerOcrOperator(OcrLaunch, DockerOperator):
     """Credentials: the connection's static keys, or the Docker host's own role (a container cannot
     assume the connection's ``role_arn`` without a config file; give the host the role instead)."""
+
+    # DockerContainerFailedException: "Docker container failed: {'StatusCode': 2, ...}"
+    exit_code_pattern = r"'StatusCode': (\d+)"
 
     def __init__(self, **kwargs):
         batch = as_batch(kwargs["batch"])
@@ -39,10 +41,6 @@ class DockerOcrOperator(OcrLaunch, DockerOperator):
             "docker_url": env("OCR_DOCKER_URL", "unix://var/run/docker.sock"),
             "network_mode": env("OCR_DOCKER_NETWORK", "bridge"),
         }
-
-    def exit_code_of(self, error: Exception) -> int | None:
-        # DockerContainerFailedException: "Docker container failed: {'StatusCode': 2, ...}"
-        return exit_code_in(error, r"'StatusCode': (\d+)")
 
     def launch(self, context) -> None:
         access = StorageAccess.of(self.storage_conn_id)

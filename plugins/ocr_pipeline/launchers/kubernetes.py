@@ -15,7 +15,6 @@ from ocr_pipeline.launchers.base import (
     OcrLaunch,
     StorageAccess,
     as_batch,
-    exit_code_in,
     ocr_command,
     ocr_image,
     ocr_step_environment,
@@ -27,6 +26,9 @@ def _k8s_env(values: dict[str, str]):
 
 
 class KubernetesOcrOperator(OcrLaunch, KubernetesPodOperator):
+    # the provider's failure message carries the pod's status: ... 'exit_code': 2 ...
+    exit_code_pattern = r"'exit_code': (\d+)"
+
     def __init__(self, **kwargs):
         batch = as_batch(kwargs["batch"])
         command = ocr_command(batch)
@@ -57,10 +59,6 @@ class KubernetesOcrOperator(OcrLaunch, KubernetesPodOperator):
             "namespace": env("OCR_K8S_NAMESPACE", "default"),
             "in_cluster": env("OCR_K8S_IN_CLUSTER", "true").lower() == "true",
         }
-
-    def exit_code_of(self, error: Exception) -> int | None:
-        # the provider's failure message carries the pod's status: ... 'exit_code': 2 ...
-        return exit_code_in(error, r"'exit_code': (\d+)")
 
     def launch(self, context) -> None:
         access = StorageAccess.of(self.storage_conn_id)
