@@ -143,6 +143,11 @@ def from_listing(bucket: str, item: dict) -> SourceObject:
     )
 
 
+def catalog_check(catalog, run_id: str, reprocess: bool) -> Callable[[list[SourceObject]], set[tuple[str, str]]]:
+    """``new_work``'s ``taken`` for a run: one catalog query a page (``Catalog.unavailable``)."""
+    return lambda page: catalog.unavailable([o.version for o in page], run_id, reprocess)
+
+
 @dataclass
 class Walk:
     """What one walk over the listing saw."""

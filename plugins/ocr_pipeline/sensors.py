@@ -49,11 +49,10 @@ class NewDocumentsSensor(BaseSensorOperator):
         catalog = Catalog(settings.catalog_url)
         catalog.migrate()
 
-        def taken(page):
-            return catalog.unavailable([o.version for o in page], run_id, selection.reprocess)
-
         pages = discovery.source_pages(settings, S3Hook(aws_conn_id=settings.aws_conn_id))
-        found, walk = discovery.new_work(pages, selection, taken, capacity=1, order="key")
+        found, walk = discovery.new_work(
+            pages, selection, discovery.catalog_check(catalog, run_id, selection.reprocess), capacity=1, order="key"
+        )
         log.info("%s under %s (%s): %d listed before deciding", "New work" if found else "Nothing new",
                  settings.source_uri, selection.describe(), walk.listed)  # fmt: skip
         return bool(found)

@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from ocr_pipeline import discovery, layout, planning, quarantine, rows
 from ocr_pipeline.catalog import Catalog
-from ocr_pipeline.discovery import Selection, SourceObject
+from ocr_pipeline.discovery import Selection
 from ocr_pipeline.handoffs import Batch, BatchRows, CatalogSummary, Discovered, Launched
 from ocr_pipeline.planning import BatchManifest
 from ocr_pipeline.settings import PipelineSettings
@@ -58,11 +58,9 @@ def discover(
     catalog.release(run_id)  # an earlier attempt's claims: this attempt decides afresh
     catalog.drop_claims_of_ended_runs(run_id, is_active)
 
-    def taken(page: list[SourceObject]) -> set[tuple[str, str]]:
-        return catalog.unavailable([o.version for o in page], run_id, selection.reprocess)
-
     pages = discovery.source_pages(settings, _hook(settings))
-    found, walk = discovery.new_work(pages, selection, taken, settings.capacity, settings.discovery_order)
+    found, walk = discovery.new_work(
+        pages, selection, discovery.catalog_check(catalog, run_id, selection.reprocess), settings.capacity, settings.discovery_order)
     claimed = planning.claim(found, catalog, dag_id, run_id, selection.reprocess)
     counts = Discovered(listed=walk.listed, admitted=walk.admitted, new=walk.new, claimed=claimed)
     log.info(

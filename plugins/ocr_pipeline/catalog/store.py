@@ -32,6 +32,18 @@ def _insert(engine: Engine, table):
     return insert(table)
 
 
+def _uris(keys: list[tuple[str, str]]) -> list[str]:
+    """The URIs of (source_uri, etag) keys: what the unique indexes are looked up by (versions sorted out after)."""
+    return sorted({uri for uri, _ in keys})
+
+
+def _final_rows(keys: list[tuple[str, str]]):
+    """The final rows (succeeded, or failed by the document itself) of the keys' URIs."""
+    return select(documents.c.source_uri, documents.c.etag).where(
+        documents.c.source_uri.in_(_uris(keys)), documents.c.retryable.is_(False)
+    )
+
+
 @functools.cache
 def _engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
@@ -73,11 +85,7 @@ class Catalog:
 
     @staticmethod
     def _final(connection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        uris = sorted({uri for uri, _ in keys})
-        query = select(documents.c.source_uri, documents.c.etag).where(
-            documents.c.source_uri.in_(uris), documents.c.retryable.is_(False)
-        )
-        return {(row.source_uri, row.etag) for row in connection.execute(query)} & set(keys)
+        return {(row.source_uri, row.etag) for row in connection.execute(_final_rows(keys))} & set(keys)
 
     def unavailable(
         self, keys: list[tuple[str, str]], run_id: str, reprocess: bool = False
@@ -85,15 +93,11 @@ class Catalog:
         """Of one listing page's keys, those that are not work for ``run_id``: finished (unless
         reprocessing) or claimed by another run. One query (a lookup of the page's URIs in each table's
         unique index), however many keys the page holds."""
-        uris = sorted({uri for uri, _ in keys})
         held = select(claims.c.source_uri, claims.c.etag).where(
-            claims.c.source_uri.in_(uris), claims.c.run_id != run_id
+            claims.c.source_uri.in_(_uris(keys)), claims.c.run_id != run_id
         )
         if not reprocess:
-            final = select(documents.c.source_uri, documents.c.etag).where(
-                documents.c.source_uri.in_(uris), documents.c.retryable.is_(False)
-            )
-            held = union_all(final, held)
+            held = union_all(_final_rows(keys), held)
         with self.engine.connect() as connection:
             return {(row.source_uri, row.etag) for row in connection.execute(held)} & set(keys)
 
@@ -117,7 +121,7 @@ class Catalog:
             with self.engine.begin() as connection:
                 connection.execute(_insert(self.engine, claims).on_conflict_do_nothing(), rows)
                 query = select(claims.c.source_uri, claims.c.etag).where(
-                    claims.c.run_id == run_id, claims.c.source_uri.in_(sorted({uri for uri, _ in keys}))
+                    claims.c.run_id == run_id, claims.c.source_uri.in_(_uris(keys))
                 )
                 mine = {(row.source_uri, row.etag) for row in connection.execute(query)}
             held += [k for k in keys if k in mine]
