@@ -57,6 +57,11 @@ PARAMS = {
         False, type="boolean", title="Reprocess",
         description="Process documents again even if the catalog has them with the same ETag.",
     ),
+    "document": Param(
+        None, type=["null", "string"], pattern="^s3://[^/]+/.+[^/]$", title="One document",
+        description="s3://bucket/key of one object: the run takes only that object (the Documents view's "
+        "Reprocess sets it, with Reprocess on).",
+    ),
     "date_from": Param(
         None, type=["null", "string"], format="date", title="Modified from",
         description="Only objects last modified on or after this day (UTC). Empty with 'to' empty: a manual run takes everything new.",

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # System packages the CPU engines and the sample documents need, installed when missing:
-# Tesseract 5 with English, Russian and orientation data, and fonts for the sample pages (DejaVu; WenQuanYi for Chinese).
+# Tesseract 5 with English, Russian and orientation data, fonts for the sample pages (DejaVu; WenQuanYi for Chinese),
+# and Chromium for the Documents view's browser tests (driven by Playwright, which downloads no browser).
 set -euo pipefail
 
-packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-osd fonts-dejavu-core fonts-wqy-microhei)
+packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-osd fonts-dejavu-core fonts-wqy-microhei chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -72,36 +72,45 @@ def _as_datetime(value, *, end: bool) -> datetime:
 
 @dataclass(frozen=True)
 class Selection:
-    """The LastModified window ``[start, end)`` a run looks at (None: unbounded), and whether to reprocess."""
+    """The LastModified window ``[start, end)`` a run looks at (None: unbounded), whether to reprocess, and
+    the one object a run may be limited to (``document``: the Documents view's Reprocess)."""
 
     start: datetime | None = None
     end: datetime | None = None
     reprocess: bool = False
+    document: str | None = None
 
     @classmethod
     def for_run(cls, run_type, interval_start, interval_end, params: dict | None = None) -> Selection:
         params = params or {}
         reprocess = bool(params.get("reprocess"))
+        document = params.get("document") or None
         kind = run_kind(run_type)
         if kind == "scheduled" and interval_end is not None:
-            return cls(None, interval_end, reprocess)
+            return cls(None, interval_end, reprocess, document)
         if kind == "backfill" and interval_start is not None and interval_end is not None:
-            return cls(interval_start, interval_end, reprocess)
+            return cls(interval_start, interval_end, reprocess, document)
         date_from, date_to = params.get("date_from"), params.get("date_to")
         return cls(
             _as_datetime(date_from, end=False) if date_from else None,
             _as_datetime(date_to, end=True) if date_to else None,
             reprocess,
+            document,
         )
 
     def admits(self, obj: SourceObject) -> bool:
         modified = obj.last_modified
-        return (self.start is None or modified >= self.start) and (self.end is None or modified < self.end)
+        return (
+            (self.start is None or modified >= self.start)
+            and (self.end is None or modified < self.end)
+            and (self.document is None or obj.source_uri == self.document)
+        )
 
     def describe(self) -> str:
         start = self.start.isoformat() if self.start else "the beginning"
         end = self.end.isoformat() if self.end else "now"
-        return f"last modified in [{start}, {end})" + (", reprocessing" if self.reprocess else "")
+        only = f"only {self.document}, " if self.document else ""
+        return f"{only}last modified in [{start}, {end})" + (", reprocessing" if self.reprocess else "")
 
 
 def listing(hook, prefix_uri: str) -> Iterator[dict]:
@@ -110,13 +119,16 @@ def listing(hook, prefix_uri: str) -> Iterator[dict]:
     return hook.iter_file_metadata(prefix, bucket_name=bucket, page_size=PAGE_SIZE)
 
 
-def source_pages(settings, hook) -> Iterator[list[SourceObject]]:
-    """The source prefix's documents a page at a time: from the listing, or from an S3 Inventory report."""
-    if settings.inventory_uri:
+def source_pages(settings, hook, document: str | None = None) -> Iterator[list[SourceObject]]:
+    """The source prefix's documents a page at a time: from the listing, or from an S3 Inventory report
+    (one ``document``: a listing of its own key, which ``Selection.admits`` narrows to the exact key)."""
+    if document:
+        listed = listing(hook, document)
+    elif settings.inventory_uri:
         listed = inventory.entries(hook, settings.inventory_uri, settings.source_uri)
     else:
         listed = listing(hook, settings.source_uri)
-    bucket, _ = layout.split(settings.source_uri)
+    bucket, _ = layout.split(document or settings.source_uri)
     return pages(listed, bucket, exclude=(settings.output_uri, settings.quarantine_uri))
 
 

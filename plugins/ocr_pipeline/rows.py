@@ -13,6 +13,7 @@ from ocr_task.contract import Report
 
 ROW_COLUMNS = tuple(c.name for c in documents.columns if c.name != "id")
 MANIFEST_COLUMNS = tuple(c for c in ROW_COLUMNS if c != "retryable")
+BATCH_ROW_COLUMNS = (*ROW_COLUMNS, "text")  # a batch's rows for the catalog step carry the text for search
 _TIMES = tuple(c.name for c in documents.columns if c.type.python_type is datetime)
 
 
@@ -83,7 +84,7 @@ def json_lines(rows: list[dict], columns: tuple[str, ...] = MANIFEST_COLUMNS) ->
 
 
 def from_json_lines(text: str) -> list[dict]:
-    """Rows written by ``json_lines(rows, ROW_COLUMNS)``, with their times as datetimes again."""
+    """Rows written by ``json_lines(rows, BATCH_ROW_COLUMNS)``, with their times as datetimes again."""
     rows = [json.loads(line) for line in text.splitlines() if line]
     for row in rows:
         for column in _TIMES:

@@ -49,7 +49,7 @@ class NewDocumentsSensor(BaseSensorOperator):
         catalog = Catalog(settings.catalog_url)
         catalog.migrate()
 
-        pages = discovery.source_pages(settings, S3Hook(aws_conn_id=settings.aws_conn_id))
+        pages = discovery.source_pages(settings, S3Hook(aws_conn_id=settings.aws_conn_id), selection.document)
         found, walk = discovery.new_work(
             pages, selection, discovery.catalog_check(catalog, run_id, selection.reprocess), capacity=1, order="key"
         )

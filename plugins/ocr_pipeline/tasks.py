@@ -58,7 +58,7 @@ def discover(
     catalog.release(run_id)  # an earlier attempt's claims: this attempt decides afresh
     catalog.drop_claims_of_ended_runs(run_id, is_active)
 
-    pages = discovery.source_pages(settings, _hook(settings))
+    pages = discovery.source_pages(settings, _hook(settings), selection.document)
     found, walk = discovery.new_work(
         pages, selection, discovery.catalog_check(catalog, run_id, selection.reprocess), settings.capacity, settings.discovery_order)
     claimed = planning.claim(found, catalog, dag_id, run_id, selection.reprocess)
@@ -106,7 +106,10 @@ def postprocess(settings: PipelineSettings, batch: Batch, launched: Launched | N
         settings.low_text_chars_per_page,
         launched.try_number,
     )
-    hook.load_string(rows.json_lines(found, rows.ROW_COLUMNS), batch.rows_uri, replace=True)
+    for row in found:
+        if row["status"] == "succeeded":
+            row["text"] = hook.read_key(row["text_uri"])
+    hook.load_string(rows.json_lines(found, rows.BATCH_ROW_COLUMNS), batch.rows_uri, replace=True)
     return BatchRows(batch_id=batch.batch_id, complete=True, rows_uri=batch.rows_uri, documents=len(found))
 
 

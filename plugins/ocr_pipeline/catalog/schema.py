@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -47,9 +48,24 @@ documents = Table(
     Column("run_id", String(250), index=True),
     Column("try_number", Integer),
     Column("batch_id", String(64)),
-    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
     UniqueConstraint("source_uri", "etag", name="uq_documents_source_etag"),
+    Index("ix_documents_status", "status", "processed_at"),
 )
+
+# The recognised text of each succeeded document, for the Documents view's full-text search (a GIN index of
+# its ``to_tsvector('simple', text)`` on PostgreSQL; SQLite searches it with LIKE). Kept apart from
+# ``documents`` so that listing the catalog never reads it.
+document_texts = Table(
+    "document_texts",
+    metadata,
+    Column("source_uri", Text, nullable=False),
+    Column("etag", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+    PrimaryKeyConstraint("source_uri", "etag", name="pk_document_texts"),
+)
+SEARCH_CONFIG = "simple"  # no stemming: Russian and English alike
+MAX_SEARCH_TEXT = 400_000  # characters kept for search per document (PostgreSQL's tsvector holds at most 1 MB)
 
 # Objects a run has taken on and not yet catalogued: two overlapping runs never take the same one.
 # A claim lasts as long as its run is active in Airflow (no lease to outlive or to renew).

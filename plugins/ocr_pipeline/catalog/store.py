@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import and_, create_engine, delete, event, select, tuple_, union_all
 from sqlalchemy.engine import Engine
 
-from ocr_pipeline.catalog.schema import claims, documents
+from ocr_pipeline.catalog.schema import MAX_SEARCH_TEXT, claims, document_texts, documents
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _CHUNK = 1000  # keys per IN (...) query: a listing page
@@ -169,10 +169,17 @@ class Catalog:
                 )
 
     def upsert(self, rows: list[dict]) -> None:
-        """One row per (source_uri, etag): inserted, or replaced by the newer result (every row binds every column)."""
+        """One row per (source_uri, etag): inserted, or replaced by the newer result (every row binds every
+        column). A row's ``text`` (its recognised text, for search) goes to ``document_texts``; a row
+        without one drops the key's text."""
         if not rows:
             return
         columns = [c.name for c in documents.columns if c.name != "id"]
+        texts = [
+            {"source_uri": row["source_uri"], "etag": row["etag"], "text": row["text"][:MAX_SEARCH_TEXT]}
+            for row in rows if row.get("text")
+        ]  # fmt: skip
+        textless = [(row["source_uri"], row["etag"]) for row in rows if not row.get("text")]
         rows = [{c: row.get(c) for c in columns} | {"retryable": bool(row.get("retryable"))} for row in rows]
         with self.engine.begin() as connection:
             for chunk in _chunks(rows):
@@ -182,6 +189,15 @@ class Catalog:
                     index_elements=["source_uri", "etag"], set_=updates
                 )
                 connection.execute(statement, chunk)
+            for chunk in _chunks(texts):
+                statement = _insert(self.engine, document_texts)
+                statement = statement.on_conflict_do_update(
+                    index_elements=["source_uri", "etag"], set_={"text": statement.excluded.text}
+                )
+                connection.execute(statement, chunk)
+            for chunk in _chunks(textless):
+                key = tuple_(document_texts.c.source_uri, document_texts.c.etag)
+                connection.execute(delete(document_texts).where(key.in_(chunk)))
 
     def rows(self, run_id: str | None = None) -> list[dict]:
         query = select(documents).order_by(documents.c.id)
