@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
@@ -42,37 +45,38 @@ OUTPUTS = {  # the catalog column of each output a document links to, and its me
 
 def _require(method: str):
     """Airflow's own check: ``method`` on ``document_ingest``'s runs, for the user of this request."""
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-    from airflow.api_fastapi.core_api.security import requires_access_dag
-
     return Depends(requires_access_dag(method, DagAccessEntity.RUN, DAG_ID))
 
 
 def _may_trigger(user) -> bool:
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
-
     return get_auth_manager().is_authorized_dag(
         method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user
     )
 
 
-@functools.cache
 def _settings() -> PipelineSettings:
-    return PipelineSettings.build()
+    return PipelineSettings.build()  # the deployment's: the environment the api-server runs with
+
+
+def _hook():
+    return _hook_of(_settings().aws_conn_id)
 
 
 @functools.cache
-def _hook():
+def _hook_of(aws_conn_id: str):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    return S3Hook(aws_conn_id=_settings().aws_conn_id)
+    return S3Hook(aws_conn_id=aws_conn_id)
+
+
+def _pages() -> PageImages:
+    cache = Path(os.environ.get("OCR_VIEW_CACHE_DIR") or Path(tempfile.gettempdir()) / "ocr-documents-view")
+    return _page_images_of(_settings().aws_conn_id, cache, int(os.environ.get("OCR_VIEW_CACHE_MB", "512")))
 
 
 @functools.cache
-def _pages() -> PageImages:
-    cache = Path(os.environ.get("OCR_VIEW_CACHE_DIR") or Path(tempfile.gettempdir()) / "ocr-documents-view")
-    return PageImages(_hook(), cache, int(os.environ.get("OCR_VIEW_CACHE_MB", "512")) * 2**20)
+def _page_images_of(aws_conn_id: str, cache: Path, megabytes: int) -> PageImages:
+    return PageImages(_hook_of(aws_conn_id), cache, megabytes * 2**20)
 
 
 def _catalog():
@@ -100,8 +104,6 @@ def _read_json(uri: str) -> dict:
 
 
 def create_app() -> FastAPI:
-    from airflow.api_fastapi.core_api.security import GetUserDep
-
     app = FastAPI(title="Documents", dependencies=[_require("GET")])
 
     @app.get("/", include_in_schema=False)

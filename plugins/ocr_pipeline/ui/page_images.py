@@ -1,7 +1,7 @@
 """Page images for the Documents view: one page of a source object rendered to PNG the way the OCR step saw
 it (turned upright, at the size its boxes are on), cached on disk.
 
-The source object is streamed to a file in the cache (S3's multipart download), never held in memory:
+The source object is streamed to a file in the cache (a megabyte at a time), never held in memory:
 PDFium opens the file, Pillow reads one frame of it. The download is pinned to the catalogued ETag, so a
 changed object is never shown as the page that was read.
 """
@@ -63,7 +63,7 @@ class PageImages:
             raise PageUnavailable(
                 f"{source_uri} has changed since it was read (ETag {obj.e_tag.strip(chr(34))}, read at {etag})"
             )
-        _write_atomically(target, lambda path: obj.download_file(str(path), ExtraArgs={"IfMatch": obj.e_tag}))
+        _write_atomically(target, lambda path: _stream(obj.get(IfMatch=obj.e_tag)["Body"], path))
         return target
 
     def _prune(self) -> None:
@@ -85,6 +85,12 @@ def _write_atomically(target: Path, write) -> None:
         os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def _stream(body, path: Path) -> None:
+    with open(path, "wb") as file:
+        for chunk in body.iter_chunks(2**20):
+            file.write(chunk)
 
 
 def _render(source: Path, page: dict) -> Image.Image:

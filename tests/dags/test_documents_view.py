@@ -1,0 +1,181 @@
+"""The Documents view's routes inside Airflow's own api-server app (its auth manager, the plugin as Airflow
+loads it), on a catalog and outputs made by a real ``dag.test()`` run: SQLite and PostgreSQL, local S3."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+
+import pytest
+from PIL import Image
+
+from tests.dags.conftest import AIRFLOW_HOME, BUCKET, load_dag
+from tests.samples import cer
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+PREFIX = f"s3://{BUCKET}/incoming/view/"
+PASSWORDS = {"admin": "admin-secret", "viewer": "viewer-secret"}
+
+
+def _run(conf: dict | None = None):
+    from airflow.utils.state import DagRunState
+
+    dag_run = load_dag().test(run_conf=conf)
+    assert dag_run.state == DagRunState.SUCCESS
+    return dag_run
+
+
+@pytest.fixture
+def airflow_app(monkeypatch, tmp_path):
+    """Airflow's api-server app, in process, with an admin and a read-only user (simple auth manager)."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    passwords = AIRFLOW_HOME / "view-passwords.json"
+    passwords.write_text(json.dumps(PASSWORDS))
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
+    monkeypatch.setenv("OCR_VIEW_CACHE_DIR", str(tmp_path / "view-cache"))
+    return TestClient(create_app("core"))
+
+
+def login(client, user: str) -> dict:
+    response = client.post("/auth/token", json={"username": user, "password": PASSWORDS[user]})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def catalogued(s3, catalog_url, sample_docs):
+    """Four documents through document_ingest: a page, an upside-down page, a PDF (text layer and scan), a
+    corrupt PDF."""
+    for name in ("english.png", "upside_down.png", "born_digital.pdf"):
+        s3.upload_file(str(sample_docs[name].path), BUCKET, f"incoming/view/{name}")
+    s3.put_object(Bucket=BUCKET, Key="incoming/view/broken.pdf", Body=b"%PDF-1.4\n% cut short")
+    _run()
+    return sample_docs
+
+
+def items(client, headers, **filters) -> list[dict]:
+    response = client.get("/documents/api/documents", params=filters, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def names(found: list[dict]) -> set[str]:
+    return {d["source_uri"].removeprefix(PREFIX) for d in found}
+
+
+def test_list_filters_full_text_search_totals_and_pages(catalogued, airflow_app, catalog_url):
+    admin = login(airflow_app, "admin")
+    everything = items(airflow_app, admin)
+    assert names(everything) == {"english.png", "upside_down.png", "born_digital.pdf", "broken.pdf"}
+    [failed] = items(airflow_app, admin, status="failed")
+    assert failed["source_uri"] == f"{PREFIX}broken.pdf" and "corrupt or truncated PDF" in failed["error"]
+    assert names(items(airflow_app, admin, engine="pdf-text-layer")) == {"born_digital.pdf"}
+    assert names(items(airflow_app, admin, prefix=f"{PREFIX}upside")) == {"upside_down.png"}
+    assert items(airflow_app, admin, prefix="s3://elsewhere/") == []
+    today = datetime.now(UTC).date().isoformat()
+    assert len(items(airflow_app, admin, processed_from=today, processed_to=today)) == 4
+    assert items(airflow_app, admin, processed_to="2020-01-01") == []
+
+    # full-text search over the recognised text: PostgreSQL's tsvector, SQLite's LIKE; Cyrillic as well
+    english_word = next(w for w in catalogued["english.png"].text.split() if len(w) > 7 and w.isalpha())
+    assert "english.png" in names(items(airflow_app, admin, q=english_word))
+    contract = items(airflow_app, admin, q="Договор поставки")
+    assert names(contract) == {"born_digital.pdf"}
+    assert items(airflow_app, admin, q="zzqxj") == []
+
+    page = airflow_app.get("/documents/api/documents", params={"limit": 2, "offset": 2}, headers=admin).json()
+    assert page["total"] == 4 and len(page["items"]) == 2
+    assert {d["id"] for d in page["items"]}.isdisjoint(d["id"] for d in everything[:2])
+
+    summary = airflow_app.get("/documents/api/summary", headers=admin).json()
+    pages = sum(d["pages"] or 0 for d in everything)
+    assert (summary["documents"], summary["failed"], summary["pages"]) == (4, 1, pages)
+    assert summary["pages_per_day"][-1] == {"day": today, "pages": pages} and len(summary["pages_per_day"]) == 30
+    assert {"pdf-text-layer", "tesseract"} <= {e.split()[0] for e in summary["engines"]}
+    failed_only = airflow_app.get("/documents/api/summary", params={"status": "failed"}, headers=admin).json()
+    assert (failed_only["documents"], failed_only["failed"]) == (1, 1)
+
+
+@pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
+def test_document_page_image_boxes_and_outputs(catalogued, airflow_app, s3):
+    import tesserocr
+
+    from ocr_task.engines.tessdata import find_tessdata
+
+    admin = login(airflow_app, "admin")
+    by_name = {d["source_uri"].removeprefix(PREFIX): d for d in items(airflow_app, admin)}
+    turned = airflow_app.get(f"/documents/api/documents/{by_name['upside_down.png']['id']}", headers=admin).json()
+    [page] = turned["pages"]
+    assert page["rotation"] == 180 and page["blocks"] and all(len(b["bbox"]) == 4 for b in page["blocks"])
+    assert turned["outputs"] == {"text": True, "markdown": True, "json": True, "quarantine": False}
+
+    # the page as the OCR step saw it: turned upright, with the proportions its boxes are on; Tesseract reads it
+    image = airflow_app.get(f"/documents/api/documents/{turned['document']['id']}/pages/0.png", headers=admin)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    picture = Image.open(io.BytesIO(image.content))
+    assert abs(picture.width / picture.height - page["width"] / page["height"]) < 0.01
+    read = tesserocr.image_to_text(picture, lang="rus", path=str(find_tessdata()))
+    assert cer(catalogued["upside_down.png"].text, read) < 0.1
+
+    # a two-page PDF: a text-layer page and a scanned page, each rendered
+    pdf = airflow_app.get(f"/documents/api/documents/{by_name['born_digital.pdf']['id']}", headers=admin).json()
+    assert [p["source"] for p in pdf["pages"]] == ["text-layer", "ocr"]
+    for index in (0, 1):
+        assert airflow_app.get(f"/documents/api/documents/{pdf['document']['id']}/pages/{index}.png", headers=admin).status_code == 200
+    assert airflow_app.get(f"/documents/api/documents/{pdf['document']['id']}/pages/2.png", headers=admin).status_code == 404
+
+    # outputs stream from S3, exactly as written; only the catalogued ones
+    text = airflow_app.get(f"/documents/api/documents/{pdf['document']['id']}/outputs/text", headers=admin)
+    key = pdf["document"]["text_uri"].removeprefix(f"s3://{BUCKET}/")
+    assert text.content == s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    broken = by_name["broken.pdf"]
+    quarantined = airflow_app.get(f"/documents/api/documents/{broken['id']}/outputs/quarantine", headers=admin)
+    assert quarantined.content == b"%PDF-1.4\n% cut short"
+    assert airflow_app.get(f"/documents/api/documents/{broken['id']}/outputs/json", headers=admin).status_code == 404
+    assert airflow_app.get(f"/documents/api/documents/{broken['id']}/pages/0.png", headers=admin).status_code == 404
+    assert airflow_app.get(f"/documents/api/documents/{broken['id']}/outputs/passwd", headers=admin).status_code == 404
+    assert airflow_app.get("/documents/api/documents/999999", headers=admin).status_code == 404
+
+    # cached: shown again with the source gone; an object that changed since it was read is never shown as it
+    s3.delete_object(Bucket=BUCKET, Key="incoming/view/upside_down.png")
+    assert airflow_app.get(f"/documents/api/documents/{turned['document']['id']}/pages/0.png", headers=admin).status_code == 200
+    s3.put_object(Bucket=BUCKET, Key="incoming/view/english.png", Body=b"replaced")
+    changed = airflow_app.get(f"/documents/api/documents/{by_name['english.png']['id']}/pages/0.png", headers=admin)
+    assert changed.status_code == 409 and "has changed since it was read" in changed.json()["detail"]
+
+
+@pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
+def test_authentication_roles_and_one_document_reprocess(catalogued, airflow_app, s3, sample_docs, catalog_url):
+    from ocr_pipeline.catalog import Catalog
+
+    assert airflow_app.get("/documents/").status_code == 401
+    assert airflow_app.get("/documents/api/documents").status_code == 401
+    forged = airflow_app.get("/documents/api/documents", headers={"Authorization": "Bearer forged"})
+    assert forged.status_code == 403  # Airflow's answer to a token it did not sign
+
+    admin, viewer = login(airflow_app, "admin"), login(airflow_app, "viewer")
+    by_name = {d["source_uri"].removeprefix(PREFIX): d for d in items(airflow_app, viewer)}  # viewers read
+    english = by_name["english.png"]
+    as_viewer = airflow_app.get(f"/documents/api/documents/{english['id']}", headers=viewer).json()
+    as_admin = airflow_app.get(f"/documents/api/documents/{english['id']}", headers=admin).json()
+    assert (as_viewer["can_reprocess"], as_admin["can_reprocess"]) == (False, True)
+    conf = as_admin["reprocess"]["conf"]
+    assert conf == {"document": f"{PREFIX}english.png", "reprocess": True}
+
+    # the page triggers through Airflow's own API with the user's session: Airflow refuses the viewer
+    trigger = {"logical_date": None, "conf": conf}
+    refused = airflow_app.post("/api/v2/dags/document_ingest/dagRuns", json=trigger, headers=viewer)
+    assert refused.status_code == 403
+
+    # the run that conf makes takes that one document again, and no other (not even one its key prefixes)
+    s3.upload_file(str(sample_docs["english.png"].path), BUCKET, "incoming/view/english.png.copy")
+    before = {r["source_uri"]: r for r in Catalog(catalog_url).rows()}
+    _run(conf)
+    after = {r["source_uri"]: r for r in Catalog(catalog_url).rows()}
+    changed = {uri for uri in after if after[uri]["processed_at"] != before.get(uri, {}).get("processed_at")}
+    assert changed == {f"{PREFIX}english.png"}
+    assert after[f"{PREFIX}english.png"]["status"] == "succeeded"
