@@ -47,6 +47,7 @@ class Stack:
     database_prefix: str = "ocr_stack"
     redis_db: int = 0
     user: str = "admin"
+    viewer: str = "viewer"  # a read-only user: sees the DAGs and the Documents view, triggers nothing
     settings: dict[str, str] = field(default_factory=dict)  # OCR_* and AIRFLOW__* over the defaults
     worker_concurrency: int = 4
 
@@ -69,7 +70,10 @@ class Stack:
 
     @property
     def password(self) -> str:
-        return json.loads((self.home / "passwords.json").read_text())[self.user]
+        return self.password_of(self.user)
+
+    def password_of(self, user: str) -> str:
+        return json.loads((self.home / "passwords.json").read_text())[user]
 
     def _secret(self, name: str) -> str:
         """A secret kept in the stack's folder, so every component and every restart shares it."""
@@ -95,7 +99,7 @@ class Stack:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.user}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.user}:admin,{self.viewer}:viewer",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
             "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet"),
             "AIRFLOW__API__SECRET_KEY": self._secret("api"),
@@ -134,7 +138,7 @@ class Stack:
         subprocess.run([str(REPO / "scripts" / "ensure_services.sh")], check=True)
         passwords = self.home / "passwords.json"
         if not passwords.exists():
-            passwords.write_text(json.dumps({self.user: secrets.token_urlsafe(12)}))
+            passwords.write_text(json.dumps({u: secrets.token_urlsafe(12) for u in (self.user, self.viewer)}))
         self._create_databases()
         if self.s3_endpoint is None:
             self._start("s3", [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)])
@@ -293,7 +297,9 @@ def main() -> int:
     )
     if args.action == "up":
         stack.up()
-        print(f"Airflow (CeleryExecutor) is up: {stack.api_url}  user {stack.user}, password {stack.password}")
+        print(f"Airflow (CeleryExecutor) is up: {stack.api_url}  user {stack.user}, password {stack.password}"
+              f" (read-only: {stack.viewer}, {stack.password_of(stack.viewer)})")
+        print(f"Documents view: {stack.api_url}/plugin/documents")
         print(f"S3: {stack.endpoint} (bucket docs; drop documents under s3://docs/incoming/)")
         print(f"Catalog: {stack.catalog_url}; metadata: {stack.metadata_url}; broker: redis db {stack.redis_db}")
         print(f"Logs: {stack.home / 'logs'}. Stop with: make stack-down")
