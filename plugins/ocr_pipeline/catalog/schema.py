@@ -53,9 +53,9 @@ documents = Table(
     Index("ix_documents_status", "status", "processed_at"),
 )
 
-# The recognised text of each succeeded document, for the Documents view's full-text search (a GIN index of
-# its ``to_tsvector('simple', text)`` on PostgreSQL; SQLite searches it with LIKE). Kept apart from
-# ``documents`` so that listing the catalog never reads it.
+# The recognised text of each succeeded document, for the Documents view's full-text search. On PostgreSQL
+# the migration adds ``search``, its ``to_tsvector('simple', text)`` stored, with a GIN index; SQLite
+# searches the text with LIKE. Kept apart from ``documents`` so that listing the catalog never reads it.
 document_texts = Table(
     "document_texts",
     metadata,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, cast, func, literal_column, select
 from sqlalchemy.engine import Engine
 
 from ocr_pipeline.catalog.schema import SEARCH_CONFIG, document_texts, documents
@@ -49,8 +49,8 @@ class DocumentFilter:
 
 def _matching_text(words: str, dialect: str):
     """Documents whose text matches: PostgreSQL full-text search (its GIN index), or LIKE on SQLite."""
-    if dialect == "postgresql":
-        vector = func.to_tsvector(SEARCH_CONFIG, document_texts.c.text)
+    if dialect == "postgresql":  # the stored tsvector column the migration adds on PostgreSQL only
+        vector = literal_column("document_texts.search")
         matches = vector.op("@@")(func.websearch_to_tsquery(SEARCH_CONFIG, words))
     else:
         matches = document_texts.c.text.icontains(words, autoescape=True)
