@@ -183,3 +183,22 @@ def test_images_never_fetch_models_at_run_time():
     assert "paddlepaddle.org.cn/packages/stable/cu126" in gpu  # paddlepaddle-gpu 3.x is not on PyPI
     assert re.search(r"^USER \d+", gpu, re.MULTILINE)  # not root
     assert "ocr_task models fetch" in gpu
+
+
+def test_the_documents_view_is_served_by_the_api_server(compose):
+    """The plugin's app runs inside the api-server: it needs the plugins folder, the catalog and S3 there."""
+    api = compose["services"]["airflow-apiserver"]
+    assert "./plugins:/opt/airflow/plugins" in api["volumes"]
+    assert api["environment"]["OCR_CATALOG_URL"] == compose["x-airflow-common"]["environment"]["OCR_CATALOG_URL"]
+    assert "COPY --chown=airflow:root plugins /opt/airflow/plugins" in (REPO / "docker/airflow/Dockerfile").read_text()
+    # what the view imports beyond Airflow comes with the image's ocr-ingest core install
+    from ocr_pipeline.ui import page_images  # noqa: F401 - pypdfium2 and Pillow
+
+    core = load_pyproject()["project"]["dependencies"]
+    assert {"pillow", "pypdfium2"} <= {re.split(r"[<>=\[ ]", d)[0].lower() for d in core}
+
+
+def load_pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())

@@ -75,7 +75,7 @@ def list_documents(engine: Engine, where: DocumentFilter, offset: int, limit: in
     )
     with engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(documents).where(*conditions)).scalar_one()
-        rows = [dict(row._mapping) for row in connection.execute(query)]
+        rows = [_in_utc(dict(row._mapping)) for row in connection.execute(query)]
     return total, rows
 
 
@@ -114,10 +114,12 @@ def engines_in_use(engine: Engine) -> list[str]:
 def one_document(engine: Engine, document_id: int) -> dict | None:
     with engine.connect() as connection:
         row = connection.execute(select(documents).where(documents.c.id == document_id)).first()
-    if row is None:
-        return None
-    found = dict(row._mapping)
-    for column in ("processed_at", "last_modified"):  # SQLite keeps no time zone: the catalog's times are UTC
-        if found[column] is not None and found[column].tzinfo is None:
-            found[column] = found[column].replace(tzinfo=UTC)
-    return found
+    return None if row is None else _in_utc(dict(row._mapping))
+
+
+def _in_utc(row: dict) -> dict:
+    """SQLite keeps no time zone: the catalog's times are UTC, and the browser must be told so."""
+    for column in ("processed_at", "last_modified"):
+        if row.get(column) is not None and row[column].tzinfo is None:
+            row[column] = row[column].replace(tzinfo=UTC)
+    return row
