@@ -179,3 +179,31 @@ def test_authentication_roles_and_one_document_reprocess(catalogued, airflow_app
     changed = {uri for uri in after if after[uri]["processed_at"] != before.get(uri, {}).get("processed_at")}
     assert changed == {f"{PREFIX}english.png"}
     assert after[f"{PREFIX}english.png"]["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
+def test_generated_requests_get_no_server_error(catalogued, airflow_app):
+    """schemathesis against the view's own OpenAPI document, inside Airflow's app, signed in."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import status_code_conformance
+
+    headers = login(airflow_app, "admin")
+    schema = schemathesis.openapi.from_asgi("/documents/openapi.json", airflow_app.app, headers=headers)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 5
+    answered: set[tuple[str, int]] = set()
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+                  suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
+        def fuzz(case):
+            response = case.call_and_validate(headers=headers, checks=[not_a_server_error, status_code_conformance])
+            answered.add((case.operation.label, response.status_code))
+
+        fuzz()
+    # the generated ids and filters reached the routes: documents found and not found
+    found = {("GET /api/documents", 200), ("GET /api/documents/{document_id}", 200), ("GET /api/documents/{document_id}", 404)}
+    assert found <= answered

@@ -15,14 +15,14 @@ import json
 import os
 import tempfile
 from datetime import date
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated
 from urllib.parse import quote
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
@@ -33,7 +33,11 @@ from ocr_pipeline.ui import queries
 from ocr_pipeline.ui.page_images import PageImages, PageUnavailable
 
 DAG_ID = "document_ingest"
-STATIC = Path(__file__).parent / "static"
+MAX_INT = 2**31 - 1  # the catalog's integer columns: anything bigger is no row, and must not reach the driver
+DocumentId = Annotated[int, Path(ge=1, le=MAX_INT)]
+PageIndex = Annotated[int, Path(ge=0, le=MAX_INT)]
+NOT_FOUND = {404: {"description": "No such document, page or output in the catalog"}}
+STATIC = FilePath(__file__).parent / "static"
 ASSETS = {"documents.js": "text/javascript", "documents.css": "text/css"}
 OUTPUTS = {  # the catalog column of each output a document links to, and its media type
     "text": ("text_uri", "text/plain; charset=utf-8"),
@@ -70,12 +74,12 @@ def _hook_of(aws_conn_id: str):
 
 
 def _pages() -> PageImages:
-    cache = Path(os.environ.get("OCR_VIEW_CACHE_DIR") or Path(tempfile.gettempdir()) / "ocr-documents-view")
+    cache = FilePath(os.environ.get("OCR_VIEW_CACHE_DIR") or FilePath(tempfile.gettempdir()) / "ocr-documents-view")
     return _page_images_of(_settings().aws_conn_id, cache, int(os.environ.get("OCR_VIEW_CACHE_MB", "512")))
 
 
 @functools.cache
-def _page_images_of(aws_conn_id: str, cache: Path, megabytes: int) -> PageImages:
+def _page_images_of(aws_conn_id: str, cache: FilePath, megabytes: int) -> PageImages:
     return PageImages(_hook_of(aws_conn_id), cache, megabytes * 2**20)
 
 
@@ -124,7 +128,7 @@ def create_app() -> FastAPI:
         processed_from: date | None = None,
         processed_to: date | None = None,
         q: Annotated[str | None, Query(max_length=200)] = None,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
         limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
     ) -> dict:
         where = queries.DocumentFilter(status, engine, prefix, processed_from, processed_to, q)
@@ -147,8 +151,8 @@ def create_app() -> FastAPI:
             "engines": queries.engines_in_use(_catalog()),
         }
 
-    @app.get("/api/documents/{document_id}")
-    async def document(document_id: int, user: GetUserDep) -> dict:
+    @app.get("/api/documents/{document_id}", responses=NOT_FOUND)
+    async def document(document_id: DocumentId, user: GetUserDep) -> dict:
         found = _document(document_id)
         result, result_error = None, None
         if found["json_uri"]:
@@ -165,8 +169,12 @@ def create_app() -> FastAPI:
             "reprocess": {"dag_id": DAG_ID, "conf": _reprocess_conf(found["source_uri"])},
         }
 
-    @app.get("/api/documents/{document_id}/pages/{index}.png")
-    def page_image(document_id: int, index: int) -> FileResponse:
+    @app.get(
+        "/api/documents/{document_id}/pages/{index}.png",
+        responses={**NOT_FOUND, 409: {"description": "The source object changed or cannot be shown"}},
+        response_class=FileResponse,
+    )
+    def page_image(document_id: DocumentId, index: PageIndex) -> FileResponse:
         found = _document(document_id)
         if not found["json_uri"]:
             raise HTTPException(404, "the document has no pages to show: it was not read")
@@ -179,8 +187,8 @@ def create_app() -> FastAPI:
             raise HTTPException(409, str(error)) from error
         return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.get("/api/documents/{document_id}/outputs/{kind}")
-    def output(document_id: int, kind: str) -> StreamingResponse:
+    @app.get("/api/documents/{document_id}/outputs/{kind}", responses=NOT_FOUND, response_class=StreamingResponse)
+    def output(document_id: DocumentId, kind: str) -> StreamingResponse:
         if kind not in OUTPUTS:
             raise HTTPException(404, f"no output {kind!r}; one of {', '.join(OUTPUTS)}")
         column, media_type = OUTPUTS[kind]
