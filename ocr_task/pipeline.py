@@ -25,7 +25,7 @@ from PIL import Image
 from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage, TextLayerPage
 from ocr_task.engines import AUTO, PADDLE_VL, TESSERACT, EngineSet
-from ocr_task.engines.auto import choose
+from ocr_task.engines.auto import LANGUAGE_CHECK_CONFIDENCE, choose, language_to_check, latin_only_language
 from ocr_task.engines.base import Recognition
 from ocr_task.layout import build_blocks
 from ocr_task.orientation import OrientationDetector, estimate_skew, straighten, turn_upright
@@ -92,10 +92,10 @@ class PagePipeline:
             name = PADDLE_VL if self.settings.vl.enabled else TESSERACT
         return self.engines.get(name).wants_upright_pages
 
-    def _engine_for(self, script: str | None) -> tuple[str, str | None]:
+    def _engine_for(self, script: str | None, enlarged: bool = False) -> tuple[str, str | None]:
         """The engine and language a page goes to: ``auto`` chooses by the page's script."""
         if self.settings.engine == AUTO:
-            return choose(self.settings, script)
+            return choose(self.settings, script, enlarged)
         return self.settings.engine, self.settings.lang
 
     def _prepare(self, page: ImagePage) -> _Prepared:
@@ -125,7 +125,7 @@ class PagePipeline:
             image, skew = straighten(image, estimate_skew(gray))
             if scale > 1:
                 image = enlarged(image, scale)
-        engine_name, lang = self._engine_for(script)
+        engine_name, lang = self._engine_for(script, enlarged=scale > 1)
         pixels = np.asarray(image)
         tables = [] if self.engines.get(engine_name).finds_tables else find_tables(gray_of(pixels))
         return _Prepared(
@@ -168,13 +168,38 @@ class PagePipeline:
         return replace(result, blocks=with_tables(result.blocks, tables), blank=False, timings=timings)
 
     def _checked(self, item: _Prepared, result: PageResult) -> PageResult:
-        """The page read the other ways up when its reading is unsure; the most confident reading."""
+        """The reading checked by its result: the language ``auto`` chose, then the orientation, then (for an
+        enlarged page) the language again by what was read (see ``engines.auto``)."""
+        combined = language_to_check(self.settings, item.engine, item.lang)
+        if combined and (result.mean_confidence or 0.0) < LANGUAGE_CHECK_CONFIDENCE:
+            item, result = self._read_again(item, result, combined, keep_if=lambda old, new: new > old)
+        item, result = self._orientation_checked(item, result)
+        single = latin_only_language(self.settings, item.engine, item.lang, item.scale, result.text)
+        if single:
+            item, result = self._read_again(item, result, single, keep_if=lambda _, new: new >= LANGUAGE_CHECK_CONFIDENCE)
+        return result
+
+    def _read_again(self, item: _Prepared, result: PageResult, lang: str, keep_if) -> tuple[_Prepared, PageResult]:
+        """The page read again in ``lang``; that reading is kept if ``keep_if(old, new confidence)``. The page's
+        JSON says what was tried (``language_check``)."""
+        again = replace(item, lang=lang)
+        started = time.perf_counter()
+        [recognition] = self.engines.get(again.engine).recognize([again.text_image], lang)
+        candidate = self._with_tables(again, _page_result(again, recognition, time.perf_counter() - started))
+        old, new = result.mean_confidence or 0.0, candidate.mean_confidence or 0.0
+        kept_item, kept = (again, candidate) if keep_if(old, new) else (item, result)
+        check = {"read_with": item.lang, "tried": {item.lang: round(old, 4), lang: round(new, 4)}, "kept": kept_item.lang}
+        return kept_item, replace(kept, language_check=check, orientation_check=result.orientation_check)
+
+    def _orientation_checked(self, item: _Prepared, result: PageResult) -> tuple[_Prepared, PageResult]:
+        """The page read the other ways up when its reading is unsure; the most confident reading, and the
+        page turned as it was read for it."""
         threshold = self.settings.min_confidence
         confidence = result.mean_confidence
         if confidence is None or confidence >= threshold or not self.engines.get(item.engine).wants_upright_pages:
-            return result
+            return item, result
         tried = {result.rotation: round(confidence, 4)}
-        best, best_confidence = result, confidence
+        best_item, best, best_confidence = item, result, confidence
         for extra in _OTHER_TURNS:
             turned = item.turned(extra)
             started = time.perf_counter()
@@ -183,11 +208,11 @@ class PagePipeline:
             score = candidate.mean_confidence or 0.0
             tried[candidate.rotation] = round(score, 4)
             if score > best_confidence:
-                best, best_confidence = candidate, score
+                best_item, best, best_confidence = turned, candidate, score
             if score >= threshold:
                 break
         check = {"detected_rotation": item.rotation, "tried": tried, "kept_rotation": best.rotation}
-        return replace(best, orientation_check=check)
+        return best_item, replace(best, orientation_check=check, language_check=result.language_check)
 
 
 def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds: float) -> PageResult:

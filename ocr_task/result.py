@@ -66,6 +66,8 @@ class PageResult:
     flattened: bool = False  # a photo: the page was cut out, its perspective undone (boxes are on the flat page)
     # set when a low-confidence reading made the page be read other ways up: mean confidence per rotation
     orientation_check: dict | None = None
+    # set when a page read with one script's model was unsure and read again with the combined one
+    language_check: dict | None = None
 
     @property
     def text(self) -> str:

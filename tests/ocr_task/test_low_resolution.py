@@ -39,8 +39,25 @@ def test_a_100_dpi_speckled_fax_is_enlarged_upright_and_read(tmp_path, lang):
     for name, text in texts.items():
         page = json.loads((tmp_path / "out" / f"{name}.json").read_text())["pages"][0]
         assert (page["scale"], page["rotation"]) == (3, 0), name
+        # an enlarged Latin page is read with English alone (the combined model puts Cyrillic look-alikes
+        # into degraded English), whether OSD told its script or the reading did
+        assert page["lang"] == {"en": "eng", "ru": "rus+eng"}[lang], (name, page["language_check"])
         read = (tmp_path / "out" / f"{name}.txt").read_text()
         assert samples.cer(text, read) <= 0.05, (name, samples.cer(text, read))
+
+
+def test_a_russian_fax_taken_for_latin_is_read_again_with_both_languages(tmp_path):
+    """A Russian fax with English terms: OSD says Latin, the English model reads it unsurely, the combined one
+    surely; the page's JSON says so."""
+    page = samples.render_page(samples.MIXED_RU_EN, dpi=100, lang="ru", point_size=9, title="Решение проблемы")
+    samples.fax_like(page, 3).save(tmp_path / "mixed.png", dpi=(100, 100))
+    result = run_cli("run", "--input", str(tmp_path / "mixed.png"), "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    read = json.loads((tmp_path / "out" / "mixed.png.json").read_text())["pages"][0]
+    check = read["language_check"]
+    assert (read["script"], check["read_with"], check["kept"], read["lang"]) == ("Latin", "eng", "rus+eng", "rus+eng")
+    assert check["tried"]["eng"] < 0.8 <= check["tried"]["rus+eng"]
+    assert samples.cer(page.text, (tmp_path / "out" / "mixed.png.txt").read_text()) <= 0.08
 
 
 def test_an_unsure_reading_is_tried_the_other_ways_up_and_the_best_kept():
