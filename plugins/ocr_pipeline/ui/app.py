@@ -178,6 +178,9 @@ def create_app() -> FastAPI:
         found = _document(document_id)
         if not found["json_uri"]:
             raise HTTPException(404, "the document has no pages to show: it was not read")
+        headers = {"Cache-Control": "private, max-age=3600"}
+        if cached := _pages().cached(found["source_uri"], found["etag"], index):
+            return FileResponse(cached, media_type="image/png", headers=headers)
         pages = {p["index"]: p for p in _read_json(found["json_uri"])["pages"]}
         if index not in pages:
             raise HTTPException(404, f"the document has no page {index + 1}")
@@ -185,7 +188,7 @@ def create_app() -> FastAPI:
             path = _pages().png(found["source_uri"], found["etag"], pages[index])
         except PageUnavailable as error:
             raise HTTPException(409, str(error)) from error
-        return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+        return FileResponse(path, media_type="image/png", headers=headers)
 
     @app.get("/api/documents/{document_id}/outputs/{kind}", responses=NOT_FOUND, response_class=StreamingResponse)
     def output(document_id: DocumentId, kind: str) -> StreamingResponse:

@@ -40,17 +40,27 @@ class PageImages:
         (cache_dir / "pages").mkdir(parents=True, exist_ok=True)
         (cache_dir / "sources").mkdir(parents=True, exist_ok=True)
 
+    def cached(self, source_uri: str, etag: str, index: int) -> Path | None:
+        """The page's PNG if it is in the cache (a hit needs neither the source nor the JSON output)."""
+        target = self._page_path(source_uri, etag, index)
+        if not target.exists():
+            return None
+        target.touch()
+        return target
+
     def png(self, source_uri: str, etag: str, page: dict) -> Path:
         """The PNG of ``page`` (a page of the document's JSON output) of the object ``source_uri`` at ``etag``."""
-        target = self.cache_dir / "pages" / f"{_digest(source_uri, etag, str(page['index']))}.png"
-        if target.exists():
-            target.touch()
-            return target
+        if found := self.cached(source_uri, etag, page["index"]):
+            return found
+        target = self._page_path(source_uri, etag, page["index"])
         source = self._source(source_uri, etag)
         image = _upright(_render(source, page), page)
         _write_atomically(target, lambda path: image.save(path, format="PNG"))
         self._prune()
         return target
+
+    def _page_path(self, source_uri: str, etag: str, index: int) -> Path:
+        return self.cache_dir / "pages" / f"{_digest(source_uri, etag, str(index))}.png"
 
     def _source(self, source_uri: str, etag: str) -> Path:
         target = self.cache_dir / "sources" / _digest(source_uri, etag)
