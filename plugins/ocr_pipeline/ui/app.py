@@ -107,6 +107,21 @@ def _read_json(uri: str) -> dict:
     return json.loads(_hook().read_key(uri))
 
 
+def _filters(
+    status: str | None = None,
+    engine: str | None = None,
+    prefix: str | None = None,
+    processed_from: date | None = None,
+    processed_to: date | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="words of the recognised text")] = None,
+) -> queries.DocumentFilter:
+    """The list's filters, from the query string (the list and its totals take the same ones)."""
+    return queries.DocumentFilter(status, engine, prefix, processed_from, processed_to, q)
+
+
+Filters = Annotated[queries.DocumentFilter, Depends(_filters)]
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="Documents", dependencies=[_require("GET")])
 
@@ -122,29 +137,15 @@ def create_app() -> FastAPI:
 
     @app.get("/api/documents")
     def list_documents(
-        status: str | None = None,
-        engine: str | None = None,
-        prefix: str | None = None,
-        processed_from: date | None = None,
-        processed_to: date | None = None,
-        q: Annotated[str | None, Query(max_length=200)] = None,
+        where: Filters,
         offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
         limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
     ) -> dict:
-        where = queries.DocumentFilter(status, engine, prefix, processed_from, processed_to, q)
         total, items = queries.list_documents(_catalog(), where, offset, limit)
         return {"total": total, "offset": offset, "limit": limit, "items": items}
 
     @app.get("/api/summary")
-    def summary(
-        status: str | None = None,
-        engine: str | None = None,
-        prefix: str | None = None,
-        processed_from: date | None = None,
-        processed_to: date | None = None,
-        q: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> dict:
-        where = queries.DocumentFilter(status, engine, prefix, processed_from, processed_to, q)
+    def summary(where: Filters) -> dict:
         return {
             **queries.totals(_catalog(), where),
             "pages_per_day": queries.pages_per_day(_catalog(), where),
