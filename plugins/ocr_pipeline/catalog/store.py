@@ -44,6 +44,14 @@ def _final_rows(keys: list[tuple[str, str]]):
     )
 
 
+def in_utc(row: dict) -> dict:
+    """A catalog row with its times as UTC: SQLite keeps no time zone, and the catalog's times are UTC."""
+    for column, value in row.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            row[column] = value.replace(tzinfo=UTC)
+    return row
+
+
 @functools.cache
 def _engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
@@ -135,11 +143,7 @@ class Catalog:
             .order_by(claims.c.last_modified, claims.c.source_uri)
         )
         with self.engine.connect() as connection:
-            rows = [dict(row._mapping) for row in connection.execute(query)]
-        for row in rows:  # SQLite keeps no time zone: the catalog's times are UTC
-            if row["last_modified"] is not None and row["last_modified"].tzinfo is None:
-                row["last_modified"] = row["last_modified"].replace(tzinfo=UTC)
-        return rows
+            return [in_utc(dict(row._mapping)) for row in connection.execute(query)]
 
     def drop_claims_of_ended_runs(self, run_id: str, is_active: Callable[[str, str], bool]) -> None:
         """Claims of runs that are no longer active (they failed, or a worker died, before giving them

@@ -10,6 +10,7 @@ from sqlalchemy import Date, cast, func, literal_column, select
 from sqlalchemy.engine import Engine
 
 from ocr_pipeline.catalog.schema import SEARCH_CONFIG, document_texts, documents
+from ocr_pipeline.catalog.store import in_utc
 
 LIST_COLUMNS = (
     "id", "source_uri", "status", "error", "engine", "pages", "characters", "mean_confidence", "low_text",
@@ -75,7 +76,7 @@ def list_documents(engine: Engine, where: DocumentFilter, offset: int, limit: in
     )
     with engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(documents).where(*conditions)).scalar_one()
-        rows = [_in_utc(dict(row._mapping)) for row in connection.execute(query)]
+        rows = [in_utc(dict(row._mapping)) for row in connection.execute(query)]
     return total, rows
 
 
@@ -114,12 +115,5 @@ def engines_in_use(engine: Engine) -> list[str]:
 def one_document(engine: Engine, document_id: int) -> dict | None:
     with engine.connect() as connection:
         row = connection.execute(select(documents).where(documents.c.id == document_id)).first()
-    return None if row is None else _in_utc(dict(row._mapping))
+    return None if row is None else in_utc(dict(row._mapping))
 
-
-def _in_utc(row: dict) -> dict:
-    """SQLite keeps no time zone: the catalog's times are UTC, and the browser must be told so."""
-    for column in ("processed_at", "last_modified"):
-        if row.get(column) is not None and row[column].tzinfo is None:
-            row[column] = row[column].replace(tzinfo=UTC)
-    return row
