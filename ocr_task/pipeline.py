@@ -26,7 +26,7 @@ from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage, TextLayerPage
 from ocr_task.engines import AUTO, PADDLE_VL, TESSERACT, EngineSet
 from ocr_task.engines.auto import LANGUAGE_CHECK_CONFIDENCE, choose, language_to_check, latin_only_language
-from ocr_task.engines.base import Recognition
+from ocr_task.engines.base import Engine, Recognition
 from ocr_task.layout import build_blocks
 from ocr_task.orientation import OrientationDetector, estimate_skew, straighten, turn_upright
 from ocr_task.photo import unphotographed
@@ -86,11 +86,15 @@ class PagePipeline:
             self._detector = OrientationDetector(self.settings.tessdata_dir)
         return self._detector
 
-    def _wants_upright_pages(self) -> bool:
+    def _main_engine(self) -> Engine:
+        """The engine the batch's pages go to (``auto``: PaddleOCR-VL when enabled, else Tesseract's family)."""
         name = self.settings.engine
         if name == AUTO:
             name = PADDLE_VL if self.settings.vl.enabled else TESSERACT
-        return self.engines.get(name).wants_upright_pages
+        return self.engines.get(name)
+
+    def _wants_upright_pages(self) -> bool:
+        return self._main_engine().wants_upright_pages
 
     def _engine_for(self, script: str | None, enlarged: bool = False) -> tuple[str, str | None]:
         """The engine and language a page goes to: ``auto`` chooses by the page's script."""
@@ -113,9 +117,9 @@ class PagePipeline:
                 engine_name, lang = self._engine_for(None)
                 seconds = time.perf_counter() - started
                 return _Prepared(page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True)
-            scale = measure.enlargement
-            if scale > 1:  # text too small: cleaned now, enlarged once upright and straight (resolution.py)
+            if measure.enlargement > 1:  # text too small: cleaned now, enlarged once upright and straight
                 gray = image = despeckled(gray)
+                scale = measure.enlargement if self._main_engine().wants_small_text_enlarged else 1
             if measure.letters >= OSD_MIN_LETTERS:  # fewer: OSD cannot tell, and takes long to say so
                 found = self.detector().detect(gray)
                 rotation, script = found.rotation, found.script

@@ -32,6 +32,8 @@ class Engine(ABC):
     name: str
     #: whether pages should be turned upright and deskewed before they reach the engine
     wants_upright_pages: bool = True
+    #: whether a page whose text is too small for the engine is enlarged for it (resolution.py)
+    wants_small_text_enlarged: bool = True
     #: whether the engine finds tables itself; if not, ruled tables are read cell by cell (tables.py)
     finds_tables: bool = False
 

@@ -120,6 +120,9 @@ def to_recognition(result, info: EngineInfo) -> Recognition:
 class PaddleOcrVlEngine(Engine):
     name = PADDLE_VL
     finds_tables = True  # its layout model and VLM give tables as HTML
+    # The VLM's image processor scales every page to its own pixel budget (min_pixels/max_pixels): a page
+    # enlarged for small text would only cost its enlarging (a 3x page: 35 megapixels) and a larger JPEG.
+    wants_small_text_enlarged = False
 
     def __init__(self, settings: OcrSettings, threads: int = 1):
         vl = settings.vl

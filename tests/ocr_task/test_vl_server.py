@@ -100,6 +100,20 @@ def test_the_auto_engine_routes_ocr_pages_to_the_vlm_when_enabled(server, docume
     assert [p.strip() for p in pages[1:]] == [answer_for(4), answer_for(16)]
 
 
+def test_a_page_of_small_print_goes_to_the_vlm_at_its_own_size(server, tmp_path):
+    """Enlarging small text is for Tesseract: the VLM's processor scales every page to its own pixel budget."""
+    fax = samples.fax_like(samples.render_page(samples.paragraphs("en", 3, seed=5), dpi=100, point_size=9), seed=5)
+    fax.save(tmp_path / "fax.png")
+    result = run_vl_cli("run", "--input", str(tmp_path / "fax.png"), "--output", str(tmp_path / "out"),
+                        env=vl_env(server))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    [request] = server.requests
+    width, height = request.image_size  # straightened (a little larger), not enlarged
+    assert fax.width <= width < fax.width * 1.1 and fax.height <= height < fax.height * 1.1
+    [page] = json.loads((tmp_path / "out" / "fax.png.json").read_text())["pages"]
+    assert page["scale"] == 1 and page["blocks"][0]["text"] == answer_for(request.level)
+
+
 def test_a_server_that_is_down_stops_the_batch_with_exit_1_naming_its_url(documents, tmp_path):
     down = StandInVlmServer()
     url = down.url
