@@ -121,7 +121,7 @@ class PagePipeline:
                 gray = image = despeckled(gray)
                 scale = measure.enlargement if self._main_engine().wants_small_text_enlarged else 1
             if measure.letters >= OSD_MIN_LETTERS:  # fewer: OSD cannot tell, and takes long to say so
-                found = self.detector().detect(gray)
+                found = self.detector().detect(gray, small_text=measure.enlargement > 1)
                 rotation, script = found.rotation, found.script
             if rotation:
                 gray = turn_upright(gray, rotation)

@@ -6,10 +6,12 @@ of its ink's connected components: a file's DPI is often missing or wrong),
 and a page whose text is under ``MIN_TEXT_PX`` is cleaned of isolated specks
 (which enlarging would turn into blots that the engine reads as characters,
 and which make orientation detection take it for upside down), turned upright
-and straightened at its own size (cheaper), then enlarged towards
-``TARGET_TEXT_PX`` for recognition. Measured on 100-dpi
-faxes (bench/RESULTS.md): enlarging alone made them read worse, cleaning
-first and then enlarging better.
+(orientation detection looks at it at twice its size: orientation.py) and
+straightened at its own size (cheaper), then enlarged towards
+``TARGET_TEXT_PX`` for recognition by engines that want it (Tesseract; not
+the VLM, which scales pages itself). Measured on 100-dpi faxes
+(bench/RESULTS.md): enlarging alone made them read worse, cleaning first and
+then enlarging better.
 """
 
 from __future__ import annotations
