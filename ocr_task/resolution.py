@@ -29,7 +29,7 @@ _SPECK_AREA = 2  # connected components of this many pixels or fewer are noise
 _INK_CONTRAST = 60  # ink differs this much from the paper (the page's median): grey noise is not ink
 
 
-def paper_level(gray: np.ndarray) -> int:
+def _paper_level(gray: np.ndarray) -> int:
     """The page's median grey level (its paper), from a histogram: 1 ms on an A4 page at 200 dpi, where
     ``np.median`` sorts for 17 ms."""
     counts = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
@@ -39,7 +39,7 @@ def paper_level(gray: np.ndarray) -> int:
 def _components(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ink (``_INK_CONTRAST`` darker or lighter than the paper: white text on dark paper is text too) and its
     connected components."""
-    paper = paper_level(gray)
+    paper = _paper_level(gray)
     ink = (np.abs(gray.astype(np.int16) - paper) > _INK_CONTRAST).astype(np.uint8)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     return ink, labels, stats
@@ -73,7 +73,7 @@ def despeckled(gray: Image.Image) -> Image.Image:
     ink, labels, stats = _components(pixels)
     specks = stats[:, cv2.CC_STAT_AREA] <= _SPECK_AREA
     specks[0] = False  # the background
-    pixels[specks[labels] & (ink > 0)] = paper_level(pixels)
+    pixels[specks[labels] & (ink > 0)] = _paper_level(pixels)
     return Image.fromarray(pixels)
 
 
