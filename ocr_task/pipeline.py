@@ -117,11 +117,12 @@ class PagePipeline:
                 engine_name, lang = self._engine_for(None)
                 seconds = time.perf_counter() - started
                 return _Prepared(page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True)
-            if measure.enlargement > 1:  # text too small: cleaned now, enlarged once upright and straight
+            small_print = measure.enlargement > 1
+            if small_print:  # text too small: cleaned now, enlarged once upright and straight (resolution.py)
                 gray = image = despeckled(gray)
                 scale = measure.enlargement if self._main_engine().wants_small_text_enlarged else 1
             if measure.letters >= OSD_MIN_LETTERS:  # fewer: OSD cannot tell, and takes long to say so
-                found = self.detector().detect(gray, small_text=measure.enlargement > 1)
+                found = self.detector().detect(gray, small_text=small_print)
                 rotation, script = found.rotation, found.script
             if rotation:
                 gray = turn_upright(gray, rotation)
