@@ -60,14 +60,27 @@ def choose(settings: OcrSettings, script: str | None, enlarged: bool = False) ->
     return TESSERACT, SCRIPT_LANGS.get(script or "", UNKNOWN_SCRIPT_LANG)
 
 
+def _letters(text: str) -> tuple[int, int]:
+    """(letters, of which Cyrillic) in ``text``."""
+    letters = [c for c in text if c.isalpha()]
+    return len(letters), sum("\u0400" <= c <= "\u04ff" for c in letters)
+
+
+def script_read(text: str) -> str | None:
+    """The script of a reading by the combined model: Cyrillic when most of its letters are, else Latin."""
+    letters, cyrillic = _letters(text)
+    if not letters:
+        return None
+    return "Cyrillic" if 2 * cyrillic >= letters else "Latin"
+
+
 def latin_only_language(settings: OcrSettings, engine: str, lang: str | None, scale: int, text: str) -> str | None:
     """``eng`` for an enlarged page that ``auto`` read with the combined model and that reads as Latin (but for
     look-alikes: its script was not told, or orientation detection was fooled); None otherwise."""
     if settings.engine != AUTO or settings.lang or engine != TESSERACT or scale < 2 or lang != UNKNOWN_SCRIPT_LANG:
         return None
-    letters = [c for c in text if c.isalpha()]
-    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters)
-    latin = len(letters) >= LATIN_MIN_LETTERS and cyrillic <= MAX_LOOKALIKE_SHARE * len(letters)
+    letters, cyrillic = _letters(text)
+    latin = letters >= LATIN_MIN_LETTERS and cyrillic <= MAX_LOOKALIKE_SHARE * letters
     return ENLARGED_SCRIPT_LANGS["Latin"] if latin else None
 
 

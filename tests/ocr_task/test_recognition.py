@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from ocr_task.config import OcrSettings
 from ocr_task.contract import ManifestDocument
+from ocr_task.documents import ImagePage
+from ocr_task.orientation import OrientationDetector
+from ocr_task.pipeline import UPRIGHT_CONFIDENCE, PagePipeline
 from ocr_task.runner import BatchRunner
 from tests import samples
 from tests.conftest import run_cli
@@ -67,6 +72,25 @@ def test_turned_pages_are_detected_and_recorded(batch, name, rotation):
     page = json.loads(Path(entries[name].outputs.json_).read_text())["pages"][0]
     assert page["rotation"] == rotation
     assert page["width"] < page["height"]  # upright A4 again
+    # read as it came first: unsure, or (one way sideways) confident but in lines down the page
+    assert page["orientation_check"]["detected_rotation"] == rotation
+    assert "read_as_is" in page["orientation_check"]
+
+
+def test_upright_pages_are_read_before_their_orientation_is_asked(sample_docs, monkeypatch):
+    """Orientation detection (a spy on the real one) runs for the page that read unsurely, not the others."""
+    asked = []
+    detect = OrientationDetector.detect
+    monkeypatch.setattr(OrientationDetector, "detect", lambda self, gray, **kw: asked.append(1) or detect(self, gray, **kw))
+    names = ("english.png", "russian.png", "upside_down.png")
+    pages = [ImagePage(i, np.asarray(Image.open(sample_docs[n].path)), 200) for i, n in enumerate(names)]
+    results = PagePipeline(OcrSettings(workers=1)).process(pages)
+    assert len(asked) == 1
+    assert [r.orientation_check for r in results[:2]] == [None, None]
+    assert [(r.script, r.rotation) for r in results] == [("Latin", 0), ("Cyrillic", 0), ("Cyrillic", 180)]
+    assert results[2].orientation_check["read_as_is"] < UPRIGHT_CONFIDENCE
+    for name, result in zip(names, results, strict=True):
+        assert cer(sample_docs[name].text, result.text) <= CER_BOUND[LANGUAGE[name]]
 
 
 def test_slight_skew_is_corrected_and_recorded(batch):
@@ -89,6 +113,7 @@ def test_chinese_script_goes_to_rapidocr(batch):
     _, entries, _ = batch
     page = json.loads(Path(entries["chinese.png"].outputs.json_).read_text())["pages"][0]
     assert (page["script"], page["engine"]["name"]) == ("Han", "rapidocr")
+    assert page["orientation_check"]["read_as_is"] < UPRIGHT_CONFIDENCE  # Tesseract's first reading was unsure
     assert page["engine"]["models"] == ["PP-OCRv6_det_small", "PP-OCRv6_rec_small"]
 
 
