@@ -145,7 +145,7 @@ class PagePipeline:
                 engine_name, lang = self._engine_for(None)
                 seconds = time.perf_counter() - started
                 return _Prepared(page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True)
-            small_print = measure.enlargement > 1
+            small_print, speckled = measure.enlargement > 1, gray
             if small_print:  # text too small: cleaned now, enlarged once upright and straight (resolution.py)
                 gray = image = despeckled(gray)
                 scale = measure.enlargement if self._main_engine().wants_small_text_enlarged else 1
@@ -157,6 +157,8 @@ class PagePipeline:
             if rotation:
                 gray = turn_upright(gray, rotation)
                 image = gray if image.mode == "L" else turn_upright(image, rotation)
+            if small_print:  # upright now: the dots of i and j, specks to the orientation detector, come back
+                image = despeckled(turn_upright(speckled, rotation), keep_dots=True)
             image, skew = straighten(image, estimate_skew(gray))
             if scale > 1:
                 image = enlarged(image, scale)

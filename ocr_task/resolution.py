@@ -12,6 +12,12 @@ straightened at its own size (cheaper), then enlarged towards
 the VLM, which scales pages itself). Measured on 100-dpi faxes
 (bench/RESULTS.md): enlarging alone made them read worse, cleaning first and
 then enlarging better.
+
+A fax draws the dot of an i, j, ё or й as one or two pixels, like its line
+noise. Once the page is upright, the page that is read keeps the specks that
+sit just above a letter: dropping them turned ``in`` into ``m`` and
+``original`` into ``omginal`` (12 faxes: 2.31 % CER with every speck
+dropped, 1.53 % with the dots kept).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ MIN_TEXT_PX = 12  # median ink component height under which a page is enlarged
 TARGET_TEXT_PX = 22
 MAX_FACTOR = 3
 _SPECK_AREA = 2  # connected components of this many pixels or fewer are noise
+_DOT_GAP = 3  # a speck at most this many rows above a letter's ink is its dot (2 and 4 did about as well)
 _INK_CONTRAST = 60  # ink differs this much from the paper (the page's median): grey noise is not ink
 
 
@@ -67,14 +74,28 @@ def measure_text(gray: Image.Image) -> TextMeasure:
     return TextMeasure(len(letters), float(np.median(letters)) if len(letters) >= 50 else None)
 
 
-def despeckled(gray: Image.Image) -> Image.Image:
-    """The page without isolated specks of ink (the line noise of a fax)."""
+def despeckled(gray: Image.Image, keep_dots: bool = False) -> Image.Image:
+    """The page without isolated specks of ink (the line noise of a fax); ``keep_dots``: but for the specks just
+    above a letter, the dots of i and j (the page must be upright)."""
     pixels = np.asarray(gray).copy()
     ink, labels, stats = _components(pixels)
     specks = stats[:, cv2.CC_STAT_AREA] <= _SPECK_AREA
     specks[0] = False  # the background
+    if keep_dots:
+        specks &= ~_over_letters(ink, labels, specks)
     pixels[specks[labels] & (ink > 0)] = _paper_level(pixels)
     return Image.fromarray(pixels)
+
+
+def _over_letters(ink: np.ndarray, labels: np.ndarray, specks: np.ndarray) -> np.ndarray:
+    """For each component, whether some of it lies at most ``_DOT_GAP`` rows above the ink of a letter."""
+    letters = ((ink > 0) & ~specks[labels]).astype(np.uint8)
+    downwards = np.zeros((2 * _DOT_GAP + 1, 1), np.uint8)
+    downwards[_DOT_GAP:] = 1
+    letter_below = cv2.dilate(letters, downwards, anchor=(0, _DOT_GAP)) > 0  # letter ink within the gap below
+    over = np.zeros(len(specks), dtype=bool)
+    over[np.unique(labels[letter_below & (ink > 0)])] = True
+    return over
 
 
 def enlarged(image: Image.Image, factor: int) -> Image.Image:
