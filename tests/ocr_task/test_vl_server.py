@@ -5,10 +5,13 @@ it replaces only the GPU model). Layout detection is off: it needs a local model
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -112,6 +115,37 @@ def test_a_page_of_small_print_goes_to_the_vlm_at_its_own_size(server, tmp_path)
     assert fax.width <= width < fax.width * 1.1 and fax.height <= height < fax.height * 1.1
     [page] = json.loads((tmp_path / "out" / "fax.png.json").read_text())["pages"]
     assert page["scale"] == 1 and page["blocks"][0]["text"] == answer_for(request.level)
+
+
+def sent_page(request) -> Image.Image:
+    """The page image a request carried."""
+    [url] = [p["image_url"]["url"] for p in request.body["messages"][-1]["content"] if p["type"] == "image_url"]
+    return Image.open(io.BytesIO(base64.b64decode(url.partition(",")[2]))).convert("L")
+
+
+def difference(a: Image.Image, b: Image.Image) -> float:
+    size = (120, 170)
+    return float(np.abs(np.asarray(a.resize(size), float) - np.asarray(b.resize(size), float)).mean())
+
+
+def test_turned_scans_reach_the_vlm_upright_turned_by_the_page_classifier(server, tmp_path):
+    """PaddleOCR's page orientation classifier turns PaddleOCR-VL's pages: it tells no script (OSD would have
+    said Cyrillic), and each page the server gets is the upright page, not upside down."""
+    page = samples.render_page(samples.paragraphs("ru", 6, seed=4), lang="ru")
+    upright = samples.scan_like(page.image, 4).convert("L")
+    for turn in (90, 180, 270):
+        samples.turned(upright, turn).save(tmp_path / f"turned_{turn}.png")
+    result = run_vl_cli("run", "--input", *(str(tmp_path / f"turned_{t}.png") for t in (90, 180, 270)),
+                        "--output", str(tmp_path / "out"), env=vl_env(server))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(server.requests) == 3
+    for request in server.requests:
+        sent = sent_page(request)
+        assert sent.width < sent.height
+        assert difference(sent, upright) < 0.75 * difference(sent, upright.rotate(180))  # straightened: not equal
+    for turn in (90, 180, 270):
+        [read] = json.loads((tmp_path / "out" / f"turned_{turn}.png.json").read_text())["pages"]
+        assert (read["rotation"], read["script"]) == (turn, None)
 
 
 def test_a_server_that_is_down_stops_the_batch_with_exit_1_naming_its_url(documents, tmp_path):
