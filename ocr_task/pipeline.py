@@ -250,19 +250,20 @@ class PagePipeline:
         if confidence is not None and confidence >= UPRIGHT_CONFIDENCE and not _runs_down_the_page(result):
             return item, replace(result, script=script_read(result.text))
         detected = self._prepare(item.page, may_defer=False)
-        started = time.perf_counter()
-        [recognition] = self.engines.get(detected.engine).recognize([detected.text_image], detected.lang)
-        again = self._with_tables(detected, _page_result(detected, recognition, time.perf_counter() - started))
         check = {"read_as_is": round(confidence or 0.0, 4), "detected_rotation": detected.rotation}
-        return detected, replace(again, orientation_check=check)
+        return detected, replace(self._read(detected), orientation_check=check)
+
+    def _read(self, item: _Prepared) -> PageResult:
+        """One page read again on its own, its ruled tables cell by cell."""
+        started = time.perf_counter()
+        [recognition] = self.engines.get(item.engine).recognize([item.text_image], item.lang)
+        return self._with_tables(item, _page_result(item, recognition, time.perf_counter() - started))
 
     def _read_again(self, item: _Prepared, result: PageResult, lang: str, keep_if) -> tuple[_Prepared, PageResult]:
         """The page read again in ``lang``; that reading is kept if ``keep_if(old, new confidence)``. The page's
         JSON says what was tried (``language_check``)."""
         again = replace(item, lang=lang)
-        started = time.perf_counter()
-        [recognition] = self.engines.get(again.engine).recognize([again.text_image], lang)
-        candidate = self._with_tables(again, _page_result(again, recognition, time.perf_counter() - started))
+        candidate = self._read(again)
         old, new = result.mean_confidence or 0.0, candidate.mean_confidence or 0.0
         kept_item, kept = (again, candidate) if keep_if(old, new) else (item, result)
         check = {"read_with": item.lang, "tried": {item.lang: round(old, 4), lang: round(new, 4)}, "kept": kept_item.lang}
@@ -278,10 +279,8 @@ class PagePipeline:
         tried = {result.rotation: round(confidence, 4)}
         best_item, best, best_confidence = item, result, confidence
         for extra in _OTHER_TURNS:
-            turned = item.turned(extra)
-            started = time.perf_counter()
-            [recognition] = self.engines.get(item.engine).recognize([turned.image], item.lang)
-            candidate = _page_result(turned, recognition, time.perf_counter() - started)
+            turned = item.turned(extra)  # its tables are not looked for again: read as a whole
+            candidate = self._read(turned)
             score = candidate.mean_confidence or 0.0
             tried[candidate.rotation] = round(score, 4)
             if score > best_confidence:
