@@ -69,6 +69,12 @@ class ReportEntry(BaseModel):
     etag: str | None = None
     status: Literal["succeeded", "failed"]
     error: str | None = None
+    retryable: bool = Field(
+        False,
+        description="Failed for a reason that is not the document's own (access to that key, throttling, a "
+        "server error, the engine): not final, a later run tries it again",
+    )
+    cause: str | None = Field(None, description="A retryable failure's cause in a few words: S3 AccessDenied")
     pages: int = 0
     outputs: Outputs | None = None
     seconds: float

@@ -3,9 +3,13 @@
 Documents are opened one after another; their pages are rendered one at a
 time and handed to the worker processes with a bounded number in flight,
 so every core stays busy across document boundaries and memory stays
-bounded however long a PDF is. A document that fails (bad input, a page the
-engine chokes on) is reported with its error and the batch goes on; a
-:class:`BatchError` (storage unreachable, engine cannot load) stops it.
+bounded however long a PDF is. A document that fails is reported with its
+error and the batch goes on: for good when the fault is its own (bad input),
+``retryable`` when it is not (access to its key, throttling, the engine).
+A :class:`BatchError` (storage unreachable, engine cannot load) stops the
+batch, and so do retryable failures of one cause that hit a large share of
+its documents (``OCR_BATCH_FAILURE_SHARE``): an outage is the batch's
+failure, retried by the launcher, never a row of failed documents.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from ocr_task.config import OcrSettings, available_cores
 from ocr_task.contract import REPORT_NAME, ManifestDocument, Outputs, Report, ReportEntry, ReportSummary
 from ocr_task.documents import MEDIA_TYPES, ImagePage, check_size, open_document
 from ocr_task.engines import AUTO, PADDLE_VL
-from ocr_task.errors import BatchCancelled, BatchError, DocumentError
+from collections import Counter
+
+from ocr_task.errors import BatchCancelled, BatchError, DocumentError, DocumentUnreachable
 from ocr_task.naming import unique_names
 from ocr_task.pipeline import text_layer_result
 from ocr_task.progress import Progress
@@ -47,6 +53,7 @@ class _Job:
     pages: list[PageResult] = field(default_factory=list)
     pending: list[Future] = field(default_factory=list)
     error: str | None = None
+    unreachable: DocumentUnreachable | None = None  # failed for a reason not its own
     all_submitted: bool = False
 
     @property
@@ -112,6 +119,7 @@ class BatchRunner:
         """
         started_at, started = datetime.now(UTC), time.perf_counter()
         entries = self._process(items, StorageOutputs(self.storage, output), progress, cancel)
+        check_outage(entries, self.settings.batch_failure_share)
         report = Report(
             output=output,
             engine=self.settings.engine,
@@ -141,6 +149,25 @@ class BatchRunner:
         finally:
             if executor is not self._kept:
                 executor.shutdown(wait=True, cancel_futures=True)
+
+
+def check_outage(entries: list[ReportEntry], share: float) -> None:
+    """Raise BatchError when one cause that is not the documents' own failed at least ``share`` of them.
+
+    One key the role may not read fails alone (retryable) and the rest of its batch lands; S3 throttling
+    every request, a VLM server answering 503, an engine that raises on every page: the batch fails, no
+    report is written, and the launcher retries it.
+    """
+    causes = Counter(e.cause for e in entries if e.retryable and e.cause)
+    if not causes:
+        return
+    cause, count = causes.most_common(1)[0]
+    if count >= max(1.0, share * len(entries)):
+        example = next(e.error for e in entries if e.cause == cause)
+        raise BatchError(
+            f"{count} of {len(entries)} documents failed with {cause}, which is not theirs (an outage?): "
+            f"the batch is retried. First: {example}"
+        )
 
 
 class StorageOutputs:
@@ -208,8 +235,9 @@ class _Run:
                     self._submit_pages(job, document.pages())
                 finally:
                     document.close()
-        except DocumentError as error:
+        except (DocumentError, DocumentUnreachable) as error:
             job.error = str(error)
+            job.unreachable = error if isinstance(error, DocumentUnreachable) else None
             for future in job.pending:
                 future.cancel()
         job.all_submitted = True
@@ -264,9 +292,12 @@ class _Run:
                 raise error
             if isinstance(error, BrokenProcessPool):
                 raise BatchError(f"an OCR worker process died (out of memory?): {error}") from error
+            if isinstance(error, (DocumentError, DocumentUnreachable)):
+                raise error
             if error is not None:
-                detail = str(error) if isinstance(error, PageFailed) else f"{type(error).__name__}: {error}"
-                raise DocumentError(f"recognition failed: {detail}")
+                kind = error.kind if isinstance(error, PageFailed) else type(error).__name__
+                detail = str(error) if isinstance(error, PageFailed) else f"{kind}: {error}"
+                raise DocumentUnreachable(f"recognition failed: {detail}", f"engine {kind}")
             pages.extend(future.result())
         return sorted(pages, key=lambda p: p.index)
 
@@ -275,12 +306,15 @@ class _Run:
         entry = dict(source=item.source, name=job.name, etag=item.etag, media_type=job.media_type)
         try:
             if job.error is not None:
-                raise DocumentError(job.error)
+                raise job.unreachable or DocumentError(job.error)
             pages = self._collect_pages(job)
-        except DocumentError as error:
-            log.warning("failed: %s: %s", item.source, error)
+        except (DocumentError, DocumentUnreachable) as error:
+            retryable = isinstance(error, DocumentUnreachable)
+            log.warning("failed%s: %s: %s", " (retryable)" if retryable else "", item.source, error)
             seconds = round(time.perf_counter() - job.started, 3)
-            return ReportEntry(**entry, status="failed", error=str(error), seconds=seconds)
+            if retryable:
+                entry["cause"] = error.cause
+            return ReportEntry(**entry, status="failed", error=str(error), retryable=retryable, seconds=seconds)
         seconds = round(time.perf_counter() - job.started, 3)
         document = DocumentResult(item.source, job.name, job.media_type, item.etag, pages, {"total": seconds})
         outputs = self.outputs.write(document)

@@ -9,12 +9,17 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from ocr_task.errors import DocumentError, StorageUnavailable
+from ocr_task.errors import DocumentError, DocumentUnreachable, StorageUnavailable
 
 S3_SCHEME = "s3://"
-_MISSING = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
+# The object's own fault: it is gone, or it changed since it was planned.
+_MISSING = {"NoSuchKey", "404", "NotFound"}
 _CHANGED = {"PreconditionFailed", "412"}
-_DENIED = {"AccessDenied", "403", "Forbidden"}
+# Nothing is to blame but who we are: every request would fail alike, so the batch stops at once.
+_CREDENTIALS = {
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException", "InvalidToken",
+    "TokenRefreshRequired", "AuthorizationHeaderMalformed", "NoSuchBucket", "AllAccessDisabled",
+}  # fmt: skip
 # botocore's own retries of each request (connection errors, throttling, 5xx) before the batch gives up.
 S3_RETRIES = 3
 
@@ -53,21 +58,33 @@ def s3_client():
     return boto3.client("s3", config=config)
 
 
+def _error_code(error) -> tuple[str, int]:
+    return (
+        str(error.response.get("Error", {}).get("Code", "")),
+        error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0),
+    )
+
+
 def _raise_for(error: Exception, uri: str, *, writing: bool = False):
-    """Turn a botocore error into a DocumentError (this object) or StorageUnavailable (the store)."""
+    """Turn a botocore error into the failure it is (see ``errors``).
+
+    Reading an object: gone or changed is the document's own fault (``DocumentError``); our credentials
+    or the bucket is the store's (``StorageUnavailable``: the batch stops); anything else the store answered
+    (AccessDenied on that key, a KMS key the role may not use, SlowDown, 5xx that outlived botocore's own
+    retries) is ``DocumentUnreachable``: retryable, and the runner stops the batch when it hits many
+    documents. Writing, listing, or no answer at all: ``StorageUnavailable``.
+    """
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     if isinstance(error, ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if not writing and status < 500:
+        code, status = _error_code(error)
+        if not writing and code not in _CREDENTIALS:
             if code in _MISSING:
                 raise DocumentError(f"object not found: {uri}") from error
             if code in _CHANGED:
                 raise DocumentError(f"object changed since it was planned (ETag differs): {uri}") from error
-            if code in _DENIED:
-                raise DocumentError(f"access denied reading {uri}") from error
-            raise DocumentError(f"cannot read {uri}: {code} {error}") from error
+            cause = f"S3 {code or status}"
+            raise DocumentUnreachable(f"S3 answered {code or status} ({status}) reading {uri}: {error}", cause) from error
         action = "write" if writing else "read"
         raise StorageUnavailable(f"S3 refused to {action} {uri}: {code} {error}") from error
     if isinstance(error, NoCredentialsError):

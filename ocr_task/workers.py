@@ -45,11 +45,17 @@ def _start(settings_json: str, threads: int) -> None:
 
 
 class PageFailed(Exception):
-    """An engine's own exception, as a message: it crosses back from a worker process whatever its class.
+    """An engine's own exception, as a message (``Type: text``): it crosses back from a worker process
+    whatever its class. Not the document's fault as far as anyone can tell: its document fails retryably.
 
     (Exceptions such as openai's need arguments to be rebuilt; one that cannot
     be unpickled breaks the whole process pool instead of failing its page.)
     """
+
+    @property
+    def kind(self) -> str:
+        """The engine exception's type name: the same for every page one cause hits."""
+        return str(self).split(":", 1)[0]
 
 
 def process_pages(pages: list[ImagePage]) -> list[PageResult]:
@@ -59,7 +65,9 @@ def process_pages(pages: list[ImagePage]) -> list[PageResult]:
         return _pipeline.process(pages)
     except (BatchError, DocumentError):
         raise
-    except Exception as error:  # noqa: BLE001 - the document fails with this message
+    except MemoryError as error:  # the machine's limit, not the page's: the batch is retried
+        raise BatchError(f"an OCR worker ran out of memory: {error}") from None
+    except Exception as error:  # noqa: BLE001 - the document fails with this message (retryable)
         raise PageFailed(f"{type(error).__name__}: {error}") from None
 
 

@@ -20,13 +20,29 @@ import numpy as np
 from ocr_task.config import OcrSettings, VlSettings
 from ocr_task.engines import PADDLE_VL
 from ocr_task.engines.base import Engine, Recognition, to_bgr
-from ocr_task.errors import BatchError, EngineUnavailable
+from ocr_task.errors import EngineUnavailable
 from ocr_task.provisioning import missing_models_message, required_models
 from ocr_task.result import Block, EngineInfo
 
 _HUB_FAILURES = ("No available model hosting platforms detected", "Could not prepare the official model")
-# What paddlex's VLM worker says when the server cannot be reached at all (openai.APIConnectionError).
+# What paddlex's VLM worker says when the server cannot be reached at all (openai.APIConnectionError), by
+# the exception's class anywhere in its chain or, where paddlex re-raised it as text, by its words.
+_UNREACHABLE_TYPES = {"APIConnectionError", "APITimeoutError", "ConnectError", "ConnectTimeout", "ReadTimeout"}
 _UNREACHABLE = ("Connection error", "Connection refused", "ConnectError", "Request timed out")
+
+
+def server_unreachable(error: BaseException) -> bool:
+    """Whether an exception from predict() means the VLM server did not answer (no page is to blame).
+
+    A server that answered with an error (vLLM's 500, 503 or 429) is not this: its pages fail retryably, and
+    the runner fails the batch when that hits many of them (``runner.check_outage``)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if type(error).__name__ in _UNREACHABLE_TYPES or any(text in str(error) for text in _UNREACHABLE):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def offline_environment(vl: VlSettings) -> None:
@@ -159,8 +175,8 @@ class PaddleOcrVlEngine(Engine):
         try:
             results = self._pipeline.predict(inputs)
         except Exception as error:
-            if self._server_url and any(text in str(error) for text in _UNREACHABLE):
+            if self._server_url and server_unreachable(error):
                 # no document is to blame: the batch stops (exit code 1) and the launcher retries it
-                raise BatchError(f"the VLM server at {self._server_url} cannot be reached: {error}") from error
+                raise EngineUnavailable(f"the VLM server at {self._server_url} cannot be reached: {error}") from error
             raise
         return [to_recognition(result, self._info) for result in results]

@@ -74,6 +74,7 @@ class CatalogSummary(BaseModel):
     documents: int
     succeeded: int
     failed: int
+    retryable: int = 0  # of the failed: not for their own fault, work for the next run
     low_text: int
     pages: int
     unfinished_batches: int

@@ -50,6 +50,7 @@ def batch_rows(
         row.update(
             status=entry.status,
             error=entry.error,
+            retryable=entry.retryable,  # not the document's fault: not final, the next run tries it again
             pages=entry.pages,
             characters=entry.characters,
             mean_confidence=entry.mean_confidence,

@@ -1,31 +1,54 @@
-"""The DAG's first task: wait until the source prefix holds work for this run."""
+"""The DAG's first task: is there work for this run? It waits only where new work can still count for it.
+
+Which runs wait, and why: a run's selection is a LastModified window (``discovery.Selection``), and S3 sets
+LastModified when an object is uploaded, so nothing uploaded from now on can fall into a window that has
+already closed.
+
+* a **scheduled** run selects what was modified before its interval's end, and it starts after that end:
+  its window is closed, so it checks once;
+* a **backfill** run selects exactly its past interval: closed, it checks once;
+* a **manual** run selects everything new now (or its form's dates): what arrives later is the next run's
+  (the schedule takes it), so it checks once; only a form's ``date_to`` still in the future leaves its window
+  open, and such a run waits until that day ends, at most ``OCR_SENSOR_TIMEOUT``.
+
+A run with nothing to take is skipped at once, with a log line that says why, so an idle run never holds
+one of the DAG's ``max_active_runs`` slots that a manual trigger or the next scheduled run needs.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
-from ocr_pipeline import discovery
+from ocr_pipeline import discovery, tasks
 from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.settings import resolve
 
 log = logging.getLogger(__name__)
 
 
+def waiting_seconds(selection: discovery.Selection, now: datetime, longest: float) -> float:
+    """How long a run with this selection may wait for new work: until its window closes, at most ``longest``."""
+    if selection.end is None or selection.end <= now:
+        return 0.0
+    return min(longest, (selection.end - now).total_seconds())
+
+
 class NewDocumentsSensor(BaseSensorOperator):
     """Satisfied only by *new* work: an object that this run's selection admits, that the catalog has not
-    finished and that no other run holds (see ``discovery``).
+    finished and that no active run holds (see ``discovery``); the claims of runs that have ended are
+    dropped first, so work an ended run left behind is new work again.
 
     Each poke walks the listing (or the inventory report) a page at a time
     and stops at the first new object, so a poke costs one listing page when
     there is work and memory stays flat whatever the bucket's size (the
-    provider's ``S3KeySensor`` lists every matching key into memory). Only
-    running out of time skips the run (nothing arrived); a failure to reach
-    S3 or the catalog fails it, like any other error. Runs in reschedule
-    mode: the worker slot is free between pokes.
+    provider's ``S3KeySensor`` lists every matching key into memory). Nothing
+    new skips the run; a failure to reach S3 or the catalog fails it, like
+    any other error. Runs in reschedule mode: the worker slot is free between pokes.
     """
 
     def __init__(self, **kwargs):
@@ -33,21 +56,39 @@ class NewDocumentsSensor(BaseSensorOperator):
         super().__init__(**kwargs)
 
     def execute(self, context):
+        selection = self._selection(context)
+        # from the first poke (a rescheduled poke starts a new execute): the window's end, at most the setting
+        started = context["ti"].get_first_reschedule_date(context) or datetime.now(UTC)
+        self.timeout = waiting_seconds(selection, started, self.timeout)
         try:
             return super().execute(context)
         except AirflowSensorTimeout as timeout:
             source = resolve(context["params"]).source_uri
-            raise AirflowSkipException(f"Nothing new under {source} within {self.timeout:.0f} s") from timeout
+            why = (
+                f"waited {self.timeout:.0f} s while its window was open"
+                if self.timeout
+                else "its window is closed: nothing uploaded from now on can count for this run"
+            )
+            raise AirflowSkipException(
+                f"Nothing new under {source} ({selection.describe()}); {why}"
+            ) from timeout
 
-    def poke(self, context) -> bool:
-        settings = resolve(context["params"])
-        selection = discovery.Selection.for_run(
+    @staticmethod
+    def _selection(context) -> discovery.Selection:
+        return discovery.Selection.for_run(
             context["dag_run"].run_type, context.get("data_interval_start"), context.get("data_interval_end"),
             context["params"],
         )  # fmt: skip
+
+    def poke(self, context) -> bool:
+        settings = resolve(context["params"])
+        selection = self._selection(context)
         run_id = context["dag_run"].run_id
         catalog = Catalog(settings.catalog_url)
         catalog.migrate()
+        dropped = catalog.drop_claims_of_ended_runs(run_id, tasks.run_is_active(context["ti"]))
+        if dropped:
+            log.info("Dropped %d claims of runs that have ended: their objects are work again", dropped)
 
         pages = discovery.source_pages(settings, S3Hook(aws_conn_id=settings.aws_conn_id), selection.document)
         found, walk = discovery.new_work(

@@ -27,17 +27,31 @@ def _hook(settings: PipelineSettings) -> S3Hook:
 
 
 def run_is_active(ti) -> Callable[[str, str], bool]:
-    """Whether a DAG run is still queued or running, as Airflow says (a run it does not know is not)."""
+    """Whether a DAG run is still queued or running, as Airflow says.
+
+    Only Airflow's own "no such run" (404: it was deleted) counts as ended. Any other failure to ask (the
+    API server restarting, a timeout) is *unknown*, and unknown is active: taking a live run's claims would
+    let two runs process the same objects, while keeping a dead run's claims a little longer costs only a delay.
+    """
 
     def is_active(dag_id: str, run_id: str) -> bool:
         try:
             state = ti.get_dagrun_state(dag_id, run_id)
-        except Exception:  # noqa: BLE001 - a deleted run holds nothing
-            return False
+        except Exception as error:  # noqa: BLE001 - classified below
+            if _not_found(error):
+                return False
+            log.warning("Cannot tell whether run %s is active (%s): its claims are kept", run_id, error)
+            return True
         # the Task SDK answers with a (str, Enum): its value, never its str() ("DagRunState.RUNNING")
         return getattr(state, "value", state) in ACTIVE_RUN_STATES
 
     return is_active
+
+
+def _not_found(error: Exception) -> bool:
+    """Whether the Task SDK's error says the API server answered 404 (``AirflowRuntimeError``'s detail)."""
+    detail = getattr(getattr(error, "error", None), "detail", None)
+    return isinstance(detail, dict) and detail.get("status_code") == 404
 
 
 def discover(
@@ -148,6 +162,7 @@ def catalog(
         documents=len(catalogued),
         succeeded=sum(r["status"] == "succeeded" for r in catalogued),
         failed=sum(r["status"] == "failed" for r in catalogued),
+        retryable=sum(bool(r.get("retryable")) for r in catalogued),
         low_text=sum(bool(r.get("low_text")) for r in catalogued),
         pages=sum(r.get("pages") or 0 for r in catalogued),
         unfinished_batches=len(unfinished),
@@ -158,13 +173,22 @@ def catalog(
         summary.manifest = uri
     store.release(run_id)
     log.info("Catalogued: %s", summary)
+    problems = []
     if unfinished:
         left = sum(b.documents for b in unfinished)
-        raise AirflowFailException(
+        problems.append(
             f"OCR batches {', '.join(b.batch_id for b in unfinished)} did not finish (their OCR or post-processing "
             f"failed after its retries): {left} documents were not catalogued and their claims were given back, "
             "so the next run takes them again"
         )
+    if retryable := [r for r in catalogued if r.get("retryable")]:
+        problems.append(
+            f"{len(retryable)} documents could not be processed for reasons that are not their own (first: "
+            f"{retryable[0]['source_uri']}: {retryable[0].get('error')}); they are catalogued as retryable, "
+            "not quarantined, and the next run tries them again"
+        )
+    if problems:
+        raise AirflowFailException("; ".join(problems))
     return summary
 
 

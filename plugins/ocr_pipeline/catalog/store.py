@@ -145,19 +145,36 @@ class Catalog:
         with self.engine.connect() as connection:
             return [in_utc(dict(row._mapping)) for row in connection.execute(query)]
 
-    def drop_claims_of_ended_runs(self, run_id: str, is_active: Callable[[str, str], bool]) -> None:
-        """Claims of runs that are no longer active (they failed, or a worker died, before giving them
-        back): free for others. A claim lasts as long as its run, with no lease to outlive or renew."""
+    def drop_claims_of_ended_runs(self, run_id: str, is_active: Callable[[str, str], bool]) -> int:
+        """Claims of runs that are no longer active (they failed, were marked failed, or a worker died, before
+        giving them back): free for others. Returns how many were dropped.
+
+        A claim lasts as long as its run, with no lease to outlive or renew. Only claims made before the
+        runs were asked about are dropped, all in one transaction: a run that was cleared and started again
+        in between (a backfill re-running it) keeps what it claimed since.
+        """
         with self.engine.connect() as connection:
             others = connection.execute(
                 select(claims.c.dag_id, claims.c.run_id).where(claims.c.run_id != run_id).distinct()
             ).all()
+        asked = datetime.now(UTC)
         ended = [other for other in others if not is_active(other.dag_id, other.run_id)]
+        dropped = 0
         with self.engine.begin() as connection:
             for other in ended:
-                connection.execute(
-                    delete(claims).where(claims.c.dag_id == other.dag_id, claims.c.run_id == other.run_id)
-                )
+                dropped += connection.execute(
+                    delete(claims).where(
+                        claims.c.dag_id == other.dag_id, claims.c.run_id == other.run_id, claims.c.claimed_at < asked
+                    )
+                ).rowcount
+        return dropped
+
+    def release_run(self, dag_id: str, run_id: str) -> int:
+        """Give back every claim of one DAG run (it ended); returns how many."""
+        with self.engine.begin() as connection:
+            return connection.execute(
+                delete(claims).where(claims.c.dag_id == dag_id, claims.c.run_id == run_id)
+            ).rowcount
 
     def release(self, run_id: str, keys: Iterable[tuple[str, str]] | None = None) -> None:
         """Give back a run's claims (all of them, or those ``keys``)."""

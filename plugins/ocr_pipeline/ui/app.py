@@ -75,12 +75,14 @@ def _hook_of(aws_conn_id: str):
 
 def _pages() -> PageImages:
     cache = FilePath(os.environ.get("OCR_VIEW_CACHE_DIR") or FilePath(tempfile.gettempdir()) / "ocr-documents-view")
-    return _page_images_of(_settings().aws_conn_id, cache, int(os.environ.get("OCR_VIEW_CACHE_MB", "512")))
+    megabytes = int(os.environ.get("OCR_VIEW_CACHE_MB", "512"))
+    source_megabytes = int(os.environ.get("OCR_VIEW_MAX_SOURCE_MB", "200"))
+    return _page_images_of(_settings().aws_conn_id, cache, megabytes, source_megabytes)
 
 
 @functools.cache
-def _page_images_of(aws_conn_id: str, cache: FilePath, megabytes: int) -> PageImages:
-    return PageImages(_hook_of(aws_conn_id), cache, megabytes * 2**20)
+def _page_images_of(aws_conn_id: str, cache: FilePath, megabytes: int, source_megabytes: int) -> PageImages:
+    return PageImages(_hook_of(aws_conn_id), cache, megabytes * 2**20, source_megabytes * 2**20)
 
 
 def _catalog():
@@ -179,14 +181,16 @@ def create_app() -> FastAPI:
         found = _document(document_id)
         if not found["json_uri"]:
             raise HTTPException(404, "the document has no pages to show: it was not read")
-        headers = {"Cache-Control": "private, max-age=3600"}
-        if cached := _pages().cached(found["source_uri"], found["etag"], index):
+        # the browser asks again each time (the ETag makes that cheap): after a reprocess the URL stays the same
+        headers = {"Cache-Control": "private, no-cache"}
+        result = found["processed_at"].isoformat()  # a reprocess is a new result, with a page image of its own
+        if cached := _pages().cached(found["source_uri"], found["etag"], result, index):
             return FileResponse(cached, media_type="image/png", headers=headers)
         pages = {p["index"]: p for p in _read_json(found["json_uri"])["pages"]}
         if index not in pages:
             raise HTTPException(404, f"the document has no page {index + 1}")
         try:
-            path = _pages().png(found["source_uri"], found["etag"], pages[index])
+            path = _pages().png(found["source_uri"], found["etag"], result, pages[index])
         except PageUnavailable as error:
             raise HTTPException(409, str(error)) from error
         return FileResponse(path, media_type="image/png", headers=headers)

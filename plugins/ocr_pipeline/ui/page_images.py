@@ -31,36 +31,41 @@ def _digest(*parts: str) -> str:
 
 
 class PageImages:
-    """Renders and caches pages; ``max_bytes`` bounds the cache (oldest files go first)."""
+    """Renders and caches pages; ``max_bytes`` bounds the cache (oldest files go first), ``max_source_bytes``
+    the source objects it downloads into the api-server (a larger one is refused, not fetched)."""
 
-    def __init__(self, hook, cache_dir: Path, max_bytes: int = 512 * 2**20):
+    def __init__(self, hook, cache_dir: Path, max_bytes: int = 512 * 2**20, max_source_bytes: int = 200 * 2**20):
         self.hook = hook
         self.cache_dir = cache_dir
         self.max_bytes = max_bytes
+        self.max_source_bytes = max_source_bytes
         (cache_dir / "pages").mkdir(parents=True, exist_ok=True)
         (cache_dir / "sources").mkdir(parents=True, exist_ok=True)
 
-    def cached(self, source_uri: str, etag: str, index: int) -> Path | None:
-        """The page's PNG if it is in the cache (a hit needs neither the source nor the JSON output)."""
-        target = self._page_path(source_uri, etag, index)
+    def cached(self, source_uri: str, etag: str, result: str, index: int) -> Path | None:
+        """The page's PNG if it is in the cache (a hit needs neither the source nor the JSON output).
+
+        ``result`` names the OCR result the page is shown for (its catalog row's ``processed_at``): a
+        reprocess that turned the page another way is a new result, and never gets the old image."""
+        target = self._page_path(source_uri, etag, result, index)
         if not target.exists():
             return None
         target.touch()
         return target
 
-    def png(self, source_uri: str, etag: str, page: dict) -> Path:
-        """The PNG of ``page`` (a page of the document's JSON output) of the object ``source_uri`` at ``etag``."""
-        if found := self.cached(source_uri, etag, page["index"]):
+    def png(self, source_uri: str, etag: str, result: str, page: dict) -> Path:
+        """The PNG of ``page`` (a page of the result's JSON output) of the object ``source_uri`` at ``etag``."""
+        if found := self.cached(source_uri, etag, result, page["index"]):
             return found
-        target = self._page_path(source_uri, etag, page["index"])
+        target = self._page_path(source_uri, etag, result, page["index"])
         source = self._source(source_uri, etag)
         image = _upright(_render(source, page), page)
         _write_atomically(target, lambda path: image.save(path, format="PNG"))
         self._prune()
         return target
 
-    def _page_path(self, source_uri: str, etag: str, index: int) -> Path:
-        return self.cache_dir / "pages" / f"{_digest(source_uri, etag, str(index))}.png"
+    def _page_path(self, source_uri: str, etag: str, result: str, index: int) -> Path:
+        return self.cache_dir / "pages" / f"{_digest(source_uri, etag, result, str(index))}.png"
 
     def _source(self, source_uri: str, etag: str) -> Path:
         target = self.cache_dir / "sources" / _digest(source_uri, etag)
@@ -72,6 +77,11 @@ class PageImages:
         if obj.e_tag.strip('"') != etag.strip('"'):
             raise PageUnavailable(
                 f"{source_uri} has changed since it was read (ETag {obj.e_tag.strip(chr(34))}, read at {etag})"
+            )
+        if obj.content_length > self.max_source_bytes:
+            raise PageUnavailable(
+                f"{source_uri} is {obj.content_length / 2**20:.0f} MB, more than the view downloads to show a page "
+                f"({self.max_source_bytes / 2**20:.0f} MB, OCR_VIEW_MAX_SOURCE_MB); its outputs are linked below"
             )
         _write_atomically(target, lambda path: _stream(obj.get(IfMatch=obj.e_tag)["Body"], path))
         return target

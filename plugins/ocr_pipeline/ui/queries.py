@@ -13,7 +13,7 @@ from ocr_pipeline.catalog.schema import SEARCH_CONFIG, document_texts, documents
 from ocr_pipeline.catalog.store import in_utc
 
 LIST_COLUMNS = (
-    "id", "source_uri", "status", "error", "engine", "pages", "characters", "mean_confidence", "low_text",
+    "id", "source_uri", "status", "error", "retryable", "engine", "pages", "characters", "mean_confidence", "low_text",
     "low_confidence", "dag_id", "run_id", "processed_at",
 )  # fmt: skip
 MAX_PAGE_SIZE = 200

@@ -61,6 +61,7 @@ function documentRow(doc) {
   name.append(link(doc.source_uri, `#/document/${doc.id}`));
   if (doc.error) name.append(element("div", doc.error, { class: "error" }));
   const flags = element("td");
+  if (doc.retryable) flags.append(element("span", "not its fault: retried", { class: "flag", title: "Failed for a reason that is not the document's own; the next run tries it again" }));
   if (doc.low_text) flags.append(element("span", "low text", { class: "flag" }));
   if (doc.low_confidence) flags.append(element("span", "low confidence", { class: "flag" }));
   const run = element("td");
@@ -112,7 +113,7 @@ async function loadDocument(id) {
   const doc = view.document;
   $("document-name").textContent = doc.source_uri;
   const facts = {
-    Status: doc.status, Engine: doc.engine, Pages: doc.pages, Characters: doc.characters,
+    Status: doc.retryable ? `${doc.status} (not the document's fault: the next run tries it again)` : doc.status, Engine: doc.engine, Pages: doc.pages, Characters: doc.characters,
     "Mean confidence": percent(doc.mean_confidence), ETag: doc.etag, Processed: when(doc.processed_at),
     Flags: [doc.low_text && "low text", doc.low_confidence && "low confidence"].filter(Boolean).join(", ") || "none",
   };
