@@ -57,6 +57,11 @@ PARAMS = {
         False, type="boolean", title="Reprocess",
         description="Process documents again even if the catalog has them with the same ETag.",
     ),
+    "reprocess_before": Param(
+        None, type=["null", "string"], format="date-time", title="Reprocess what was processed before",
+        description="With Reprocess: only documents last processed before this time, least recently processed "
+        "first. Empty: before this run began. Give the same time to several runs to go through a large prefix.",
+    ),
     "document": Param(
         None, type=["null", "string"], pattern="^s3://[^/]+/.+[^/]$", title="One document",
         description="s3://bucket/key of one object: the run takes only that object (the Documents view's "
@@ -105,7 +110,9 @@ def document_ingest():
         """Find the run's work and claim it in the catalog; XCom gets the counts."""
         from airflow.configuration import conf
 
-        selection = Selection.for_run(dag_run.run_type, data_interval_start, data_interval_end, params)
+        selection = Selection.for_run(
+            dag_run.run_type, data_interval_start, data_interval_end, params, dag_run.run_after
+        )
         return tasks.discover(
             resolve(params), selection, dag_run.dag_id, dag_run.run_id, tasks.run_is_active(ti),
             conf.getint("core", "max_map_length"),

@@ -14,6 +14,13 @@ final), unless the run asks to reprocess. Which LastModified a run looks at:
 Oldest first, so a backlog drains in the order it arrived; a run takes up to
 its capacity and leaves the rest to the next run.
 
+**Reprocessing** takes what was last processed before a cutoff (the form's
+``reprocess_before``; by default the run's own start), least recently
+processed first: what an earlier reprocess run already redid goes to the back
+of the queue, so reprocess runs one after another cover the whole prefix
+however much larger it is than a run's capacity, and with the same cutoff they
+end once nothing is left.
+
 At scale: the listing is walked a page (1,000 keys) at a time, each page is
 checked against the catalog with one query, and only the run's capacity of
 candidates is kept (the oldest, in a bounded heap), so memory does not grow
@@ -79,23 +86,30 @@ class Selection:
     end: datetime | None = None
     reprocess: bool = False
     document: str | None = None
+    # reprocessing: a document processed at or after this is done already (None: everything is redone)
+    reprocess_before: datetime | None = None
 
     @classmethod
-    def for_run(cls, run_type, interval_start, interval_end, params: dict | None = None) -> Selection:
+    def for_run(
+        cls, run_type, interval_start, interval_end, params: dict | None = None, started: datetime | None = None
+    ) -> Selection:
+        """The selection of a run of ``run_type`` (``started``: when the run was due, its ``run_after``)."""
         params = params or {}
         reprocess = bool(params.get("reprocess"))
-        document = params.get("document") or None
+        before = params.get("reprocess_before")
+        before = _as_datetime(before, end=False) if before else started
+        common = {"reprocess": reprocess, "document": params.get("document") or None,
+                  "reprocess_before": before if reprocess else None}  # fmt: skip
         kind = run_kind(run_type)
         if kind == "scheduled" and interval_end is not None:
-            return cls(None, interval_end, reprocess, document)
+            return cls(None, interval_end, **common)
         if kind == "backfill" and interval_start is not None and interval_end is not None:
-            return cls(interval_start, interval_end, reprocess, document)
+            return cls(interval_start, interval_end, **common)
         date_from, date_to = params.get("date_from"), params.get("date_to")
         return cls(
             _as_datetime(date_from, end=False) if date_from else None,
             _as_datetime(date_to, end=True) if date_to else None,
-            reprocess,
-            document,
+            **common,
         )
 
     def admits(self, obj: SourceObject) -> bool:
@@ -110,7 +124,11 @@ class Selection:
         start = self.start.isoformat() if self.start else "the beginning"
         end = self.end.isoformat() if self.end else "now"
         only = f"only {self.document}, " if self.document else ""
-        return f"{only}last modified in [{start}, {end})" + (", reprocessing" if self.reprocess else "")
+        redo = ""
+        if self.reprocess:
+            before = self.reprocess_before.isoformat() if self.reprocess_before else "now"
+            redo = f", reprocessing what was last processed before {before}, least recently processed first"
+        return f"{only}last modified in [{start}, {end}){redo}"
 
 
 def listing(hook, prefix_uri: str) -> Iterator[dict]:
@@ -155,9 +173,18 @@ def from_listing(bucket: str, item: dict) -> SourceObject:
     )
 
 
-def catalog_check(catalog, run_id: str, reprocess: bool) -> Callable[[list[SourceObject]], set[tuple[str, str]]]:
+def catalog_check(catalog, run_id: str, selection: Selection) -> Callable[[list[SourceObject]], set[tuple[str, str]]]:
     """``new_work``'s ``taken`` for a run: one catalog query a page (``Catalog.unavailable``)."""
-    return lambda page: catalog.unavailable([o.version for o in page], run_id, reprocess)
+    return lambda page: catalog.unavailable(
+        [o.version for o in page], run_id, selection.reprocess, selection.reprocess_before
+    )
+
+
+def last_processed(catalog, selection: Selection) -> Callable[[list[SourceObject]], dict] | None:
+    """``new_work``'s ``last_processed`` for a reprocessing run (least recently processed first); None otherwise."""
+    if not selection.reprocess:
+        return None
+    return lambda page: catalog.last_processed([o.version for o in page])
 
 
 @dataclass
@@ -176,6 +203,7 @@ def new_work(
     taken: Callable[[list[SourceObject]], set[tuple[str, str]]],
     capacity: int,
     order: str = "oldest",
+    last_processed: Callable[[list[SourceObject]], dict] | None = None,
 ) -> tuple[list[SourceObject], Walk]:
     """Up to ``capacity`` objects this run should process, oldest first, and what the walk saw.
 
@@ -183,10 +211,13 @@ def new_work(
     objects are not work (finished, or held by another run). With ``order="oldest"``
     the whole listing is walked and the ``capacity`` oldest are kept (a bounded
     heap); with ``order="key"`` the walk stops once ``capacity`` are found.
+    ``last_processed(page)`` (reprocessing) gives when each was last processed:
+    the least recently processed come first.
     """
     walk = Walk()
+    never = datetime.min.replace(tzinfo=UTC)
 
-    def candidates() -> Iterator[SourceObject]:
+    def candidates() -> Iterator[tuple[tuple, SourceObject]]:
         for page in listed_pages:
             walk.pages += 1
             walk.listed += len(page)
@@ -195,11 +226,12 @@ def new_work(
             if not admitted:
                 continue
             excluded = taken(admitted)
+            processed = last_processed(admitted) if last_processed else {}
             for obj in admitted:
                 if obj.version not in excluded:
                     walk.new += 1
-                    yield obj
+                    yield (processed.get(obj.version) or never, *obj.age_order), obj
 
     if order == "key":
-        return list(islice(candidates(), capacity)), walk
-    return heapq.nsmallest(capacity, candidates(), key=lambda o: o.age_order), walk
+        return [obj for _, obj in islice(candidates(), capacity)], walk
+    return [obj for _, obj in heapq.nsmallest(capacity, candidates(), key=lambda c: c[0])], walk

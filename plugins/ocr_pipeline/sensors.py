@@ -77,7 +77,7 @@ class NewDocumentsSensor(BaseSensorOperator):
     def _selection(context) -> discovery.Selection:
         return discovery.Selection.for_run(
             context["dag_run"].run_type, context.get("data_interval_start"), context.get("data_interval_end"),
-            context["params"],
+            context["params"], context["dag_run"].run_after,
         )  # fmt: skip
 
     def poke(self, context) -> bool:
@@ -92,7 +92,7 @@ class NewDocumentsSensor(BaseSensorOperator):
 
         pages = discovery.source_pages(settings, S3Hook(aws_conn_id=settings.aws_conn_id), selection.document)
         found, walk = discovery.new_work(
-            pages, selection, discovery.catalog_check(catalog, run_id, selection.reprocess), capacity=1, order="key"
+            pages, selection, discovery.catalog_check(catalog, run_id, selection), capacity=1, order="key"
         )
         log.info("%s under %s (%s): %d listed before deciding", "New work" if found else "Nothing new",
                  settings.source_uri, selection.describe(), walk.listed)  # fmt: skip

@@ -74,12 +74,21 @@ def discover(
 
     pages = discovery.source_pages(settings, _hook(settings), selection.document)
     found, walk = discovery.new_work(
-        pages, selection, discovery.catalog_check(catalog, run_id, selection.reprocess), settings.capacity, settings.discovery_order)
+        pages, selection, discovery.catalog_check(catalog, run_id, selection), settings.capacity,
+        settings.discovery_order, discovery.last_processed(catalog, selection),
+    )  # fmt: skip
     claimed = planning.claim(found, catalog, dag_id, run_id, selection.reprocess)
     counts = Discovered(listed=walk.listed, admitted=walk.admitted, new=walk.new, claimed=claimed)
     log.info(
         "Under %s (%s): %s; capacity %d", settings.source_uri, selection.describe(), counts, settings.capacity
     )
+    if selection.reprocess:
+        before = selection.reprocess_before.isoformat() if selection.reprocess_before else "now"
+        log.info(
+            "Reprocessing: this run takes %d; %d more were last processed before %s and are left for the next "
+            "reprocess run (least recently processed first; conf reprocess_before=%s keeps this cutoff)",
+            claimed, max(walk.new - claimed, 0), before, before,
+        )  # fmt: skip
     return counts
 
 

@@ -13,7 +13,7 @@ from ocr_pipeline.discovery import Selection
 from ocr_pipeline.settings import resolve
 from ocr_task.storage import S3_RETRIES
 from tests.dags.conftest import BUCKET, backdate, load_dag
-from tests.dags.flaky_proxy import FlakyProxy
+from tests.s3_proxy import FlakyProxy
 from tests.dags.test_document_ingest import run, task_states, upload
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -181,3 +181,88 @@ def test_a_sensor_waits_for_new_objects_not_for_any(s3, sqlite_catalog, sample_d
     monkeypatch.setenv("OCR_SENSOR_POKE_SECONDS", "1")
     states = task_states(run(load_dag()))
     assert states["wait_for_documents"] == ["skipped"] and states["ocr"] == ["skipped"]
+
+
+def _through(proxy: FlakyProxy, monkeypatch) -> None:
+    connection = {
+        "conn_type": "aws", "login": "testing", "password": "testing",
+        "extra": {"endpoint_url": proxy.endpoint, "region_name": "us-east-1"},
+    }  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+
+
+def test_throttling_then_access_denied_retries_the_batch_and_records_no_document_failure(
+    s3, s3_server, sqlite_catalog, sample_docs, monkeypatch
+):
+    """S3 answers the OCR step 503 SlowDown (past botocore's retries), then 403 AccessDenied, then recovers:
+    the batch is retried, and no document is ever catalogued failed or quarantined for it."""
+    upload(s3, sample_docs, ["english.png", "russian.png"])
+    host, port = s3_server.endpoint.removeprefix("http://").split(":")
+    proxy = FlakyProxy((host, int(port)))
+    slow = proxy.inject(503, "SlowDown", path="/docs/incoming/", times=2 * S3_RETRIES)  # the first attempt
+    denied = proxy.inject(403, "AccessDenied", path="/docs/incoming/", times=2)  # the second
+    _through(proxy, monkeypatch)
+    try:
+        dag_run = run(load_dag())
+    finally:
+        proxy.close()
+
+    assert (slow.answered, denied.answered) == (2 * S3_RETRIES, 2)
+    (ocr,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "ocr"]
+    assert (str(ocr.state), ocr.try_number) == ("success", 3)
+    rows = sqlite_catalog.rows()
+    assert {(r["status"], r["retryable"], r["quarantine_uri"]) for r in rows} == {("succeeded", False, None)}
+    assert len(rows) == 2
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")
+
+
+def test_an_outage_that_persists_fails_the_run_naming_it_and_records_nothing(
+    s3, s3_server, sqlite_catalog, sample_docs, monkeypatch
+):
+    from airflow.utils.state import DagRunState
+
+    upload(s3, sample_docs, ["english.png", "russian.png"])
+    host, port = s3_server.endpoint.removeprefix("http://").split(":")
+    proxy = FlakyProxy((host, int(port)))
+    proxy.inject(403, "AccessDenied", path="/docs/incoming/")
+    _through(proxy, monkeypatch)
+    try:
+        dag_run = load_dag().test()
+    finally:
+        proxy.close()
+
+    assert dag_run.state == DagRunState.FAILED
+    states = task_states(dag_run)
+    assert states["ocr"] == ["failed"] and states["catalog"] == ["failed"] and states["fail_run"] == ["failed"]
+    assert sqlite_catalog.rows() == []  # nothing final: the next run takes both again
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")
+    with sqlite_catalog.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM claims").scalar() == 0
+
+
+def test_one_key_the_role_may_not_read_is_retryable_the_rest_lands_and_the_next_run_takes_it(
+    s3, s3_server, sqlite_catalog, sample_docs, monkeypatch
+):
+    from airflow.utils.state import DagRunState
+
+    upload(s3, sample_docs, ["english.png", "russian.png", "page.bmp"])
+    host, port = s3_server.endpoint.removeprefix("http://").split(":")
+    proxy = FlakyProxy((host, int(port)))
+    proxy.inject(403, "AccessDenied", path="/docs/incoming/2024/russian.png")
+    _through(proxy, monkeypatch)
+    try:
+        first = load_dag().test()
+        assert first.state == DagRunState.FAILED  # something failed: never a green run
+        rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in sqlite_catalog.rows()}
+        denied = rows.pop("russian.png")
+        assert (denied["status"], denied["retryable"], denied["quarantine_uri"]) == ("failed", True, None)
+        assert "403" in denied["error"]
+        assert {r["status"] for r in rows.values()} == {"succeeded"}
+        assert task_states(first)["catalog"] == ["failed"]
+        proxy.clear()  # the bucket policy is fixed
+        second = run(load_dag())
+    finally:
+        proxy.close()
+    rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in sqlite_catalog.rows()}
+    assert len(rows) == 3 and {r["status"] for r in rows.values()} == {"succeeded"}
+    assert rows["russian.png"]["run_id"] == second.run_id and rows["english.png"]["run_id"] == first.run_id

@@ -20,7 +20,7 @@ import pytest
 from ocr_pipeline.catalog import Catalog
 from scripts.stack import Stack
 from tests.conftest import backdate
-from tests.dags.flaky_proxy import FlakyProxy
+from tests.s3_proxy import FlakyProxy
 from tests.system.airflow_api import AirflowApi
 
 BUCKET = "system"

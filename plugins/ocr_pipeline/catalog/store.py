@@ -96,18 +96,33 @@ class Catalog:
         return {(row.source_uri, row.etag) for row in connection.execute(_final_rows(keys))} & set(keys)
 
     def unavailable(
-        self, keys: list[tuple[str, str]], run_id: str, reprocess: bool = False
+        self, keys: list[tuple[str, str]], run_id: str, reprocess: bool = False, processed_since: datetime | None = None
     ) -> set[tuple[str, str]]:
-        """Of one listing page's keys, those that are not work for ``run_id``: finished (unless
-        reprocessing) or claimed by another run. One query (a lookup of the page's URIs in each table's
-        unique index), however many keys the page holds."""
+        """Of one listing page's keys, those that are not work for ``run_id``: finished (reprocessing: finished
+        at or after ``processed_since``) or claimed by another run. One query (a lookup of the page's URIs in
+        each table's unique index), however many keys the page holds."""
         held = select(claims.c.source_uri, claims.c.etag).where(
             claims.c.source_uri.in_(_uris(keys)), claims.c.run_id != run_id
         )
         if not reprocess:
             held = union_all(_final_rows(keys), held)
+        elif processed_since is not None:
+            held = union_all(_final_rows(keys).where(documents.c.processed_at >= processed_since), held)
         with self.engine.connect() as connection:
             return {(row.source_uri, row.etag) for row in connection.execute(held)} & set(keys)
+
+    def last_processed(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+        """When each of the keys that has a final row was processed (one query, as ``unavailable``)."""
+        query = select(documents.c.source_uri, documents.c.etag, documents.c.processed_at).where(
+            documents.c.source_uri.in_(_uris(keys)), documents.c.retryable.is_(False)
+        )
+        wanted = set(keys)
+        with self.engine.connect() as connection:
+            return {
+                (row.source_uri, row.etag): in_utc({"t": row.processed_at})["t"]
+                for row in connection.execute(query)
+                if (row.source_uri, row.etag) in wanted
+            }
 
     def claim(self, objects: list, dag_id: str, run_id: str) -> list[tuple[str, str]]:
         """Claim ``objects`` (with ``source_uri``, ``etag``, ``size``, ``last_modified``) for a run; returns
