@@ -49,9 +49,13 @@ def run_is_active(ti) -> Callable[[str, str], bool]:
 
 
 def _not_found(error: Exception) -> bool:
-    """Whether the Task SDK's error says the API server answered 404 (``AirflowRuntimeError``'s detail)."""
+    """Whether the Task SDK's error says the API server answered 404: as the supervisor hands it to a task
+    (``AirflowRuntimeError`` with the status in its detail), or in one process (``dag.test()``: the client's
+    ``ServerResponseError`` itself)."""
     detail = getattr(getattr(error, "error", None), "detail", None)
-    return isinstance(detail, dict) and detail.get("status_code") == 404
+    if isinstance(detail, dict) and detail.get("status_code") == 404:
+        return True
+    return getattr(getattr(error, "response", None), "status_code", None) == 404
 
 
 def discover(

@@ -266,3 +266,55 @@ def test_one_key_the_role_may_not_read_is_retryable_the_rest_lands_and_the_next_
     rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in sqlite_catalog.rows()}
     assert len(rows) == 3 and {r["status"] for r in rows.values()} == {"succeeded"}
     assert rows["russian.png"]["run_id"] == second.run_id and rows["english.png"]["run_id"] == first.run_id
+
+
+def test_a_run_whose_plan_fails_gives_back_its_claims_and_the_next_run_takes_its_documents(
+    s3, sqlite_catalog, sample_docs, monkeypatch
+):
+    """``plan`` failing after its retries means ``catalog`` never runs: the run's end (the listener) gives the
+    claims back, and the next run's sensor sees the documents as new work again."""
+    from airflow.utils.state import DagRunState
+
+    upload(s3, sample_docs, ["english.png", "russian.png"])
+    monkeypatch.setenv("OCR_OUTPUT_URI", "s3://no-such-output-bucket/processed/")  # manifests cannot be written
+    failed = load_dag().test()
+    assert failed.state == DagRunState.FAILED
+    assert task_states(failed)["plan"] == ["failed"]
+    with sqlite_catalog.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM claims").scalar() == 0
+
+    monkeypatch.setenv("OCR_OUTPUT_URI", f"s3://{BUCKET}/processed/")
+    second = run(load_dag())
+    assert task_states(second)["wait_for_documents"] == ["success"]
+    rows = sqlite_catalog.rows()
+    assert len(rows) == 2 and {(r["status"], r["run_id"]) for r in rows} == {("succeeded", second.run_id)}
+
+
+def test_the_sensor_frees_the_claims_of_runs_that_have_ended(s3, sqlite_catalog, sample_docs):
+    """Claims left by a run whose end nobody saw (the listener could not reach the catalog) are free: the
+    sensor asks Airflow and finds that run gone."""
+    from ocr_pipeline.discovery import SourceObject
+
+    upload(s3, sample_docs, ["english.png"])
+    head = s3.head_object(Bucket=BUCKET, Key="incoming/2024/english.png")
+    stranded = SourceObject(
+        f"s3://{BUCKET}/incoming/2024/english.png", head["ETag"].strip('"'), head["ContentLength"], head["LastModified"]
+    )
+    sqlite_catalog.claim([stranded], "document_ingest", "manual__a_run_that_was_deleted")
+
+    dag_run = run(load_dag())
+
+    assert task_states(dag_run)["wait_for_documents"] == ["success"]
+    assert [r["run_id"] for r in sqlite_catalog.rows()] == [dag_run.run_id]
+
+
+def test_a_run_with_nothing_new_ends_at_once(s3, sqlite_catalog, monkeypatch):
+    """The default sensor timeout is hours; a run whose window is closed never waits for it."""
+    import time
+
+    monkeypatch.setenv("OCR_SENSOR_TIMEOUT", str(6 * 3600))
+    monkeypatch.setenv("OCR_SENSOR_POKE_SECONDS", "60")
+    started = time.monotonic()
+    dag_run = run(load_dag())
+    assert time.monotonic() - started < 60
+    assert task_states(dag_run)["wait_for_documents"] == ["skipped"]
