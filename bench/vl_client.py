@@ -114,7 +114,8 @@ def measure_service(folder: Path, concurrency: int, latency: float) -> dict:
             "OCR_VL_REC_SERVER_URL": server.url,
             "OCR_VL_USE_LAYOUT_DETECTION": "false",
             "OCR_VL_REC_MAX_CONCURRENCY": str(concurrency),
-            "OCR_SERVICE_ALLOWED_PREFIXES": "s3://bench/",
+            "OCR_SERVICE_READ_PREFIXES": "s3://bench/",
+            "OCR_SERVICE_WRITE_PREFIXES": "s3://bench/out/",
         },
         python=str(VL_PYTHON),
     )

@@ -139,10 +139,12 @@ def test_the_ocr_service_asks_for_the_token_airflow_sends_and_allows_only_the_pi
     assert service["environment"]["OCR_SERVICE_TOKEN"].startswith("${OCR_SERVICE_TOKEN:?")
     init = "\n".join(compose["services"]["airflow-init"]["command"])
     assert '"password": "${OCR_SERVICE_TOKEN}"' in init
-    allowed = service["environment"]["OCR_SERVICE_ALLOWED_PREFIXES"].split(",")
+    read = service["environment"]["OCR_SERVICE_READ_PREFIXES"].split(",")
+    write = service["environment"]["OCR_SERVICE_WRITE_PREFIXES"].split(",")
     pipeline = compose["x-airflow-common"]["environment"]
-    for uri in (pipeline["OCR_SOURCE_URI"], pipeline["OCR_OUTPUT_URI"]):
-        assert any(uri.startswith(prefix) for prefix in allowed), uri
+    assert any(pipeline["OCR_SOURCE_URI"].startswith(prefix) for prefix in read)
+    assert any(pipeline["OCR_OUTPUT_URI"].startswith(prefix) for prefix in write)
+    assert not any(pipeline["OCR_SOURCE_URI"].startswith(prefix) for prefix in write)  # sources never writable
     assert service["ports"] == ["127.0.0.1:8081:8081"]
 
 

@@ -1,6 +1,6 @@
 """The OCR step as a long-running HTTP service that keeps its engine loaded between requests.
 
-    OCR_SERVICE_TOKEN=... OCR_SERVICE_ALLOWED_PREFIXES=s3://documents/ python -m ocr_task serve --port 8081
+    OCR_SERVICE_TOKEN=... OCR_SERVICE_READ_PREFIXES=s3://documents/in/ OCR_SERVICE_WRITE_PREFIXES=s3://documents/out/ python -m ocr_task serve --port 8081
 
 * ``GET /health``, ``GET /ready``: liveness and readiness (no token);
 * ``POST /v1/ocr``: one uploaded document (multipart ``file``), answered with what was read;

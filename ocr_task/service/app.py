@@ -14,6 +14,7 @@ from ocr_task.config import OcrSettings
 from ocr_task.service.admission import UploadAdmission
 from ocr_task.service.engine import Engine
 from ocr_task.service.jobs import JobBoard
+from ocr_task.service.models import validation_problems
 from ocr_task.service.routes import public, v1
 from ocr_task.service.settings import ServiceSettings
 
@@ -31,9 +32,9 @@ def create_app(settings: OcrSettings | None = None, service: ServiceSettings | N
         app.state.engine = engine
         app.state.jobs = JobBoard(engine, service.finished_jobs_kept)
         app.state.token = service.bearer_token()
-        app.state.allowed_prefixes = service.allowed_prefixes
-        if not service.allowed_prefixes:
-            log.warning("OCR_SERVICE_ALLOWED_PREFIXES is empty: every job will be refused (403)")
+        app.state.read_prefixes, app.state.write_prefixes = service.read_prefixes, service.write_prefixes
+        if not service.read_prefixes or not service.write_prefixes:
+            log.warning("OCR_SERVICE_READ_PREFIXES or _WRITE_PREFIXES is empty: every job will be refused (403)")
         engine.start_loading()
         yield
         await app.state.jobs.close()
@@ -52,8 +53,7 @@ def create_app(settings: OcrSettings | None = None, service: ServiceSettings | N
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError):
         """One sentence per problem, in the same ``{"detail": str}`` shape as every other error."""
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        return JSONResponse(status_code=422, content={"detail": f"invalid request: {problems}"})
+        return JSONResponse(status_code=422, content={"detail": f"invalid request: {validation_problems(error)}"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception):

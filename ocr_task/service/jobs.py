@@ -72,6 +72,7 @@ class Job:
     report: Report | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     task: asyncio.Task | None = None
+    idempotency_key: str | None = None
 
     def __post_init__(self):
         self.progress = Progress(len(self.manifest.documents), every_seconds=30)
@@ -102,10 +103,14 @@ class JobBoard:
         self.finished_kept = finished_kept
         self.jobs: OrderedDict[str, Job] = OrderedDict()
 
-    def submit(self, manifest: Manifest) -> Job:
-        """Queue the job (``QueueFull`` from the engine's places when the queue is full)."""
+    def submit(self, manifest: Manifest, idempotency_key: str | None = None) -> Job:
+        """Queue the job (``QueueFull`` from the engine's places when the queue is full); with an
+        ``idempotency_key`` that a queued or running job holds, that job instead of a second one."""
+        if (job := self.live(idempotency_key)) is not None:
+            log.info("job %s: submitted again with its idempotency key; still %s", job.id, job.status.value)
+            return job
         self.engine.places.take()
-        job = Job(manifest)
+        job = Job(manifest, idempotency_key=idempotency_key)
         self.jobs[job.id] = job
         job.task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
         self._forget_old()
@@ -114,6 +119,15 @@ class JobBoard:
 
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
+
+    def live(self, idempotency_key: str | None) -> Job | None:
+        """The queued or running job submitted with this key, if any (a finished one is no answer: a
+        launcher that submits again after its job ended wants the batch run again)."""
+        if idempotency_key is None:
+            return None
+        return next(
+            (j for j in self.jobs.values() if j.idempotency_key == idempotency_key and not j.status.finished), None
+        )
 
     def cancel(self, job: Job) -> None:
         """A queued job ends now; a running one ends after the documents under way."""

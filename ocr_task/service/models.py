@@ -27,6 +27,12 @@ class Problem(BaseModel):
 
 class ManifestReference(BaseModel):
     manifest_uri: str = Field(description="s3:// URI of a manifest (see /v1/jobs) inside the allowed prefixes")
+    idempotency_key: str | None = Field(
+        None,
+        max_length=200,
+        description="The batch's own id: while a job with this key is queued or running, submitting again "
+        "answers with that job instead of starting a second one (a launcher's retry)",
+    )
 
 
 class UploadResult(BaseModel):
@@ -36,6 +42,14 @@ class UploadResult(BaseModel):
     text: str
     markdown: str
     document: dict[str, Any] = Field(description="The JSON output: document → pages → blocks")
+
+
+def validation_problems(error) -> str:
+    """A validation error (pydantic's or FastAPI's) as one sentence per problem: where, and what is wrong.
+
+    Never the values themselves: pydantic's ``input_value`` would echo a request's fields, or the start
+    and end of an S3 object that was read as a manifest, to whoever sent it."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
 
 
 def problems(*statuses: int) -> dict[int, dict]:

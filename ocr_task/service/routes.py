@@ -14,12 +14,19 @@ from pydantic import ValidationError
 
 from ocr_task import result as render
 from ocr_task.contract import Manifest, ManifestDocument
-from ocr_task.errors import BatchError, DocumentError, StorageUnavailable
+from ocr_task.errors import BatchError, DocumentError, DocumentUnreachable, StorageUnavailable
 from ocr_task.naming import output_name
 from ocr_task.service.access import require_token, storage_refusal, uri_refusal
 from ocr_task.service.engine import Engine, QueueFull
 from ocr_task.service.jobs import Job, JobBoard, JobView
-from ocr_task.service.models import Health, ManifestReference, Readiness, UploadResult, problems
+from ocr_task.service.models import (
+    Health,
+    ManifestReference,
+    Readiness,
+    UploadResult,
+    problems,
+    validation_problems,
+)
 
 public = APIRouter()
 v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], responses=problems(401, 500))
@@ -80,6 +87,8 @@ async def ocr_upload(file: UploadFile, engine: ReadyEngine) -> UploadResult:
                 entry, document = await run_in_threadpool(engine.runner.read, ManifestDocument(source=str(path), name=name))
             except BatchError as error:
                 raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
+    if document is None and entry.retryable:  # not the document's fault: try again later
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, entry.error or "document could not be read")
     if document is None:
         error = entry.error or "document failed"
         unsupported = error.startswith("unsupported document type")
@@ -99,15 +108,17 @@ async def ocr_upload(file: UploadFile, engine: ReadyEngine) -> UploadResult:
     responses=problems(403, 422, 429, 503),
     summary="Queue a batch of S3 documents (the manifest); answers at once with the job to poll",
 )
-async def submit_job(manifest: Manifest, request: Request, engine: ReadyEngine, jobs: Jobs) -> JobView:
+async def submit_job(
+    manifest: Manifest, request: Request, engine: ReadyEngine, jobs: Jobs, idempotency_key: str | None = None
+) -> JobView:
     if manifest.engine and manifest.engine != engine.settings.engine:
         raise HTTPException(
             422, f"this service runs the {engine.settings.engine} engine, not {manifest.engine}"
         )
-    if (refusal := storage_refusal(manifest, request.app.state.allowed_prefixes)) is not None:
+    if (refusal := storage_refusal(manifest, request.app.state.read_prefixes, request.app.state.write_prefixes)) is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
     try:
-        return jobs.submit(manifest).view()
+        return jobs.submit(manifest, idempotency_key).view()
     except QueueFull as full:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(full)) from full
 
@@ -123,15 +134,21 @@ async def submit_job_by_reference(
     reference: ManifestReference, request: Request, engine: ReadyEngine, jobs: Jobs
 ) -> JobView:
     uri = reference.manifest_uri
-    if (refusal := uri_refusal("manifest", uri, request.app.state.allowed_prefixes)) is not None:
+    readable = request.app.state.read_prefixes + request.app.state.write_prefixes
+    if (refusal := uri_refusal("manifest", uri, readable)) is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
+    if (job := jobs.live(reference.idempotency_key)) is not None:
+        return job.view()  # a launcher's retry: the batch is already at work
     try:
         manifest = Manifest.model_validate_json(await run_in_threadpool(engine.runner.storage.read_bytes, uri))
-    except StorageUnavailable as error:
+    except (StorageUnavailable, DocumentUnreachable) as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
-    except (DocumentError, ValidationError) as error:
+    except DocumentError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"cannot use manifest {uri}: {error}") from error
-    return await submit_job(manifest, request, engine, jobs)
+    except ValidationError as error:  # its problems, never its content
+        detail = f"cannot use manifest {uri}: {validation_problems(error)}"
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail) from error
+    return await submit_job(manifest, request, engine, jobs, reference.idempotency_key)
 
 
 def _job(job_id: str, jobs: Jobs) -> Job:

@@ -33,7 +33,8 @@ def service(s3_server, documents_bucket):
             "OCR_SERVICE_CONCURRENCY": "1",
             "OCR_SERVICE_QUEUE_DEPTH": "1",
             "OCR_SERVICE_MAX_UPLOAD_MB": "2",
-            "OCR_SERVICE_ALLOWED_PREFIXES": f"{ALLOWED}in/, {ALLOWED}out/",
+            "OCR_SERVICE_READ_PREFIXES": f"{ALLOWED}in/",
+            "OCR_SERVICE_WRITE_PREFIXES": f"{ALLOWED}out/",
         }
     )
 
@@ -141,11 +142,15 @@ def test_a_job_by_reference_reads_its_manifest_from_the_allowed_storage(service,
         ({"report": "s3://elsewhere/report.json"}, "the report s3://elsewhere/report.json is outside"),
         ({"output": "s3://elsewhere/out/"}, "the output s3://elsewhere/out/ is outside"),
         ({"output": "{tmp}/out"}, "the output must be an s3:// URI"),
-        ({"output": f"{ALLOWED}outside/"}, "is outside the allowed prefixes"),
-        ({"output": f"{ALLOWED}out/../in/"}, "is outside the allowed prefixes"),
+        ({"output": f"{ALLOWED}outside/"}, "is outside the prefixes allowed for it"),
+        ({"output": f"{ALLOWED}out/../in/"}, "is outside the prefixes allowed for it"),
         ({"documents": ["s3://elsewhere/secret.png"]}, "the source s3://elsewhere/secret.png is outside"),
         ({"documents": ["/etc/passwd"]}, "the source must be an s3:// URI, not '/etc/passwd'"),
-        ({"documents": [f"{ALLOWED}input/a.png"]}, "is outside the allowed prefixes"),  # not in/
+        ({"documents": [f"{ALLOWED}input/a.png"]}, "is outside the prefixes allowed for it"),  # not in/
+        # the sources are readable, never writable: no job may overwrite a document
+        ({"output": f"{ALLOWED}in/"}, f"the output {ALLOWED}in/ is outside"),
+        ({"report": f"{ALLOWED}in/a.png"}, f"the report {ALLOWED}in/a.png is outside"),
+        ({"documents": [f"{ALLOWED}out/job1/in/english.png.txt"]}, "the source"),  # outputs are not sources
     ],
 )
 def test_storage_outside_the_allowed_prefixes_is_refused_untouched(
@@ -283,3 +288,51 @@ def test_readiness_says_why_the_engine_cannot_run(tmp_path):
         assert refused.status_code == 503 and "engine not ready" in refused.json()["detail"]
     finally:
         broken.stop()
+
+
+def test_a_source_read_as_a_manifest_is_refused_without_echoing_its_content(service, documents_bucket):
+    """pydantic's errors carry the input: a 422 that quoted it would hand any readable object to the caller."""
+    secret = "CONFIDENTIAL salary list: Ivanov 250000; Petrova 310000; end of the list"
+    documents_bucket.put_object(Bucket="allowed-docs", Key="in/secret.json", Body=json.dumps({"note": secret}))
+    documents_bucket.put_object(Bucket="allowed-docs", Key="in/secret.txt", Body=secret.encode())
+    for key in ("in/secret.json", "in/secret.txt"):
+        response = service.client.post("/v1/jobs/by-reference", json={"manifest_uri": f"{ALLOWED}{key}"})
+        assert response.status_code == 422, response.text
+        assert "cannot use manifest" in response.json()["detail"]
+        for word in ("CONFIDENTIAL", "Ivanov", "310000", "end of the list"):
+            assert word not in response.text
+    posted = service.client.post("/v1/jobs", json={"documents": [{"source": 7, "etag": secret}], "output": 5})
+    assert posted.status_code == 422 and "CONFIDENTIAL" not in posted.text
+
+
+def test_a_retry_with_the_same_idempotency_key_gets_the_job_at_work(service, documents_bucket, sample_docs):
+    sources = [put(documents_bucket, sample_docs["two_column.png"].path, f"in/again/{i}.png") for i in range(3)]
+    manifest = {"documents": sources, "output": f"{ALLOWED}out/again/"}
+    documents_bucket.put_object(Bucket="allowed-docs", Key="out/again/manifest.json", Body=json.dumps(manifest))
+    reference = {"manifest_uri": f"{ALLOWED}out/again/manifest.json", "idempotency_key": "batch-0001"}
+
+    first = service.client.post("/v1/jobs/by-reference", json=reference).json()
+    again = service.client.post("/v1/jobs/by-reference", json=reference).json()
+    assert again["id"] == first["id"]  # one job for one batch
+    assert service.wait_for_job(first["id"])["status"] == "succeeded"
+    after = service.client.post("/v1/jobs/by-reference", json=reference).json()
+    assert after["id"] != first["id"]  # once it ended, a submission runs the batch again
+    service.wait_for_job(after["id"])
+
+
+@pytest.mark.parametrize(
+    ("environment", "reason"),
+    [
+        ({"OCR_SERVICE_READ_PREFIXES": "s3://docs/incoming/", "OCR_SERVICE_WRITE_PREFIXES": "s3://docs/"}, "holds read prefix"),
+        ({"OCR_SERVICE_ALLOWED_PREFIXES": "s3://docs/"}, "was split in two"),
+    ],
+)
+def test_storage_settings_that_would_let_a_job_overwrite_its_sources_are_refused(monkeypatch, environment, reason):
+    from pydantic import ValidationError
+
+    from ocr_task.service.settings import ServiceSettings
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=reason):
+        ServiceSettings()

@@ -26,7 +26,8 @@ def service(s3_server):
             **s3_server.env,
             "OCR_SERVICE_QUEUE_DEPTH": "4",
             "OCR_SERVICE_MAX_UPLOAD_MB": "1",
-            "OCR_SERVICE_ALLOWED_PREFIXES": f"s3://{bucket}/",
+            "OCR_SERVICE_READ_PREFIXES": f"s3://{bucket}/in/",
+            "OCR_SERVICE_WRITE_PREFIXES": f"s3://{bucket}/out/",
         }
     )
 

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.system
 @pytest.fixture(scope="module")
 def service(s3_server):
     running = Service(
-        {**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_ALLOWED_PREFIXES": f"s3://{BUCKET}/"}
+        {**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_READ_PREFIXES": f"s3://{BUCKET}/",
+         "OCR_SERVICE_WRITE_PREFIXES": f"s3://{BUCKET}/processed/"}
     )
     running.wait_for("/ready", 200)
     yield running

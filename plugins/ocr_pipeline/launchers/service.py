@@ -8,6 +8,11 @@ the same contract as every launcher (the report decides). 429, 5xx, a
 connection error, a job lost by a service restart or one that failed for the
 batch's sake are retried (the retry submits the batch again); other 4xx and a
 cancelled job fail the task for good.
+
+Never two jobs for one batch: each submission carries the batch's id as its idempotency key, so a retry
+(after "unreachable", or a task timeout) finds the job still at work instead of starting a second one
+that would write the same report; a task marked failed or cleared while deferred cancels its job
+(``OcrJobTrigger.on_kill``), and so does a task killed while it submits (``on_kill``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import os
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline.launchers.base import OcrLaunch
-from ocr_pipeline.launchers.service_job import JOBS_ENDPOINT, OcrJobTrigger, bearer_headers
+from ocr_pipeline.launchers.service_job import JOBS_ENDPOINT, OcrJobTrigger, bearer_headers, cancel_job
 
 
 class ServiceOcrOperator(OcrLaunch):
@@ -34,6 +39,7 @@ class ServiceOcrOperator(OcrLaunch):
         self.http_conn_id = http_conn_id
         self.poll_seconds = poll_seconds
         self.unreachable_seconds = unreachable_seconds
+        self._job_id: str | None = None
 
     @classmethod
     def deployment_arguments(cls) -> dict:
@@ -44,7 +50,7 @@ class ServiceOcrOperator(OcrLaunch):
 
     def execute(self, context) -> None:
         self.forget_report()
-        job_id = self._submit()
+        job_id = self._job_id = self._submit()
         self.log.info(
             "Batch %s is job %s of the OCR service; deferring until it ends", self.batch.batch_id, job_id
         )
@@ -67,7 +73,7 @@ class ServiceOcrOperator(OcrLaunch):
         hook = HttpHook(method="POST", http_conn_id=self.http_conn_id)
         response = hook.run(
             endpoint=f"{JOBS_ENDPOINT}/by-reference",  # the service reads the manifest planning wrote
-            data=json.dumps({"manifest_uri": self.batch.manifest_uri}),
+            data=json.dumps({"manifest_uri": self.batch.manifest_uri, "idempotency_key": self.batch.batch_id}),
             headers={
                 "Content-Type": "application/json",
                 **bearer_headers(hook.get_connection(self.http_conn_id).password),
@@ -80,3 +86,8 @@ class ServiceOcrOperator(OcrLaunch):
         if response.status_code in (408, 429) or response.status_code >= 500:
             raise AirflowException(f"OCR service answered {response.status_code}: {detail}")
         raise AirflowFailException(f"OCR service refused the batch ({response.status_code}): {detail}")
+
+    def on_kill(self) -> None:
+        """Killed while submitting (a deferred task's job is cancelled by its trigger's ``on_kill``)."""
+        if self._job_id is not None:
+            cancel_job(self.http_conn_id, self._job_id, self.log)

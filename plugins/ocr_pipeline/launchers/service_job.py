@@ -25,6 +25,22 @@ def bearer_headers(password: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {password}"} if password else {}
 
 
+def cancel_job(http_conn_id: str, job_id: str, log) -> None:
+    """``DELETE`` the job (a queued one ends now, a running one after the documents under way); never raises."""
+    from airflow.providers.http.hooks.http import HttpHook
+
+    hook = HttpHook(method="DELETE", http_conn_id=http_conn_id)
+    try:
+        response = hook.run(
+            endpoint=f"{JOBS_ENDPOINT}/{job_id}",
+            headers=bearer_headers(hook.get_connection(http_conn_id).password),
+            extra_options={"timeout": 20, "check_response": False},
+        )
+        log.info("Cancelled OCR job %s: %s", job_id, response.status_code)
+    except Exception as error:  # noqa: BLE001 - the kill goes on; the job's report is ignored anyway
+        log.warning("Could not cancel OCR job %s: %s", job_id, error)
+
+
 class OcrJobTrigger(BaseTrigger):
     def __init__(
         self, http_conn_id: str, job_id: str, poll_seconds: float = 15, unreachable_seconds: float = 120
@@ -89,6 +105,13 @@ class OcrJobTrigger(BaseTrigger):
             elif status != 200:
                 self.log.warning("OCR service answered %s: %s; polling again", status, body)
             await asyncio.sleep(self.poll_seconds)
+
+    async def on_kill(self) -> None:
+        """The task was marked failed or cleared while its job runs: cancel the job (Airflow calls this on a
+        user's action only, not when the triggerer restarts or the trigger times out)."""
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(cancel_job)(self.http_conn_id, self.job_id, self.log)
 
     def _event(self, outcome: str, detail: str) -> TriggerEvent:
         return TriggerEvent({"job_id": self.job_id, "outcome": outcome, "detail": detail})
