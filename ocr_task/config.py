@@ -97,7 +97,7 @@ class OcrSettings(BaseSettings):
     tessdata_dir: Path | None = None
     batch_failure_share: float = Field(
         0.5, gt=0, le=1,
-        description="A batch in which at least this share of the documents failed with the same cause that "
+        description="A batch in which more than this share of the documents failed with the same cause that "
         "is not theirs (S3 AccessDenied, SlowDown, a server error, the engine) fails as a batch (exit code 1, "
         "retried) instead of reporting them one by one",
     )

@@ -152,7 +152,7 @@ class BatchRunner:
 
 
 def check_outage(entries: list[ReportEntry], share: float) -> None:
-    """Raise BatchError when one cause that is not the documents' own failed at least ``share`` of them.
+    """Raise BatchError when one cause that is not the documents' own failed more than ``share`` of them.
 
     One key the role may not read fails alone (retryable) and the rest of its batch lands; S3 throttling
     every request, a VLM server answering 503, an engine that raises on every page: the batch fails, no
@@ -162,7 +162,7 @@ def check_outage(entries: list[ReportEntry], share: float) -> None:
     if not causes:
         return
     cause, count = causes.most_common(1)[0]
-    if count >= max(1.0, share * len(entries)):
+    if count > share * len(entries):
         example = next(e.error for e in entries if e.cause == cause)
         raise BatchError(
             f"{count} of {len(entries)} documents failed with {cause}, which is not theirs (an outage?): "

@@ -44,6 +44,7 @@ class StandInVlmServer:
     latency: float = 0.0
     fail_levels: set[int] = field(default_factory=set)  # answer 500 for these pages
     garbage_levels: set[int] = field(default_factory=set)  # answer a body that is not a completion
+    overloaded: int = 0  # the next this many requests are answered 503, as a vLLM server that is overloaded
     requests: list[Recorded] = field(default_factory=list)
     in_flight_samples: list[int] = field(default_factory=list)
 
@@ -126,6 +127,10 @@ class StandInVlmServer:
                 self.requests.append(Recorded(body.get("model"), prompt, image_format, size, level, body))
             if self.latency:
                 time.sleep(self.latency)
+            with self._lock:
+                overloaded, self.overloaded = self.overloaded > 0, max(self.overloaded - 1, 0)
+            if overloaded:
+                return 503, {"error": {"message": "stand-in overloaded", "type": "service_unavailable"}}
             if level in self.fail_levels:
                 return 500, {"error": {"message": "stand-in failure", "type": "server_error"}}
             if level in self.garbage_levels:

@@ -33,3 +33,23 @@ def test_document_ingest_with_the_vl_engine(s3, tmp_path, monkeypatch):
     assert read(s3, rows["scan6.png"]["text_uri"]).decode().strip() == answer_for(6)
     assert read(s3, rows["scan14.png"]["text_uri"]).decode().strip() == answer_for(14)
     assert sorted(r.level for r in server.requests) == [6, 14]
+
+
+def test_a_vlm_server_answering_503_for_a_while_retries_the_batch_and_fails_no_document(s3, tmp_path, monkeypatch):
+    # openai's client tries each page 3 times: the first attempt's requests all meet the overload
+    server = StandInVlmServer(overloaded=2 * 3)
+    try:
+        for name, value in {**vl_env(server), "OCR_TASK_PYTHON": str(VL_PYTHON)}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("OCR_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
+        for level in (6, 14):
+            gray_page(level, f"page {level}").save(tmp_path / f"scan{level}.png")
+            s3.upload_file(str(tmp_path / f"scan{level}.png"), BUCKET, f"incoming/vl/scan{level}.png")
+        dag_run = run(load_dag())
+    finally:
+        server.close()
+    (ocr,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "ocr"]
+    assert str(ocr.state) == "success" and ocr.try_number >= 2
+    rows = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").rows()
+    assert sorted((r["status"], r["retryable"], r["quarantine_uri"]) for r in rows) == [("succeeded", False, None)] * 2
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")

@@ -169,6 +169,14 @@ def test_a_page_the_server_answers_badly_fails_its_document_alone(server, docume
     assert report["mixed.pdf"]["error"].startswith("recognition failed")
 
 
+def test_a_server_answering_503_to_every_page_fails_the_batch_not_the_documents(server, documents, tmp_path):
+    server.overloaded = 10**6
+    result = run_vl_cli("run", "--input", str(documents), "--output", str(tmp_path), env=vl_env(server))
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "not theirs" in result.stderr and "the batch is retried" in result.stderr
+    assert not (tmp_path / "report.json").exists()  # nothing recorded: the launcher retries the batch
+
+
 def test_the_service_uses_the_same_backend(server, documents):
     service = Service(vl_env(server, OCR_SERVICE_CONCURRENCY="1"), python=str(VL_PYTHON))
     try:
