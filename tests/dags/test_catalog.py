@@ -163,3 +163,39 @@ def test_a_plan_splits_its_runs_claims_oldest_first_and_writes_a_manifest_each(c
     assert manifests[0].report == batches[0].report_uri
     assert batches[0].report_uri.endswith("/0000/report.json") and "/run-1/" in batches[0].report_uri
     assert all(len(b.model_dump_json()) < 300 for b in batches)  # XCom gets references, not documents
+
+
+def test_a_run_that_claims_again_while_its_end_is_judged_keeps_its_new_claims(catalog_url):
+    """The drop of an ended run's claims covers only what it claimed before Airflow was asked: a run cleared
+    and started again in between (a backfill re-running it) keeps what it claimed since, in one transaction."""
+    catalog = Catalog(catalog_url)
+    catalog.migrate()
+    catalog.claim(objects(1, 2), "document_ingest", "backfill__a")
+
+    def ended_but_restarting(dag_id, run_id):
+        catalog.claim(objects(3), dag_id, run_id)  # the re-run claims while we ask
+        return False
+
+    assert catalog.drop_claims_of_ended_runs("other", ended_but_restarting) == 2
+    assert [c["source_uri"] for c in catalog.claimed("backfill__a")] == ["s3://docs/incoming/3.pdf"]
+
+
+def test_unknown_is_not_ended_when_airflow_cannot_answer():
+    """Only Airflow's 404 ends a run for the claims; an API error (as the supervisor hands it to a task) keeps
+    them: taking a live run's claims would make two runs process the same objects."""
+    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+    from airflow.sdk.execution_time.comms import ErrorResponse
+
+    from ocr_pipeline.tasks import run_is_active
+
+    class TaskInstanceAsking:
+        def __init__(self, status_code: int):
+            self.status_code = status_code
+
+        def get_dagrun_state(self, dag_id, run_id):
+            detail = {"status_code": self.status_code, "message": "Server returned error", "detail": None}
+            raise AirflowRuntimeError(ErrorResponse(error=ErrorType.API_SERVER_ERROR, detail=detail))
+
+    assert run_is_active(TaskInstanceAsking(503))("document_ingest", "manual__x") is True
+    assert run_is_active(TaskInstanceAsking(500))("document_ingest", "manual__x") is True
+    assert run_is_active(TaskInstanceAsking(404))("document_ingest", "manual__x") is False

@@ -318,3 +318,25 @@ def test_a_run_with_nothing_new_ends_at_once(s3, sqlite_catalog, monkeypatch):
     dag_run = run(load_dag())
     assert time.monotonic() - started < 60
     assert task_states(dag_run)["wait_for_documents"] == ["skipped"]
+
+
+def test_reprocess_covers_a_prefix_larger_than_a_run_run_after_run(s3, sqlite_catalog, sample_docs, monkeypatch):
+    """Capacity 2, five documents: reprocess runs take the least recently processed first, so three of them
+    redo all five; with the first run's cutoff, a fourth finds nothing left."""
+    names = ["english.png", "russian.png", "page.bmp", "english scan.jpg", "two_column.png"]
+    upload(s3, sample_docs, names)
+    run(load_dag())
+    assert len(sqlite_catalog.rows()) == 5
+    cutoff = datetime.now(UTC).isoformat()
+    monkeypatch.setenv("OCR_BATCH_SIZE", "1")
+    monkeypatch.setenv("OCR_MAX_BATCHES", "2")
+
+    runs = [run(load_dag(), reprocess=True, reprocess_before=cutoff).run_id for _ in range(3)]
+
+    by_run = {}
+    for row in sqlite_catalog.rows():
+        by_run.setdefault(row["run_id"], []).append(row["source_uri"].rsplit("/", 1)[1])
+    assert sorted(len(by_run.get(r, [])) for r in runs) == [1, 2, 2]  # the last run had one left
+    assert sorted(sum((by_run.get(r, []) for r in runs), [])) == sorted(names)  # every one, once
+    states = task_states(run(load_dag(), reprocess=True, reprocess_before=cutoff))
+    assert states["wait_for_documents"] == ["skipped"]  # nothing processed before the cutoff is left

@@ -93,6 +93,10 @@ class AirflowApi:
             time.sleep(3)
         raise TimeoutError(f"backfill {backfill.id} did not complete within {timeout} s")
 
+    def mark_failed(self, run_id: str) -> None:
+        """What a user does with "Mark run as failed" in the UI (``PATCH`` the run's state)."""
+        self.runs.patch_dag_run(DAG_ID, run_id, af.DAGRunPatchBody(state=af.DAGRunPatchStates("failed")))
+
     def run(self, run_id: str):
         return self.runs.get_dag_run(DAG_ID, run_id)
 

@@ -123,8 +123,7 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
         settings={
             "OCR_SCHEDULE": f"*/{SCHEDULE_MINUTES} * * * *",
             "OCR_SOURCE_URI": IDLE_SOURCE,
-            "OCR_SENSOR_TIMEOUT": "15",
-            "OCR_SENSOR_POKE_SECONDS": "3",
+            # the sensor's defaults (6 hours, a poke a minute), as deployed: no run with a closed window waits
             "OCR_RETRY_DELAY_SECONDS": "2",
             # a task whose worker died is failed (and retried) this soon
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",

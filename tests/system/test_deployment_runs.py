@@ -235,3 +235,94 @@ def test_s3_unreachable_during_discovery_fails_the_run(deployment, api, sample_d
     assert states["discover"] == ["failed"] and states["fail_run"] == ["failed"]
     assert "discover" in api.log(run_id, "fail_run")
     assert deployment.catalog_rows(prefix) == []
+
+
+def _wait_for_running_ocr(api, run_id: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ocr = [ti for ti in api.task_instances_of(run_id) if ti.task_id == "ocr"]
+        if ocr and ocr[0].state and ocr[0].state.value == "running":
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the OCR task of {run_id} never ran: {api.task_states(run_id)}")
+
+
+def test_a_run_marked_failed_mid_batch_leaves_its_documents_to_the_next_run(deployment, api, sample_docs):
+    """Marked failed through the REST API while its OCR batch works: its claims end with it, so the next
+    manual run's sensor finds the documents, and each is catalogued once."""
+    prefix = deployment.new_prefix("marked")
+    names = ["scanned.pdf", "two_pages.tiff", "russian_scan.jpg", "english.png"]
+    for name in names:
+        deployment.upload(prefix, sample_docs[name].path, name)
+    first = api.trigger({"source_uri": prefix, "batch_size": 10})
+    _wait_for_running_ocr(api, first)
+    api.mark_failed(first)
+    assert api.run(first).state.value == "failed"
+
+    second = api.trigger({"source_uri": prefix})
+    assert api.wait_for_run(second) == "success"
+    assert api.task_states(second)["wait_for_documents"] == ["success"]
+    rows = deployment.catalog_rows(prefix)
+    assert _names(rows) == Counter(names)  # each once
+    assert {(r["status"], r["run_id"]) for r in rows} == {("succeeded", second)}
+    assert deployment.claims() == []
+
+
+def test_plan_failing_after_its_retries_leaves_its_documents_to_the_next_run(deployment, api, sample_docs):
+    prefix = deployment.new_prefix("noplan")
+    for name in ("english.png", "russian.png"):
+        deployment.upload(prefix, sample_docs[name].path, name)
+    # S3 refuses the batch manifests (Airflow's own writes): plan fails, every attempt, and catalog never runs
+    fault = deployment.proxy.inject(500, "InternalError", path="PUT /system/processed/_batches/", airflow_too=True)
+    try:
+        first = api.trigger({"source_uri": prefix})
+        assert api.wait_for_run(first) == "failed"
+    finally:
+        deployment.proxy.clear()
+    assert fault.answered > 0
+    states = api.task_states(first)
+    assert states["plan"] == ["failed"] and states["fail_run"] == ["failed"]
+    assert [ti.try_number for ti in api.task_instances_of(first) if ti.task_id == "plan"] == [3]
+    assert deployment.claims() == []  # given back when the run ended
+
+    second = api.trigger({"source_uri": prefix})
+    assert api.wait_for_run(second) == "success"
+    rows = deployment.catalog_rows(prefix)
+    assert _names(rows) == Counter(["english.png", "russian.png"])
+    assert {(r["status"], r["run_id"]) for r in rows} == {("succeeded", second)}
+
+
+def test_a_manual_run_with_nothing_new_is_skipped_within_a_minute(deployment, api):
+    started = time.monotonic()
+    run_id = api.trigger({"source_uri": deployment.new_prefix("empty")})
+    assert api.wait_for_run(run_id, timeout=60) == "success"
+    assert time.monotonic() - started < 60
+    states = api.task_states(run_id)
+    assert states["wait_for_documents"] == ["skipped"] and set(sum(states.values(), [])) == {"skipped"}
+    assert "its window is closed" in api.log(run_id, "wait_for_documents")
+
+
+def test_s3_throttling_then_denying_the_ocr_step_retries_the_batch_and_fails_no_document(deployment, api, sample_docs):
+    from ocr_task.storage import S3_RETRIES
+
+    prefix = deployment.new_prefix("outage")
+    names = ["english.png", "russian.png", "page.bmp"]
+    for name in names:
+        deployment.upload(prefix, sample_docs[name].path, name)
+    path = prefix.removeprefix("s3:/")  # /system/outage-…/
+    slow = deployment.proxy.inject(503, "SlowDown", path=path, times=len(names) * S3_RETRIES)  # first attempt
+    denied = deployment.proxy.inject(403, "AccessDenied", path=path, times=len(names))  # second attempt
+    try:
+        run_id = api.trigger({"source_uri": prefix})
+        assert api.wait_for_run(run_id, timeout=500) == "success"
+    finally:
+        deployment.proxy.clear()
+
+    assert (slow.answered, denied.answered) == (len(names) * S3_RETRIES, len(names))
+    (ocr,) = [ti for ti in api.task_instances_of(run_id) if ti.task_id == "ocr"]
+    assert (ocr.state.value, ocr.try_number) == ("success", 3)
+    assert "not theirs" in api.log(run_id, "ocr", try_number=1, map_index=0)
+    rows = deployment.catalog_rows(prefix)
+    assert _names(rows) == Counter(names)
+    assert {(r["status"], r["retryable"], r["quarantine_uri"]) for r in rows} == {("succeeded", False, None)}
+    assert not [k for k in deployment.keys("quarantine/") if k.rsplit("/", 1)[-1] in names]
