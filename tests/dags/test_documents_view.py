@@ -207,3 +207,40 @@ def test_generated_requests_get_no_server_error(catalogued, airflow_app):
     # the generated ids and filters reached the routes: documents found and not found
     found = {("GET /api/documents", 200), ("GET /api/documents/{document_id}", 200), ("GET /api/documents/{document_id}", 404)}
     assert found <= answered
+
+
+def test_a_reprocessed_page_is_shown_as_the_new_result_turned_it(s3, sample_docs, tmp_path):
+    """The page-image cache is keyed by the OCR result: a Reprocess that turns the page another way never
+    shows the old image under the new boxes."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from ocr_pipeline.ui.page_images import PageImages
+
+    s3.upload_file(str(sample_docs["english.png"].path), BUCKET, "incoming/view/english.png")
+    etag = s3.head_object(Bucket=BUCKET, Key="incoming/view/english.png")["ETag"].strip('"')
+    width, height = Image.open(sample_docs["english.png"].path).size
+    page = {"index": 0, "rotation": 0, "width": width, "height": height}
+    pages = PageImages(S3Hook(aws_conn_id="aws_default"), tmp_path / "cache")
+    uri = f"s3://{BUCKET}/incoming/view/english.png"
+
+    first = Image.open(pages.png(uri, etag, "2026-12-01T10:00:00+00:00", page)).convert("L")
+    turned = Image.open(pages.png(uri, etag, "2026-12-01T11:00:00+00:00", {**page, "rotation": 180})).convert("L")
+
+    assert first.size == turned.size
+    assert list(turned.getdata()) == list(first.rotate(180).getdata())
+    assert list(turned.getdata()) != list(first.getdata())
+    again = pages.cached(uri, etag, "2026-12-01T10:00:00+00:00", 0)
+    assert again is not None and list(Image.open(again).convert("L").getdata()) == list(first.getdata())
+
+
+def test_a_source_over_the_views_cap_is_refused_not_downloaded(s3, sample_docs, tmp_path):
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from ocr_pipeline.ui.page_images import PageImages, PageUnavailable
+
+    s3.upload_file(str(sample_docs["scanned.pdf"].path), BUCKET, "incoming/view/scanned.pdf")
+    etag = s3.head_object(Bucket=BUCKET, Key="incoming/view/scanned.pdf")["ETag"].strip('"')
+    pages = PageImages(S3Hook(aws_conn_id="aws_default"), tmp_path / "cache", max_source_bytes=1024)
+    with pytest.raises(PageUnavailable, match="more than the view downloads to show a page"):
+        pages.png(f"s3://{BUCKET}/incoming/view/scanned.pdf", etag, "r", {"index": 0})
+    assert list((tmp_path / "cache" / "sources").iterdir()) == []
