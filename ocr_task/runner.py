@@ -18,6 +18,7 @@ import logging
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -29,8 +30,6 @@ from ocr_task.config import OcrSettings, available_cores
 from ocr_task.contract import REPORT_NAME, ManifestDocument, Outputs, Report, ReportEntry, ReportSummary
 from ocr_task.documents import MEDIA_TYPES, ImagePage, check_size, open_document
 from ocr_task.engines import AUTO, PADDLE_VL
-from collections import Counter
-
 from ocr_task.errors import BatchCancelled, BatchError, DocumentError, DocumentUnreachable
 from ocr_task.naming import unique_names
 from ocr_task.pipeline import text_layer_result

@@ -13,8 +13,8 @@ from ocr_pipeline.discovery import Selection
 from ocr_pipeline.settings import resolve
 from ocr_task.storage import S3_RETRIES
 from tests.dags.conftest import BUCKET, backdate, load_dag
-from tests.s3_proxy import FlakyProxy
 from tests.dags.test_document_ingest import run, task_states, upload
+from tests.s3_proxy import FlakyProxy
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
