@@ -102,7 +102,7 @@ def _plan(args, storage):
 
 
 def _run(args) -> int:
-    from ocr_task.errors import BatchError
+    from ocr_task.errors import BatchError, DocumentUnreachable
     from ocr_task.runner import BatchRunner
     from ocr_task.storage import Storage
 
@@ -112,7 +112,7 @@ def _run(args) -> int:
     except ValueError as error:
         print(f"ocr_task: usage error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except BatchError as error:
+    except (BatchError, DocumentUnreachable) as error:  # the manifest could not be read: not its fault
         print(f"ocr_task: batch stopped: {error}", file=sys.stderr)
         return EXIT_BATCH_FAILED
     try:

@@ -340,3 +340,27 @@ def test_reprocess_covers_a_prefix_larger_than_a_run_run_after_run(s3, sqlite_ca
     assert sorted(sum((by_run.get(r, []) for r in runs), [])) == sorted(names)  # every one, once
     states = task_states(run(load_dag(), reprocess=True, reprocess_before=cutoff))
     assert states["wait_for_documents"] == ["skipped"]  # nothing processed before the cutoff is left
+
+
+def test_a_quarantine_copy_that_fails_fails_the_task_and_a_gone_object_is_passed_over(s3):
+    """A reject that could not be copied must not be catalogued as if it had been: the catalog task fails
+    (and is retried). An object that is gone has nothing to copy. Retryable failures are not rejects."""
+    import logging
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from ocr_pipeline.quarantine import QuarantineFailed, copy_rejected
+
+    s3.put_object(Bucket=BUCKET, Key="incoming/bad.pdf", Body=b"%PDF-1.4 cut")
+    hook, log = S3Hook(aws_conn_id="aws_default"), logging.getLogger("test")
+    rejected = {"source_uri": f"s3://{BUCKET}/incoming/bad.pdf", "status": "failed", "retryable": False}
+    gone = {"source_uri": f"s3://{BUCKET}/incoming/gone.pdf", "status": "failed", "retryable": False}
+    denied = {"source_uri": f"s3://{BUCKET}/incoming/denied.pdf", "status": "failed", "retryable": True}
+
+    with pytest.raises(QuarantineFailed, match="could not copy"):
+        copy_rejected([dict(rejected)], hook, f"s3://{BUCKET}/incoming/", "s3://no-such-quarantine/q/", log)
+
+    rows = [dict(rejected), dict(gone), dict(denied)]
+    copy_rejected(rows, hook, f"s3://{BUCKET}/incoming/", f"s3://{BUCKET}/quarantine/", log)
+    assert [r.get("quarantine_uri") for r in rows] == [f"s3://{BUCKET}/quarantine/bad.pdf", None, None]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")["Contents"]] == ["quarantine/bad.pdf"]
