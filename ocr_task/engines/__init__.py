@@ -4,15 +4,19 @@ Adding an engine is one module with an :class:`~ocr_task.engines.base.Engine`
 subclass (constructed as ``Engine(settings, threads)``) and one line in
 ``ENGINES``: the CLI's choices, the settings' validation and the Airflow
 trigger form's list all come from here. Each is imported only when used, so
-an image without PaddleOCR runs the CPU engines.
+an image without PaddleOCR runs the CPU engines, and importing this registry
+imports no engine and no OpenCV: the Airflow side reads the names from here
+(tests/dags/test_dag_integrity.py holds it to that).
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from ocr_task.config import OcrSettings
-from ocr_task.engines.base import Engine
+if TYPE_CHECKING:
+    from ocr_task.config import OcrSettings
+    from ocr_task.engines.base import Engine
 
 AUTO = "auto"  # not an engine: chooses one per page (``engines.auto``)
 TESSERACT, RAPIDOCR, PADDLE_VL = "tesseract", "rapidocr", "paddleocr-vl"

@@ -81,3 +81,42 @@ def test_trigger_form_has_described_params(dagbag):
     assert {"source_uri", "engine", "lang", "batch_size", "reprocess", "date_from", "date_to"} <= set(params)
     for name in params:
         assert params.get_param(name).description, name
+
+
+OCR_ENGINE_MODULES = ("cv2", "tesserocr", "onnxruntime", "rapidocr", "paddleocr", "paddlex", "paddle")
+BOUNDARY_PROBE = """
+import importlib, json, pkgutil, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+assert not bag.import_errors, bag.import_errors
+import ocr_pipeline
+for module in pkgutil.walk_packages(ocr_pipeline.__path__, "ocr_pipeline."):
+    importlib.import_module(module.name)
+for plugin in ("documents_plugin", "run_end_plugin"):
+    importlib.import_module(plugin)
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_the_airflow_side_imports_no_ocr_engine(tmp_path):
+    """The Airflow image has the OCR step's core (the contract, the engine names) but no engine and no OpenCV:
+    the DAG and every module of the plugins must import without them. In a process of its own, so that
+    nothing another test imported counts."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", BOUNDARY_PROBE, str(REPO / "dags")], env=env, capture_output=True, text=True,
+        timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    imported = set(json.loads(probe.stdout.strip().splitlines()[-1]))
+    assert "airflow" in imported and "ocr_pipeline" in imported  # the probe really loaded the Airflow side
+    assert imported.isdisjoint(OCR_ENGINE_MODULES), sorted(imported & set(OCR_ENGINE_MODULES))
