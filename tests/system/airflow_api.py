@@ -13,6 +13,7 @@ from airflow_client.client.api.dag_api import DAGApi
 from airflow_client.client.api.dag_run_api import DagRunApi
 from airflow_client.client.api.task_instance_api import TaskInstanceApi
 from airflow_client.client.api.variable_api import VariableApi
+from airflow_client.client.models.dag_run_mutable_states import DagRunMutableStates
 
 FINISHED = {"success", "failed"}
 DAG_ID = "document_ingest"
@@ -95,7 +96,7 @@ class AirflowApi:
 
     def mark_failed(self, run_id: str) -> None:
         """What a user does with "Mark run as failed" in the UI (``PATCH`` the run's state)."""
-        self.runs.patch_dag_run(DAG_ID, run_id, af.DAGRunPatchBody(state=af.DAGRunPatchStates("failed")))
+        self.runs.patch_dag_run(DAG_ID, run_id, af.DAGRunPatchBody(state=DagRunMutableStates("failed")))
 
     def run(self, run_id: str):
         return self.runs.get_dag_run(DAG_ID, run_id)
