@@ -183,29 +183,29 @@ def test_a_sensor_waits_for_new_objects_not_for_any(s3, sqlite_catalog, sample_d
     assert states["wait_for_documents"] == ["skipped"] and states["ocr"] == ["skipped"]
 
 
-def _through(proxy: FlakyProxy, monkeypatch) -> None:
+@pytest.fixture
+def s3_proxy(s3_server, monkeypatch):
+    """The S3 server behind a proxy that fails as S3 does when told to; ``aws_default`` points at it."""
+    host, port = s3_server.endpoint.removeprefix("http://").split(":")
+    proxy = FlakyProxy((host, int(port)))
     connection = {
         "conn_type": "aws", "login": "testing", "password": "testing",
         "extra": {"endpoint_url": proxy.endpoint, "region_name": "us-east-1"},
     }  # fmt: skip
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    yield proxy
+    proxy.close()
 
 
 def test_throttling_then_access_denied_retries_the_batch_and_records_no_document_failure(
-    s3, s3_server, sqlite_catalog, sample_docs, monkeypatch
+    s3, s3_proxy, sqlite_catalog, sample_docs
 ):
     """S3 answers the OCR step 503 SlowDown (past botocore's retries), then 403 AccessDenied, then recovers:
     the batch is retried, and no document is ever catalogued failed or quarantined for it."""
     upload(s3, sample_docs, ["english.png", "russian.png"])
-    host, port = s3_server.endpoint.removeprefix("http://").split(":")
-    proxy = FlakyProxy((host, int(port)))
-    slow = proxy.inject(503, "SlowDown", path="/docs/incoming/", times=2 * S3_RETRIES)  # the first attempt
-    denied = proxy.inject(403, "AccessDenied", path="/docs/incoming/", times=2)  # the second
-    _through(proxy, monkeypatch)
-    try:
-        dag_run = run(load_dag())
-    finally:
-        proxy.close()
+    slow = s3_proxy.inject(503, "SlowDown", path="/docs/incoming/", times=2 * S3_RETRIES)  # the first attempt
+    denied = s3_proxy.inject(403, "AccessDenied", path="/docs/incoming/", times=2)  # the second
+    dag_run = run(load_dag())
 
     assert (slow.answered, denied.answered) == (2 * S3_RETRIES, 2)
     (ocr,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "ocr"]
@@ -217,19 +217,13 @@ def test_throttling_then_access_denied_retries_the_batch_and_records_no_document
 
 
 def test_an_outage_that_persists_fails_the_run_naming_it_and_records_nothing(
-    s3, s3_server, sqlite_catalog, sample_docs, monkeypatch
+    s3, s3_proxy, sqlite_catalog, sample_docs
 ):
     from airflow.utils.state import DagRunState
 
     upload(s3, sample_docs, ["english.png", "russian.png"])
-    host, port = s3_server.endpoint.removeprefix("http://").split(":")
-    proxy = FlakyProxy((host, int(port)))
-    proxy.inject(403, "AccessDenied", path="/docs/incoming/")
-    _through(proxy, monkeypatch)
-    try:
-        dag_run = load_dag().test()
-    finally:
-        proxy.close()
+    s3_proxy.inject(403, "AccessDenied", path="/docs/incoming/")
+    dag_run = load_dag().test()
 
     assert dag_run.state == DagRunState.FAILED
     states = task_states(dag_run)
@@ -241,28 +235,22 @@ def test_an_outage_that_persists_fails_the_run_naming_it_and_records_nothing(
 
 
 def test_one_key_the_role_may_not_read_is_retryable_the_rest_lands_and_the_next_run_takes_it(
-    s3, s3_server, sqlite_catalog, sample_docs, monkeypatch
+    s3, s3_proxy, sqlite_catalog, sample_docs
 ):
     from airflow.utils.state import DagRunState
 
     upload(s3, sample_docs, ["english.png", "russian.png", "page.bmp"])
-    host, port = s3_server.endpoint.removeprefix("http://").split(":")
-    proxy = FlakyProxy((host, int(port)))
-    proxy.inject(403, "AccessDenied", path="/docs/incoming/2024/russian.png")
-    _through(proxy, monkeypatch)
-    try:
-        first = load_dag().test()
-        assert first.state == DagRunState.FAILED  # something failed: never a green run
-        rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in sqlite_catalog.rows()}
-        denied = rows.pop("russian.png")
-        assert (denied["status"], denied["retryable"], denied["quarantine_uri"]) == ("failed", True, None)
-        assert "403" in denied["error"]
-        assert {r["status"] for r in rows.values()} == {"succeeded"}
-        assert task_states(first)["catalog"] == ["failed"]
-        proxy.clear()  # the bucket policy is fixed
-        second = run(load_dag())
-    finally:
-        proxy.close()
+    s3_proxy.inject(403, "AccessDenied", path="/docs/incoming/2024/russian.png")
+    first = load_dag().test()
+    assert first.state == DagRunState.FAILED  # something failed: never a green run
+    rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in sqlite_catalog.rows()}
+    denied = rows.pop("russian.png")
+    assert (denied["status"], denied["retryable"], denied["quarantine_uri"]) == ("failed", True, None)
+    assert "403" in denied["error"]
+    assert {r["status"] for r in rows.values()} == {"succeeded"}
+    assert task_states(first)["catalog"] == ["failed"]
+    s3_proxy.clear()  # the bucket policy is fixed
+    second = run(load_dag())
     rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in sqlite_catalog.rows()}
     assert len(rows) == 3 and {r["status"] for r in rows.values()} == {"succeeded"}
     assert rows["russian.png"]["run_id"] == second.run_id and rows["english.png"]["run_id"] == first.run_id

@@ -14,8 +14,8 @@ from tests.vl_standin_server import StandInVlmServer, answer_for
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
-def test_document_ingest_with_the_vl_engine(s3, tmp_path, monkeypatch):
-    server = StandInVlmServer()
+def _run_with(server: StandInVlmServer, s3, tmp_path, monkeypatch):
+    """Two scans (levels 6 and 14) through document_ingest, the OCR step in ``.venv-vl`` sending them to ``server``."""
     try:
         for name, value in {**vl_env(server), "OCR_TASK_PYTHON": str(VL_PYTHON)}.items():
             monkeypatch.setenv(name, value)
@@ -23,9 +23,14 @@ def test_document_ingest_with_the_vl_engine(s3, tmp_path, monkeypatch):
         for level in (6, 14):
             gray_page(level, f"page {level}").save(tmp_path / f"scan{level}.png")
             s3.upload_file(str(tmp_path / f"scan{level}.png"), BUCKET, f"incoming/vl/scan{level}.png")
-        run(load_dag())
+        return run(load_dag())
     finally:
         server.close()
+
+
+def test_document_ingest_with_the_vl_engine(s3, tmp_path, monkeypatch):
+    server = StandInVlmServer()
+    _run_with(server, s3, tmp_path, monkeypatch)
     rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").rows()}
     assert {n: (r["status"], r["engine"].split()[0]) for n, r in rows.items()} == {
         "scan6.png": ("succeeded", "paddleocr-vl"), "scan14.png": ("succeeded", "paddleocr-vl"),
@@ -37,17 +42,7 @@ def test_document_ingest_with_the_vl_engine(s3, tmp_path, monkeypatch):
 
 def test_a_vlm_server_answering_503_for_a_while_retries_the_batch_and_fails_no_document(s3, tmp_path, monkeypatch):
     # openai's client tries each page 3 times: the first attempt's requests all meet the overload
-    server = StandInVlmServer(overloaded=2 * 3)
-    try:
-        for name, value in {**vl_env(server), "OCR_TASK_PYTHON": str(VL_PYTHON)}.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("OCR_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
-        for level in (6, 14):
-            gray_page(level, f"page {level}").save(tmp_path / f"scan{level}.png")
-            s3.upload_file(str(tmp_path / f"scan{level}.png"), BUCKET, f"incoming/vl/scan{level}.png")
-        dag_run = run(load_dag())
-    finally:
-        server.close()
+    dag_run = _run_with(StandInVlmServer(overloaded=2 * 3), s3, tmp_path, monkeypatch)
     (ocr,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "ocr"]
     assert str(ocr.state) == "success" and ocr.try_number >= 2
     rows = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").rows()

@@ -32,6 +32,7 @@ _PASSED_ON = (
     "OCR_MAX_PIXELS",
     "OCR_MAX_FILE_MB",
     "OCR_TESSDATA_DIR",
+    "OCR_BATCH_FAILURE_SHARE",
 )
 
 
