@@ -46,6 +46,10 @@ class Batch(BaseModel):
     def rows_uri(self) -> str:
         return layout.rows_uri(self.folder)
 
+    @property
+    def failure_uri(self) -> str:
+        return layout.failure_uri(self.folder)
+
 
 class Launched(BaseModel):
     """An OCR task's outcome: the batch ran (its report exists) in this try, with these figures."""
@@ -60,12 +64,14 @@ class Launched(BaseModel):
 
 
 class BatchRows(BaseModel):
-    """A batch's catalog rows, written to ``rows_uri``; ``complete`` is false when its OCR task failed."""
+    """A batch's catalog rows, written to ``rows_uri``; ``complete`` is false when its OCR task failed, and
+    ``failure`` then says why, as its last attempt said it."""
 
     batch_id: str
     complete: bool
     rows_uri: str | None = None
     documents: int = 0
+    failure: str | None = None
 
 
 class CatalogSummary(BaseModel):

@@ -59,6 +59,11 @@ def report_uri(batch_folder_uri: str) -> str:
     return f"{batch_folder_uri}report.json"
 
 
+def failure_uri(batch_folder_uri: str) -> str:
+    """Why the batch's last OCR attempt failed (no report): the catalog step names it."""
+    return f"{batch_folder_uri}failure.txt"
+
+
 def rows_uri(batch_folder_uri: str) -> str:
     return f"{batch_folder_uri}rows.jsonl"
 

@@ -115,10 +115,11 @@ def postprocess(settings: PipelineSettings, batch: Batch, launched: Launched | N
     retries there is no such word (or only one left by an earlier attempt of
     the run, for another plan: ignored), and the batch's documents stay uncatalogued.
     """
-    if launched is None or launched.batch_id != batch.batch_id:
-        log.error("Batch %s has no report from this attempt: its OCR task failed", batch.batch_id)
-        return BatchRows(batch_id=batch.batch_id, complete=False)
     hook = _hook(settings)
+    if launched is None or launched.batch_id != batch.batch_id:
+        failure = hook.read_key(batch.failure_uri) if hook.check_for_key(batch.failure_uri) else None
+        log.error("Batch %s has no report from this attempt: its OCR task failed (%s)", batch.batch_id, failure)
+        return BatchRows(batch_id=batch.batch_id, complete=False, failure=failure)
     manifest = BatchManifest.model_validate_json(hook.read_key(batch.manifest_uri))
     report = Report.model_validate_json(hook.read_key(batch.report_uri))
 
@@ -162,6 +163,7 @@ def catalog(
     fresh = {r.batch_id: r for r in results if r is not None and r.batch_id in planned}
     complete = [fresh[b] for b in planned if b in fresh and fresh[b].complete]
     unfinished = [planned[b] for b in planned if b not in fresh or not fresh[b].complete]
+    causes = sorted({fresh[b.batch_id].failure for b in unfinished if b.batch_id in fresh and fresh[b.batch_id].failure})
     store = Catalog(settings.catalog_url)
     hook = _hook(settings)
     now = datetime.now(UTC)
@@ -192,7 +194,7 @@ def catalog(
         problems.append(
             f"OCR batches {', '.join(b.batch_id for b in unfinished)} did not finish (their OCR or post-processing "
             f"failed after its retries): {left} documents were not catalogued and their claims were given back, "
-            "so the next run takes them again"
+            "so the next run takes them again" + (f". Cause: {'; '.join(causes)}" if causes else "")
         )
     if retryable := [r for r in catalogued if r.get("retryable")]:
         problems.append(

@@ -229,6 +229,10 @@ def test_an_outage_that_persists_fails_the_run_naming_it_and_records_nothing(
     states = task_states(dag_run)
     assert states["ocr"] == ["failed"] and states["catalog"] == ["failed"] and states["fail_run"] == ["failed"]
     assert sqlite_catalog.rows() == []  # nothing final: the next run takes both again
+    failures = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="processed/_batches/")["Contents"]
+                if o["Key"].endswith("failure.txt")]  # fmt: skip
+    said = s3.get_object(Bucket=BUCKET, Key=failures[0])["Body"].read().decode()
+    assert "exit code 1" in said and "S3 403" in said and "not theirs" in said  # the cause, for the catalog step
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")
     with sqlite_catalog.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM claims").scalar() == 0

@@ -180,7 +180,9 @@ def test_a_batch_that_fails_after_its_retries_fails_the_run_and_the_next_run_tak
     ocr = [ti for ti in api.task_instances_of(failed) if ti.task_id == "ocr"]
     assert [(ti.state.value, ti.try_number) for ti in ocr] == [("failed", 3)]
     assert api.task_states(failed)["catalog"] == ["failed"]
-    assert "did not finish" in api.log(failed, "catalog")
+    catalog_log = api.log(failed, "catalog")
+    assert "did not finish" in catalog_log and "Cause: The OCR step failed with exit code 1" in catalog_log
+    assert "PaddleOCR-VL" in catalog_log  # the step's own words: what to fix
     assert "ocr" in api.log(failed, "fail_run")
     assert deployment.catalog_rows(prefix) == [] and deployment.claims() == []
 

@@ -135,21 +135,33 @@ class OcrLaunch(BaseOperator):
         return self.collect(context, failure)
 
     def forget_report(self) -> None:
-        """Delete any report an earlier attempt left: from now on a report means this attempt ran."""
-        bucket, key = layout.split(self.batch.report_uri)
-        S3Hook(aws_conn_id=self.storage_conn_id).delete_objects(bucket, [key])
+        """Delete any report (and failure) an earlier attempt left: from now on a report means this attempt ran."""
+        bucket, _ = layout.split(self.batch.report_uri)
+        keys = [layout.split(uri)[1] for uri in (self.batch.report_uri, self.batch.failure_uri)]
+        S3Hook(aws_conn_id=self.storage_conn_id).delete_objects(bucket, keys)
+
+    def note_failure(self, failure: Exception | str) -> None:
+        """Leave why this attempt failed beside the batch's manifest: if it was the last attempt, the catalog
+        step names the cause when it fails the run. Never raises: the failure itself is what matters."""
+        try:
+            S3Hook(aws_conn_id=self.storage_conn_id).load_string(
+                str(failure)[:2000], self.batch.failure_uri, replace=True
+            )
+        except Exception as error:  # noqa: BLE001 - S3 may be the very thing that failed
+            self.log.warning("Could not note the failure at %s: %s", self.batch.failure_uri, error)
 
     def collect(self, context, failure: Exception | None = None) -> dict:
         """The launch's outcome, decided by its report: the batch's figures, or the reason to retry or fail."""
         s3 = S3Hook(aws_conn_id=self.storage_conn_id)
         if not s3.check_for_key(self.batch.report_uri):
-            if failure is not None and self.exit_code_of(failure) == EXIT_USAGE:
+            if failure is None:
+                failure = AirflowException(f"The OCR step ended without writing its report {self.batch.report_uri}")
+            self.note_failure(failure)
+            if self.exit_code_of(failure) == EXIT_USAGE:
                 raise AirflowFailException(
                     f"The OCR step refused its arguments (exit code {EXIT_USAGE}); retrying cannot help: {failure}"
                 ) from failure
-            if failure is not None:
-                raise failure
-            raise AirflowException(f"The OCR step ended without writing its report {self.batch.report_uri}")
+            raise failure
         if failure is not None:
             self.log.warning(
                 "The OCR step exited non-zero but wrote its report: some documents were rejected"

@@ -14,8 +14,8 @@ from ocr_task.contract import EXIT_OK, EXIT_SOME_FAILED
 
 
 class OcrStepFailed(AirflowException):
-    def __init__(self, code: int):
-        super().__init__(f"The OCR step failed with exit code {code}")
+    def __init__(self, code: int, said: str | None = None):
+        super().__init__(f"The OCR step failed with exit code {code}" + (f": {said}" if said else ""))
         self.code = code
 
 
@@ -37,17 +37,21 @@ class LocalOcrOperator(OcrLaunch):
                 with open(config, "w") as file:
                     file.write(access.profile())
                 env.update(AWS_CONFIG_FILE=config, AWS_SDK_LOAD_CONFIG="1")
-            code = self._run(env)
+            code, said = self._run(env)
         if code not in (EXIT_OK, EXIT_SOME_FAILED):
-            raise OcrStepFailed(code)
+            raise OcrStepFailed(code, said)
 
-    def _run(self, env: dict[str, str]) -> int:
+    def _run(self, env: dict[str, str]) -> tuple[int, str | None]:
+        """The step's exit code, and its own last word (``ocr_task: batch stopped: …``), which names the cause."""
         self.log.info("Running %s", " ".join(self.command))
         process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        said = None
         try:
             for line in process.stdout:
                 self.log.info("%s", line.rstrip())
-            return process.wait()
+                if line.startswith("ocr_task: "):
+                    said = line.strip().removeprefix("ocr_task: ")
+            return process.wait(), said
         finally:
             if process.poll() is None:  # the task timed out or was killed: take the child with it
                 process.kill()

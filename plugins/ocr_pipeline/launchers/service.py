@@ -63,9 +63,11 @@ class ServiceOcrOperator(OcrLaunch):
         outcome, detail = event["outcome"], event["detail"]
         if outcome == "succeeded":
             return self.collect(context)
+        failure = f"OCR job {event['job_id']} {outcome}: {detail}"
+        self.note_failure(failure)
         if outcome in ("cancelled", "refused"):
-            raise AirflowFailException(f"OCR job {event['job_id']} {outcome}: {detail}")
-        raise AirflowException(f"OCR job {event['job_id']} {outcome}: {detail}")
+            raise AirflowFailException(failure)
+        raise AirflowException(failure)
 
     def _submit(self) -> str:
         from airflow.providers.http.hooks.http import HttpHook
