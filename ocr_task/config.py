@@ -97,8 +97,8 @@ class OcrSettings(BaseSettings):
     tessdata_dir: Path | None = None
     batch_failure_share: float = Field(
         0.5, gt=0, le=1,
-        description="A batch in which more than this share of the documents failed with the same cause that "
-        "is not theirs (S3 AccessDenied, SlowDown, a server error, the engine) fails as a batch (exit code 1, "
+        description="A batch in which more than this share of the documents failed for causes that are not "
+        "theirs (S3 AccessDenied, SlowDown, a server error, the engine) fails as a batch (exit code 1, "
         "retried) instead of reporting them one by one",
     )
     progress_seconds: float = Field(10.0, gt=0, description="How often a batch logs its progress")

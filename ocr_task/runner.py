@@ -151,20 +151,20 @@ class BatchRunner:
 
 
 def check_outage(entries: list[ReportEntry], share: float) -> None:
-    """Raise BatchError when one cause that is not the documents' own failed more than ``share`` of them.
+    """Raise BatchError when causes that are not the documents' own failed more than ``share`` of them.
 
     One key the role may not read fails alone (retryable) and the rest of its batch lands; S3 throttling
     every request, a VLM server answering 503, an engine that raises on every page: the batch fails, no
-    report is written, and the launcher retries it.
+    report is written, and the launcher retries it. The causes are counted together: an outage can change
+    its face within a batch (SlowDown, then AccessDenied while a policy is rewritten).
     """
-    causes = Counter(e.cause for e in entries if e.retryable and e.cause)
-    if not causes:
-        return
-    cause, count = causes.most_common(1)[0]
-    if count > share * len(entries):
-        example = next(e.error for e in entries if e.cause == cause)
+    causes = Counter(e.cause for e in entries if e.retryable)
+    count = sum(causes.values())
+    if count and count > share * len(entries):
+        named = ", ".join(f"{cause} ({n})" for cause, n in causes.most_common())
+        example = next(e.error for e in entries if e.retryable)
         raise BatchError(
-            f"{count} of {len(entries)} documents failed with {cause}, which is not theirs (an outage?): "
+            f"{count} of {len(entries)} documents failed for reasons that are not theirs ({named}): an outage, "
             f"the batch is retried. First: {example}"
         )
 

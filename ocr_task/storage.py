@@ -20,7 +20,8 @@ _CREDENTIALS = {
     "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException", "InvalidToken",
     "TokenRefreshRequired", "AuthorizationHeaderMalformed", "NoSuchBucket", "AllAccessDisabled",
 }  # fmt: skip
-# botocore's own retries of each request (connection errors, throttling, 5xx) before the batch gives up.
+# botocore's own retries of each request (connection errors, throttling, 5xx) before the batch gives up:
+# ``max_attempts`` in botocore's retry config counts the retries, so a request is tried this many times plus one.
 S3_RETRIES = 3
 
 

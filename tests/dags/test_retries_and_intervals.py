@@ -203,11 +203,12 @@ def test_throttling_then_access_denied_retries_the_batch_and_records_no_document
     """S3 answers the OCR step 503 SlowDown (past botocore's retries), then 403 AccessDenied, then recovers:
     the batch is retried, and no document is ever catalogued failed or quarantined for it."""
     upload(s3, sample_docs, ["english.png", "russian.png"])
-    slow = s3_proxy.inject(503, "SlowDown", path="/docs/incoming/", times=2 * S3_RETRIES)  # the first attempt
+    attempts = S3_RETRIES + 1  # botocore's tries of each request
+    slow = s3_proxy.inject(503, "SlowDown", path="/docs/incoming/", times=2 * attempts)  # the first attempt
     denied = s3_proxy.inject(403, "AccessDenied", path="/docs/incoming/", times=2)  # the second
     dag_run = run(load_dag())
 
-    assert (slow.answered, denied.answered) == (2 * S3_RETRIES, 2)
+    assert (slow.answered, denied.answered) == (2 * attempts, 2)
     (ocr,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "ocr"]
     assert (str(ocr.state), ocr.try_number) == ("success", 3)
     rows = sqlite_catalog.rows()

@@ -43,19 +43,26 @@ def test_bad_values_are_configuration_errors():
         PipelineSettings.build(source_uri="/data/incoming")
 
 
-def test_a_run_is_active_by_the_state_airflow_gives_as_an_enum():
+def test_a_run_is_active_by_the_state_airflow_gives_as_an_enum_and_unknown_is_not_ended():
+    """Only Airflow's 404 ends a run for the claims; an API error keeps them (taking a live run's claims would
+    make two runs process the same objects). The errors as the supervisor hands them to a task."""
     from airflow.sdk.api.datamodels._generated import DagRunState
+    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+    from airflow.sdk.execution_time.comms import ErrorResponse
 
     from ocr_pipeline.tasks import run_is_active
 
     class TaskInstance:  # answers as RuntimeTaskInstance.get_dagrun_state does
         states = {"running-run": DagRunState.RUNNING, "queued-run": DagRunState.QUEUED, "done": DagRunState.FAILED}
+        errors = {"deleted": 404, "api-restarting": 503, "api-broken": 500}
 
         def get_dagrun_state(self, dag_id, run_id):
-            if run_id not in self.states:
-                raise RuntimeError("DagRun not found")
+            if run_id in self.errors:
+                detail = {"status_code": self.errors[run_id], "message": "Server returned error", "detail": None}
+                raise AirflowRuntimeError(ErrorResponse(error=ErrorType.API_SERVER_ERROR, detail=detail))
             return self.states[run_id]
 
     is_active = run_is_active(TaskInstance())
     assert str(DagRunState.RUNNING) != "running"  # the trap
-    assert [is_active("d", r) for r in ("running-run", "queued-run", "done", "deleted")] == [True, True, False, False]
+    runs = ("running-run", "queued-run", "done", "deleted", "api-restarting", "api-broken")
+    assert [is_active("d", r) for r in runs] == [True, True, False, False, True, True]

@@ -96,3 +96,16 @@ def test_a_missing_object_is_the_documents_own_fault(proxied):
 
 def _keys(client, bucket: str, prefix: str) -> list[str]:
     return [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+
+
+def test_an_outage_that_changes_its_face_within_a_batch_still_fails_the_batch(proxied):
+    """Two of three documents refused for reasons not theirs, one throttled and one denied: counted together."""
+    bucket, proxy, client = proxied
+    proxy.inject(503, "SlowDown", path=f"/{bucket}/in/english.png")
+    proxy.inject(403, "AccessDenied", path=f"/{bucket}/in/russian.png")
+
+    result = _run(bucket, proxy)
+
+    assert result.returncode == EXIT_BATCH_FAILED, result.stderr
+    assert "S3 503 (1)" in result.stderr and "S3 403 (1)" in result.stderr
+    assert _report(client, bucket) is None

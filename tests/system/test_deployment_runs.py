@@ -312,7 +312,8 @@ def test_s3_throttling_then_denying_the_ocr_step_retries_the_batch_and_fails_no_
     for name in names:
         deployment.upload(prefix, sample_docs[name].path, name)
     path = prefix.removeprefix("s3:/")  # /system/outage-…/
-    slow = deployment.proxy.inject(503, "SlowDown", path=path, times=len(names) * S3_RETRIES)  # first attempt
+    attempts = S3_RETRIES + 1  # botocore's tries of each request
+    slow = deployment.proxy.inject(503, "SlowDown", path=path, times=len(names) * attempts)  # first attempt
     denied = deployment.proxy.inject(403, "AccessDenied", path=path, times=len(names))  # second attempt
     try:
         run_id = api.trigger({"source_uri": prefix})
@@ -320,7 +321,7 @@ def test_s3_throttling_then_denying_the_ocr_step_retries_the_batch_and_fails_no_
     finally:
         deployment.proxy.clear()
 
-    assert (slow.answered, denied.answered) == (len(names) * S3_RETRIES, len(names))
+    assert (slow.answered, denied.answered) == (len(names) * attempts, len(names))
     (ocr,) = [ti for ti in api.task_instances_of(run_id) if ti.task_id == "ocr"]
     assert (ocr.state.value, ocr.try_number) == ("success", 3)
     assert "not theirs" in api.log(run_id, "ocr", try_number=1, map_index=0)
