@@ -7,9 +7,9 @@ bounded however long a PDF is. A document that fails is reported with its
 error and the batch goes on: for good when the fault is its own (bad input),
 ``retryable`` when it is not (access to its key, throttling, the engine).
 A :class:`BatchError` (storage unreachable, engine cannot load) stops the
-batch, and so do retryable failures of one cause that hit a large share of
-its documents (``OCR_BATCH_FAILURE_SHARE``): an outage is the batch's
-failure, retried by the launcher, never a row of failed documents.
+batch, and so do retryable failures that hit a large share of its documents
+(``OCR_BATCH_FAILURE_SHARE``): an outage is the batch's failure, retried by
+the launcher, never a row of failed documents.
 """
 
 from __future__ import annotations
@@ -51,8 +51,7 @@ class _Job:
     media_type: str | None = None
     pages: list[PageResult] = field(default_factory=list)
     pending: list[Future] = field(default_factory=list)
-    error: str | None = None
-    unreachable: DocumentUnreachable | None = None  # failed for a reason not its own
+    failure: DocumentError | DocumentUnreachable | None = None  # why it could not be opened or read
     all_submitted: bool = False
 
     @property
@@ -235,8 +234,7 @@ class _Run:
                 finally:
                     document.close()
         except (DocumentError, DocumentUnreachable) as error:
-            job.error = str(error)
-            job.unreachable = error if isinstance(error, DocumentUnreachable) else None
+            job.failure = error
             for future in job.pending:
                 future.cancel()
         job.all_submitted = True
@@ -304,8 +302,8 @@ class _Run:
         item = job.item
         entry = dict(source=item.source, name=job.name, etag=item.etag, media_type=job.media_type)
         try:
-            if job.error is not None:
-                raise job.unreachable or DocumentError(job.error)
+            if job.failure is not None:
+                raise job.failure
             pages = self._collect_pages(job)
         except (DocumentError, DocumentUnreachable) as error:
             retryable = isinstance(error, DocumentUnreachable)
