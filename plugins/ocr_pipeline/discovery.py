@@ -181,7 +181,8 @@ def catalog_check(catalog, run_id: str, selection: Selection) -> Callable[[list[
 
 
 def last_processed(catalog, selection: Selection) -> Callable[[list[SourceObject]], dict] | None:
-    """``new_work``'s ``last_processed`` for a reprocessing run (least recently processed first); None otherwise."""
+    """``new_work``'s ``last_processed`` for a reprocessing run (least recently processed first): a second catalog
+    query a page, for reprocessing runs only; None otherwise."""
     if not selection.reprocess:
         return None
     return lambda page: catalog.last_processed([o.version for o in page])
