@@ -24,7 +24,7 @@ from tests.s3_proxy import FlakyProxy
 from tests.system.airflow_api import AirflowApi
 
 BUCKET = "system"
-SCHEDULE_MINUTES = 2
+SCHEDULE_MINUTES = 1
 IDLE_SOURCE = f"s3://{BUCKET}/idle/"  # where scheduled runs look when no test points them elsewhere
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.samples import cer
-from tests.system.conftest import IDLE_SOURCE, Deployment
+from tests.system.conftest import IDLE_SOURCE, SCHEDULE_MINUTES, Deployment
 
 pytestmark = pytest.mark.system
 
@@ -157,7 +157,7 @@ def test_more_than_one_runs_capacity_is_taken_by_the_next_scheduled_run(deployme
         api.set_variable(key, value)
     try:
         first = deployment.scheduled_run_ending(end)
-        second = deployment.scheduled_run_ending(end + timedelta(minutes=2))
+        second = deployment.scheduled_run_ending(end + timedelta(minutes=SCHEDULE_MINUTES))
     finally:
         api.set_variable("ocr_source_uri", IDLE_SOURCE)
         api.delete_variable("ocr_batch_size")
