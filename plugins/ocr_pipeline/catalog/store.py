@@ -44,11 +44,15 @@ def _final_rows(keys: list[tuple[str, str]]):
     )
 
 
+def as_utc(value):
+    """A catalog time as UTC: SQLite keeps no time zone, and the catalog's times are UTC."""
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+
+
 def in_utc(row: dict) -> dict:
-    """A catalog row with its times as UTC: SQLite keeps no time zone, and the catalog's times are UTC."""
+    """A catalog row with its times as UTC (``as_utc``)."""
     for column, value in row.items():
-        if isinstance(value, datetime) and value.tzinfo is None:
-            row[column] = value.replace(tzinfo=UTC)
+        row[column] = as_utc(value)
     return row
 
 
@@ -119,7 +123,7 @@ class Catalog:
         wanted = set(keys)
         with self.engine.connect() as connection:
             return {
-                (row.source_uri, row.etag): in_utc({"t": row.processed_at})["t"]
+                (row.source_uri, row.etag): as_utc(row.processed_at)
                 for row in connection.execute(query)
                 if (row.source_uri, row.etag) in wanted
             }
@@ -184,25 +188,22 @@ class Catalog:
                 ).rowcount
         return dropped
 
-    def release_run(self, dag_id: str, run_id: str) -> int:
-        """Give back every claim of one DAG run (it ended); returns how many."""
-        with self.engine.begin() as connection:
-            return connection.execute(
-                delete(claims).where(claims.c.dag_id == dag_id, claims.c.run_id == run_id)
-            ).rowcount
-
-    def release(self, run_id: str, keys: Iterable[tuple[str, str]] | None = None) -> None:
-        """Give back a run's claims (all of them, or those ``keys``)."""
+    def release(
+        self, run_id: str, keys: Iterable[tuple[str, str]] | None = None, dag_id: str | None = None
+    ) -> int:
+        """Give back a run's claims (all of them, or those ``keys``; of ``dag_id``'s run only, when given);
+        returns how many."""
+        mine = claims.c.run_id == run_id
+        if dag_id is not None:
+            mine = and_(mine, claims.c.dag_id == dag_id)
         with self.engine.begin() as connection:
             if keys is None:
-                connection.execute(delete(claims).where(claims.c.run_id == run_id))
-                return
-            for chunk in _chunks(list(keys)):
-                connection.execute(
-                    delete(claims).where(
-                        and_(claims.c.run_id == run_id, tuple_(claims.c.source_uri, claims.c.etag).in_(chunk))
-                    )
-                )
+                return connection.execute(delete(claims).where(mine)).rowcount
+            key = tuple_(claims.c.source_uri, claims.c.etag)
+            return sum(
+                connection.execute(delete(claims).where(and_(mine, key.in_(chunk)))).rowcount
+                for chunk in _chunks(list(keys))
+            )
 
     def upsert(self, rows: list[dict]) -> None:
         """One row per (source_uri, etag): inserted, or replaced by the newer result (every row binds every
