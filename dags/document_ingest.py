@@ -5,6 +5,10 @@ catalog) → plan (batches, a manifest each in S3) → ocr (one mapped task per
 batch, in the ``gpu`` pool) → postprocess (per batch) → catalog → fail_run
 (fails the run, naming what failed, if anything did).
 
+Lineage: ``ocr`` has the batch's S3 objects as inputs and the outputs written as outputs (OpenLineage),
+the ``ocr_outputs`` asset as its outlet; ``catalog`` has the catalog's tables as outlets
+(``ocr_pipeline.catalog.assets``).
+
 Which objects a run takes (scheduled: the backlog before its interval's end;
 backfill: exactly its interval; manual: everything new or the form's dates)
 is in ``ocr_pipeline.discovery``; where settings come from in
@@ -22,6 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ocr_pipeline import tasks
+from ocr_pipeline.catalog.assets import catalog_assets
 from ocr_pipeline.discovery import Selection
 from ocr_pipeline.handoffs import Batch, BatchRows, Launched
 from ocr_pipeline.launchers import load_launcher
@@ -129,7 +134,7 @@ def document_ingest():
         launched = Launched.model_validate(launched) if launched else None
         return tasks.postprocess(resolve(params), Batch.model_validate(batch), launched).model_dump()
 
-    @task(trigger_rule="all_done_min_one_success")
+    @task(trigger_rule="all_done_min_one_success", outlets=catalog_assets(DEPLOYED.catalog_url))
     def catalog(batches: list[dict], results, params=None, dag_run=None) -> dict:
         day = (dag_run.logical_date or dag_run.run_after).date()
         planned = [Batch.model_validate(b) for b in batches]

@@ -9,7 +9,9 @@ The system tests start the same stack (``tests/system``) with their own home,
 ports, databases and Redis database, so both can run side by side.
 
 Started here: api-server, scheduler, dag-processor, triggerer, a Celery
-worker and (unless an S3 endpoint is given) moto's S3 server. Used, never
+worker, an OpenLineage consumer (``scripts/lineage_recorder.py``: every
+event over the HTTP transport, into ``lineage/events.jsonl``) and (unless an
+S3 endpoint is given) moto's S3 server. Used, never
 stopped: the machine's PostgreSQL and Redis (``scripts/ensure_services.sh``
 starts them when they are down).
 """
@@ -43,6 +45,8 @@ class Stack:
     bucket: str = "docs"
     api_port: int = 8080
     s3_port: int = 5056
+    lineage_port: int = 5057
+    lineage_namespace: str = "ocr-ingest"  # the OpenLineage namespace of this deployment's jobs
     s3_endpoint: str | None = None  # an S3 server that is already running (the tests bring their own)
     database_prefix: str = "ocr_stack"
     redis_db: int = 0
@@ -67,6 +71,16 @@ class Stack:
     @property
     def endpoint(self) -> str:
         return self.s3_endpoint or f"http://127.0.0.1:{self.s3_port}"
+
+    @property
+    def lineage_events_file(self) -> Path:
+        return self.home / "lineage" / "events.jsonl"
+
+    def lineage_events(self) -> list[dict]:
+        """Every OpenLineage event the consumer received, in order."""
+        if not self.lineage_events_file.exists():
+            return []
+        return [json.loads(line) for line in self.lineage_events_file.read_text().splitlines() if line]
 
     @property
     def password(self) -> str:
@@ -115,6 +129,12 @@ class Stack:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+            # lineage to the consumer on loopback, as to Marquez: the HTTP transport with an API key
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": self.lineage_namespace,
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({
+                "type": "http", "url": f"http://127.0.0.1:{self.lineage_port}", "endpoint": "api/v1/lineage",
+                "timeout": 5, "auth": {"type": "api_key", "apiKey": self._secret("lineage")},
+            }),  # fmt: skip
             "OCR_SOURCE_URI": f"s3://{self.bucket}/incoming/",
             "OCR_OUTPUT_URI": f"s3://{self.bucket}/processed/",
             "OCR_QUARANTINE_URI": f"s3://{self.bucket}/quarantine/",
@@ -144,6 +164,12 @@ class Stack:
             self._start("s3", [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)])
             _wait_http(f"{self.endpoint}/moto-api/", timeout=60)
         self._s3_bucket(self.bucket)
+        self._secret("lineage")
+        self._start("lineage", [
+            sys.executable, str(REPO / "scripts" / "lineage_recorder.py"), "--port", str(self.lineage_port),
+            "--out", str(self.lineage_events_file), "--key-file", str(self.home / "secrets" / "lineage"),
+        ])  # fmt: skip
+        _wait_http(f"http://127.0.0.1:{self.lineage_port}/health", timeout=30)
         self._airflow("db", "migrate")
         self._airflow("pools", "set", "gpu", "1", "OCR batches (one GPU, or the CPU engine on this host)")
         sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
@@ -152,8 +178,11 @@ class Stack:
         Catalog(self.catalog_url).migrate()  # the catalog's schema, as the pipeline migrates it
         for component in COMPONENTS:
             self.start_component(component)
-        _wait_http(f"{self.api_url}/api/v2/monitor/health", timeout=timeout)
+        self.wait_for_api(timeout)
         self._wait_for_worker(timeout)
+
+    def wait_for_api(self, timeout: float = 240) -> None:
+        _wait_http(f"{self.api_url}/api/v2/monitor/health", timeout=timeout)
 
     def start_component(self, component: str) -> None:
         command = {
@@ -168,7 +197,7 @@ class Stack:
     def down(self) -> list[str]:
         """Stop every process ``up`` started (with its children), and nothing else."""
         stopped = []
-        for name in ("worker", "triggerer", "dag-processor", "scheduler", "api-server", "s3"):
+        for name in ("worker", "triggerer", "dag-processor", "scheduler", "api-server", "lineage", "s3"):
             if self.kill_component(name, signal.SIGTERM):
                 stopped.append(name)
         return stopped
@@ -195,7 +224,7 @@ class Stack:
 
     def status(self) -> dict[str, bool]:
         result = {}
-        for name in (*COMPONENTS, "s3"):
+        for name in (*COMPONENTS, "lineage", "s3"):
             pid_file = self.home / "pids" / f"{name}.pid"
             result[name] = pid_file.exists() and _process(int(pid_file.read_text())) is not None
         return result
@@ -293,6 +322,7 @@ def main() -> int:
     stack = Stack(
         api_port=int(os.environ.get("STACK_API_PORT", "8080")),
         s3_port=int(os.environ.get("STACK_S3_PORT", "5056")),
+        lineage_port=int(os.environ.get("STACK_LINEAGE_PORT", "5057")),
         settings={k: v for k, v in os.environ.items() if k.startswith("OCR_") and k != "OCR_CATALOG_URL"},
     )
     if args.action == "up":
@@ -302,6 +332,8 @@ def main() -> int:
         print(f"Documents view: {stack.api_url}/plugin/documents")
         print(f"S3: {stack.endpoint} (bucket docs; drop documents under s3://docs/incoming/)")
         print(f"Catalog: {stack.catalog_url}; metadata: {stack.metadata_url}; broker: redis db {stack.redis_db}")
+        print(f"OpenLineage: HTTP transport to 127.0.0.1:{stack.lineage_port} (namespace {stack.lineage_namespace});"
+              f" events in {stack.lineage_events_file}")
         print(f"Logs: {stack.home / 'logs'}. Stop with: make stack-down")
     elif args.action == "down":
         stopped = stack.down()

@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from ocr_pipeline import discovery, layout, planning, quarantine, rows
 from ocr_pipeline.catalog import Catalog
+from ocr_pipeline.catalog.assets import report_catalog_written
 from ocr_pipeline.discovery import Selection
 from ocr_pipeline.handoffs import Batch, BatchRows, CatalogSummary, Discovered, Launched
 from ocr_pipeline.planning import BatchManifest
@@ -173,6 +174,8 @@ def catalog(
     ]  # fmt: skip
     quarantine.copy_rejected(catalogued, hook, settings.source_uri, settings.quarantine_uri, log)
     store.upsert(catalogued)
+    if catalogued:
+        report_catalog_written(settings.catalog_url, store)
     summary = CatalogSummary(
         documents=len(catalogued),
         succeeded=sum(r["status"] == "succeeded" for r in catalogued),

@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,18 @@ from tests.system.airflow_api import AirflowApi
 BUCKET = "system"
 SCHEDULE_MINUTES = 1
 IDLE_SOURCE = f"s3://{BUCKET}/idle/"  # where scheduled runs look when no test points them elsewhere
+
+
+OWN_DEPLOYMENT = ("test_service_runs.py",)  # modules that start a deployment of their own
+
+
+def pytest_collection_modifyitems(items):
+    """Modules with a deployment of their own run before the first test of the shared one, so that two
+    deployments never run at once (each idles with a run a minute, and this machine has two cores)."""
+    own = [item for item in items if item.path.name in OWN_DEPLOYMENT]
+    rest = [item for item in items if item.path.name not in OWN_DEPLOYMENT]
+    first = next((i for i, item in enumerate(rest) if item.path.parent == Path(__file__).parent), len(rest))
+    items[:] = rest[:first] + own + rest[first:]
 
 
 def _free_port() -> int:
@@ -116,6 +129,7 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
         home=home,
         bucket=BUCKET,
         api_port=_free_port(),
+        lineage_port=_free_port(),
         s3_endpoint=proxy.endpoint,
         database_prefix=database_prefix,
         redis_db=7,
@@ -128,6 +142,8 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
             # a task whose worker died is failed (and retried) this soon
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+            # a task whose Celery message was lost (the broker restarted) is queued again this soon (default 600 s)
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "45",
             **(settings or {}),
         },
     )
@@ -144,9 +160,10 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
         stack.drop_databases()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def deployment(s3_server, tmp_path_factory):
-    """The default deployment (the local launcher), for the tests of one module."""
+    """The default deployment (the local launcher), shared by the modules whose cases do not interfere
+    (each works under prefixes of its own and leaves no run active)."""
     yield from deploy(s3_server, tmp_path_factory.mktemp("stack"), "ocr_systest")
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.openlineage_events import event_problems
 from tests.samples import cer
 from tests.system.conftest import IDLE_SOURCE, SCHEDULE_MINUTES, Deployment
 
@@ -31,23 +32,31 @@ def _assert_outputs(deployment: Deployment, rows: list[dict], sample_docs=None) 
             assert cer(sample_docs[name].text, text) < 0.03, name
 
 
-def test_manual_run_of_a_mixed_batch(deployment, api, sample_docs):
+MIXED = ("english.png", "russian_scan.jpg", "two_pages.tiff", "scanned.pdf")
+BROKEN = b"%PDF-1.4\n% truncated in transit"
+
+
+@pytest.fixture(scope="module")
+def mixed_run(deployment, sample_docs) -> tuple[str, str]:
+    """A manual run of four good documents and a broken one in batches of two: (its prefix, its run id)."""
     prefix = deployment.new_prefix("manual")
-    for name in ("english.png", "russian_scan.jpg", "two_pages.tiff", "scanned.pdf"):
+    for name in MIXED:
         deployment.upload(prefix, sample_docs[name].path, name)
-    deployment.s3.put_object(
-        Bucket="system", Key=prefix.split("/", 3)[3] + "broken.pdf", Body=b"%PDF-1.4\n% truncated in transit"
-    )
+    deployment.s3.put_object(Bucket="system", Key=prefix.split("/", 3)[3] + "broken.pdf", Body=BROKEN)
+    run_id = deployment.api.trigger({"source_uri": prefix, "batch_size": 2, "not_a_param": "ignored"})
+    deployment.api.wait_for_run(run_id)
+    return prefix, run_id
 
-    run_id = api.trigger({"source_uri": prefix, "batch_size": 2, "not_a_param": "ignored"})
 
-    assert api.wait_for_run(run_id) == "success"
+def test_manual_run_of_a_mixed_batch(deployment, api, sample_docs, mixed_run):
+    prefix, run_id = mixed_run
+    assert api.run(run_id).state.value == "success"
     rows = deployment.catalog_rows(prefix)
-    assert _names(rows) == Counter(["english.png", "russian_scan.jpg", "two_pages.tiff", "scanned.pdf", "broken.pdf"])
+    assert _names(rows) == Counter([*MIXED, "broken.pdf"])
     by_name = {r["source_uri"].rsplit("/", 1)[1]: r for r in rows}
     broken = by_name.pop("broken.pdf")
     assert broken["status"] == "failed" and "corrupt or truncated PDF" in broken["error"]
-    assert deployment.read(broken["quarantine_uri"]) == b"%PDF-1.4\n% truncated in transit"
+    assert deployment.read(broken["quarantine_uri"]) == BROKEN
     assert {n: r["status"] for n, r in by_name.items()} == dict.fromkeys(by_name, "succeeded")
     assert by_name["two_pages.tiff"]["pages"] == 2 and by_name["scanned.pdf"]["pages"] == 2
     assert {r["run_id"] for r in rows} == {run_id}
@@ -55,6 +64,68 @@ def test_manual_run_of_a_mixed_batch(deployment, api, sample_docs):
     states = api.task_states(run_id)
     assert states["ocr"] == ["success"] * 3 and states["fail_run"] == ["skipped"]
     assert "Catalogued" in api.log(run_id, "catalog")
+
+
+def test_the_lineage_consumer_receives_the_runs_lineage_by_the_spec(deployment, api, mixed_run):
+    """What a lineage user looks at, as the consumer on loopback received it over the HTTP transport."""
+    prefix, run_id = mixed_run
+    events = lineage_of_run(deployment, run_id)
+    assert [p for e in events for p in event_problems(e)] == []
+    namespace = deployment.stack.lineage_namespace
+    assert {e["job"]["namespace"] for e in events} == {namespace}
+
+    dag_run = [e for e in events if e["job"]["name"] == "document_ingest"]
+    assert [e["eventType"] for e in dag_run] == ["START", "COMPLETE"]
+    dag_run_id = dag_run[0]["run"]["runId"]
+
+    # every task instance that ran: its START and its end, under the DAG run
+    ran = {(t.task_id, t.map_index): t.state.value for t in api.task_instances_of(run_id) if t.state.value in ("success", "failed")}
+    seen: dict[tuple, list[str]] = {}
+    for event in events:
+        if event["job"]["name"].startswith("document_ingest."):
+            facets = event["run"]["facets"]
+            assert facets["parent"]["run"]["runId"] == dag_run_id
+            index = facets.get("airflow_mappedTask", {}).get("mapIndex", -1)
+            seen.setdefault((event["job"]["name"].removeprefix("document_ingest."), index), []).append(event["eventType"])
+    assert seen == {key: ["START", "COMPLETE" if state == "success" else "FAIL"] for key, state in ran.items()}
+
+    # ocr: the sources as inputs, only the outputs that exist as outputs, and the batch tied to its Airflow run
+    ocr = [e for e in events if e["job"]["name"] == "document_ingest.ocr" and e["eventType"] == "COMPLETE"]
+    bucket, folder = prefix.removeprefix("s3://").split("/", 1)
+    sources = {(f"s3://{bucket}", folder + name) for name in (*MIXED, "broken.pdf")}
+    assert {(d["namespace"], d["name"]) for e in ocr for d in e["inputs"]} == sources
+    rows = deployment.catalog_rows(prefix)
+    written = {(f"s3://{bucket}", uri.split("/", 3)[3]) for r in rows if r["status"] == "succeeded"
+               for uri in (r["text_uri"], r["markdown_uri"], r["json_uri"])}  # fmt: skip
+    assert {(d["namespace"], d["name"]) for e in ocr for d in e["outputs"]} == written
+    assert not any("broken" in name for _, name in written)
+    batches = [e["run"]["facets"]["ocrBatch"] for e in ocr]
+    assert {b["dagRunId"] for b in batches} == {run_id} and len({b["batchId"] for b in batches}) == 3
+    assert sum(b["documents"] for b in batches) == 5 and sum(b["failed"] for b in batches) == 1
+
+    # catalog: the catalog's table, named by the OpenLineage conventions for PostgreSQL
+    catalog = [e for e in events if e["job"]["name"] == "document_ingest.catalog" and e["eventType"] == "COMPLETE"]
+    database = deployment.stack.catalog_url.rsplit("/", 1)[1]
+    outputs = {(d["namespace"], d["name"]) for d in catalog[0]["outputs"]}
+    assert ("postgres://127.0.0.1:5432", f"{database}.public.documents") in outputs
+
+
+def lineage_of_run(deployment: Deployment, run_id: str, timeout: float = 60) -> list[dict]:
+    """The events of one Airflow run, once the DAG run's own end event has arrived (the scheduler sends it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = deployment.stack.lineage_events()
+        dag_runs = {
+            e["run"]["runId"] for e in events
+            if e["run"]["facets"].get("airflowDagRun", {}).get("dagRun", {}).get("run_id") == run_id
+        }  # fmt: skip
+        mine = [e for e in events if e["run"]["runId"] in dag_runs
+                or e["run"]["facets"].get("parent", {}).get("run", {}).get("runId") in dag_runs]  # fmt: skip
+        if any(e["job"]["name"] == "document_ingest" and e["eventType"] != "START" for e in mine):
+            return mine
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the consumer received no end event for run {run_id}")
+        time.sleep(1)
 
 
 def test_scheduled_run_takes_its_interval_and_the_backlog_before_it_and_nothing_after(deployment, api, sample_docs):

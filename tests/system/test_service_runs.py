@@ -4,6 +4,7 @@ and the ``ocr`` task waits for them deferred, in the triggerer, holding no worke
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections import Counter
 
@@ -51,7 +52,9 @@ def _wait_for_ocr_state(api, run_id: str, state: str, timeout: float = 300) -> N
     raise TimeoutError(f"the ocr task never was {state}: {_ocr_states(api, run_id)}")
 
 
-def test_the_ocr_task_defers_while_the_service_works(deployment, api, service, sample_docs):
+def test_the_ocr_task_defers_while_the_service_works_and_a_killed_triggerer_loses_nothing(
+    deployment, api, service, sample_docs
+):
     prefix = deployment.new_prefix("service")
     names = ["english.png", "scanned.pdf", "russian_scan.jpg"]
     for name in names:
@@ -59,12 +62,18 @@ def test_the_ocr_task_defers_while_the_service_works(deployment, api, service, s
     run_id = api.trigger({"source_uri": prefix, "batch_size": 10})
 
     _wait_for_ocr_state(api, run_id, "deferred")
+    # chaos: the triggerer that watches the job dies without a word; a new one takes the trigger over
+    assert deployment.stack.kill_component("triggerer", signal.SIGKILL)
+    deployment.stack.start_component("triggerer")
 
     assert api.wait_for_run(run_id) == "success"
     rows = deployment.catalog_rows(prefix)
     assert _names(rows) == Counter(names) and {r["status"] for r in rows} == {"succeeded"}
+    (ocr,) = [ti for ti in api.task_instances_of(run_id) if ti.task_id == "ocr"]
+    assert ocr.try_number == 1 and {r["try_number"] for r in rows} == {1}  # the job was not submitted again
     _assert_outputs(deployment, rows, sample_docs)
     assert "deferring until it ends" in api.log(run_id, "ocr", map_index=0)
+    assert deployment.claims() == []
 
 
 def test_a_service_killed_mid_job_is_retried_with_nothing_lost_or_duplicated(deployment, api, service, sample_docs):

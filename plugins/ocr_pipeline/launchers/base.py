@@ -7,7 +7,7 @@
   for good, anything else (1: storage unreachable, engine cannot load) is
   retried by the scheduler. The same for every launcher;
 * lineage: an asset event on the output prefix with the batch's figures, and
-  OpenLineage input and output datasets for the S3 objects.
+  OpenLineage datasets and facets (``launchers.lineage``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline import layout
 from ocr_pipeline.handoffs import Batch, Launched
-from ocr_task.contract import EXIT_USAGE, Report
+from ocr_pipeline.launchers.lineage import batch_lineage
+from ocr_task.contract import EXIT_USAGE, Manifest, Report
 
 # Settings of the OCR step that a launcher hands on to the container from the Airflow worker's environment.
 _PASSED_ON = (
@@ -180,22 +181,16 @@ class OcrLaunch(BaseOperator):
         return launched.model_dump()
 
     def get_openlineage_facets_on_complete(self, task_instance):
-        """Inputs: the batch's S3 objects (as its report lists them); outputs: the text, Markdown and JSON the report names."""
-        from airflow.providers.openlineage.extractors import OperatorLineage
-        from openlineage.client.event_v2 import Dataset
+        """OpenLineage for the batch (``launchers.lineage``)."""
+        return batch_lineage(self.batch, self._report, None, task_instance)
 
-        def dataset(uri: str) -> Dataset:
-            bucket, key = layout.split(uri)
-            return Dataset(namespace=f"s3://{bucket}", name=key)
-
-        entries = self._report.documents if self._report else []
-        inputs = [dataset(entry.source) for entry in entries]
-        outputs = []
-        for entry in entries:
-            if entry.outputs:
-                outputs += [
-                    dataset(entry.outputs.text),
-                    dataset(entry.outputs.markdown),
-                    dataset(entry.outputs.json_),
-                ]
-        return OperatorLineage(inputs=inputs, outputs=outputs)
+    def get_openlineage_facets_on_failure(self, task_instance):
+        """A batch that wrote no report: its inputs from the manifest, no outputs."""
+        manifest = None
+        if self._report is None:
+            try:
+                hook = S3Hook(aws_conn_id=self.storage_conn_id)
+                manifest = Manifest.model_validate_json(hook.read_key(self.batch.manifest_uri))
+            except Exception as error:  # noqa: BLE001 - lineage never changes how the task ends
+                self.log.warning("No lineage inputs: the manifest could not be read: %s", error)
+        return batch_lineage(self.batch, self._report, manifest, task_instance)
