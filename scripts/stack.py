@@ -192,7 +192,9 @@ class Stack:
             "triggerer": ["triggerer", "--skip-serve-logs"],
             "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
         }.get(component, [component])
-        self._start(component, [str(Path(sys.executable).parent / "airflow"), *command])
+        # supervised, as compose (restart: always) and systemd run them: a component that exits is started again
+        supervisor = [sys.executable, str(REPO / "scripts" / "supervise.py")]
+        self._start(component, [*supervisor, str(Path(sys.executable).parent / "airflow"), *command])
 
     def down(self) -> list[str]:
         """Stop every process ``up`` started (with its children), and nothing else."""
@@ -221,6 +223,26 @@ class Stack:
         for member in alive:
             member.kill()
         return True
+
+    def kill_process(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Signal a component's own process (and what it started), not its supervisor, which starts it again
+        as compose or systemd would. Returns the pid signalled."""
+        supervisor = _process(int((self.home / "pids" / f"{name}.pid").read_text()))
+        (process,) = supervisor.children()
+        family = [process, *process.children(recursive=True)]
+        for member in family:
+            try:
+                member.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(family, timeout=20)
+        return process.pid
+
+    def component_pid(self, name: str) -> int | None:
+        """The pid of a component's own process under its supervisor (None while it is being started again)."""
+        supervisor = _process(int((self.home / "pids" / f"{name}.pid").read_text()))
+        children = [c for c in supervisor.children() if c.status() != psutil.STATUS_ZOMBIE] if supervisor else []
+        return children[0].pid if children else None
 
     def status(self) -> dict[str, bool]:
         result = {}

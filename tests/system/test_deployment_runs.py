@@ -85,7 +85,7 @@ def test_the_lineage_consumer_receives_the_runs_lineage_by_the_spec(deployment, 
         if event["job"]["name"].startswith("document_ingest."):
             facets = event["run"]["facets"]
             assert facets["parent"]["run"]["runId"] == dag_run_id
-            index = facets.get("airflow_mappedTask", {}).get("mapIndex", -1)
+            index = facets["airflow"]["taskInstance"].get("map_index", -1)
             seen.setdefault((event["job"]["name"].removeprefix("document_ingest."), index), []).append(event["eventType"])
     assert seen == {key: ["START", "COMPLETE" if state == "success" else "FAIL"] for key, state in ran.items()}
 
