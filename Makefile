@@ -30,7 +30,7 @@ $(VL_STAMP): pyproject.toml constraints-vl.txt
 test: install
 	scripts/ensure_services.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	scripts/run_tests.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -52,6 +52,17 @@ def start_s3_server() -> tuple[ThreadedMotoServer, S3Server]:
     return server, S3Server(env["AWS_ENDPOINT_URL"], env)
 
 
+@pytest.hookimpl(wrapper=True)  # a wrapper: marked before ``-m`` selects
+def pytest_collection_modifyitems(config, items):
+    """``make test`` (scripts/run_tests.sh) runs two pytest processes side by side: one takes the tests
+    marked ``machine_services`` here, those that use the machine's PostgreSQL or Redis, in order (the system
+    tests stop and restart those servers and share one deployment); the other takes every other test."""
+    for item in items:
+        if "system" in item.keywords or "postgres" in item.keywords or "postgresql" in item.name:
+            item.add_marker(pytest.mark.machine_services)
+    return (yield)
+
+
 @pytest.fixture(scope="session")
 def s3_server():
     """The S3 server of the test session; this process and its children talk to it over HTTP."""
