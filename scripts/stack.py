@@ -213,15 +213,8 @@ class Stack:
         pid_file.unlink()
         if process is None:
             return False
-        family = [process, *process.children(recursive=True)]
-        for member in family:
-            try:
-                member.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(family, timeout=20)
-        for member in alive:
-            member.kill()
+        for member in _signal_family(process, sig):
+            member.kill()  # still alive after 20 s
         return True
 
     def kill_process(self, name: str, sig: int = signal.SIGKILL) -> int:
@@ -229,13 +222,7 @@ class Stack:
         as compose or systemd would. Returns the pid signalled."""
         supervisor = _process(int((self.home / "pids" / f"{name}.pid").read_text()))
         (process,) = supervisor.children()
-        family = [process, *process.children(recursive=True)]
-        for member in family:
-            try:
-                member.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(family, timeout=20)
+        _signal_family(process, sig)
         return process.pid
 
     def component_pid(self, name: str) -> int | None:
@@ -315,6 +302,18 @@ class Stack:
                 return
             time.sleep(1)
         raise TimeoutError(f"the Celery worker did not become ready; see {log}")
+
+
+def _signal_family(process, sig: int) -> list:
+    """Signal a process and every process below it; wait up to 20 s; return those still alive."""
+    family = [process, *process.children(recursive=True)]
+    for member in family:
+        try:
+            member.send_signal(sig)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(family, timeout=20)
+    return alive
 
 
 def _process(pid: int):
