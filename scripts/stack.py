@@ -220,16 +220,19 @@ class Stack:
     def kill_process(self, name: str, sig: int = signal.SIGKILL) -> int:
         """Signal a component's own process (and what it started), not its supervisor, which starts it again
         as compose or systemd would. Returns the pid signalled."""
-        supervisor = _process(int((self.home / "pids" / f"{name}.pid").read_text()))
-        (process,) = supervisor.children()
+        (process,) = self._supervisor(name).children()
         _signal_family(process, sig)
         return process.pid
 
     def component_pid(self, name: str) -> int | None:
         """The pid of a component's own process under its supervisor (None while it is being started again)."""
-        supervisor = _process(int((self.home / "pids" / f"{name}.pid").read_text()))
+        supervisor = self._supervisor(name)
         children = [c for c in supervisor.children() if c.status() != psutil.STATUS_ZOMBIE] if supervisor else []
         return children[0].pid if children else None
+
+    def _supervisor(self, name: str):
+        """A component's supervisor process (``scripts/supervise.py``), from its pid file."""
+        return _process(int((self.home / "pids" / f"{name}.pid").read_text()))
 
     def status(self) -> dict[str, bool]:
         result = {}

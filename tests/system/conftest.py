@@ -8,10 +8,12 @@ Tests drive it only as a user does, through the REST API (``airflow_api``); they
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +75,15 @@ class Deployment:
         """Each object under a key prefix of the bucket with its ETag and LastModified: what a rewrite changes."""
         heads = {k: self.s3.head_object(Bucket=BUCKET, Key=k) for k in self.keys(prefix)}
         return {k: (h["ETag"], h["LastModified"]) for k, h in heads.items()}
+
+    def sent_to_ocr(self, prefix: str) -> Counter:
+        """How many batch manifests of the deployment name each document under ``prefix``."""
+        planned = Counter()
+        for key in self.keys("processed/_batches/"):
+            if key.endswith("manifest.json"):
+                manifest = json.loads(self.read(f"s3://{BUCKET}/{key}"))
+                planned.update(d["source"] for d in manifest["documents"] if d["source"].startswith(prefix))
+        return planned
 
     def new_prefix(self, name: str) -> str:
         return f"s3://{BUCKET}/{name}-{uuid.uuid4().hex[:6]}/"

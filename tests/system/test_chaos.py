@@ -9,16 +9,14 @@ completes whatever the broken one left. The triggerer case is in ``test_service_
 from __future__ import annotations
 
 import glob
-import json
 import os
 import signal
 import subprocess
 import time
-from collections import Counter
 
 import pytest
 
-from tests.system.conftest import BUCKET, Deployment
+from tests.system.conftest import Deployment
 
 pytestmark = pytest.mark.system
 
@@ -32,23 +30,16 @@ def _upload(deployment: Deployment, sample_docs, name: str, docs=DOCS) -> str:
     return prefix
 
 
-def _wait_for_task(api, run_id: str, task_id: str, states=("running",), timeout: float = 180) -> None:
+def _wait_until(condition, timeout: float = 60, what: str = "the condition") -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if set(states) & set(api.task_states(run_id).get(task_id, [])):
-            return
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.2)
-    raise TimeoutError(f"{task_id} never was {states}: {api.task_states(run_id)}")
 
 
-def _sent_to_ocr(deployment: Deployment, prefix: str) -> Counter:
-    """How many batch manifests of the deployment name each document of ``prefix``."""
-    planned = Counter()
-    for key in deployment.keys("processed/_batches/"):
-        if key.endswith("manifest.json"):
-            manifest = json.loads(deployment.read(f"s3://{BUCKET}/{key}"))
-            planned.update(d["source"] for d in manifest["documents"] if d["source"].startswith(prefix))
-    return planned
+def _wait_for_task(api, run_id: str, task_id: str, states=("running",), timeout: float = 180) -> None:
+    _wait_until(lambda: set(states) & set(api.task_states(run_id).get(task_id, [])), timeout, f"{task_id} {states}")
 
 
 def _finish(deployment: Deployment, prefix: str, first: str, expected: int) -> list[str]:
@@ -70,13 +61,6 @@ def _finish(deployment: Deployment, prefix: str, first: str, expected: int) -> l
     assert not any(r["retryable"] for r in rows)
     assert deployment.claims() == []
     return states
-
-
-def _wait_until(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def _postgres(action: str) -> None:
@@ -106,7 +90,7 @@ def test_postgres_restarted_while_a_batch_runs(deployment, api, sample_docs):
     time.sleep(5)
     _postgres("start")
     _finish(deployment, prefix, run_id, len(DOCS))
-    assert set(_sent_to_ocr(deployment, prefix).values()) <= {1, 2}  # a batch retried after the outage, at most
+    assert set(deployment.sent_to_ocr(prefix).values()) <= {1, 2}  # a batch retried after the outage, at most
 
 
 def test_scheduler_killed_mid_run_and_started_again_by_its_supervisor(deployment, api, sample_docs):
@@ -117,7 +101,7 @@ def test_scheduler_killed_mid_run_and_started_again_by_its_supervisor(deployment
     _wait_until(lambda: deployment.stack.component_pid("scheduler") not in (None, killed))  # its supervisor
     states = _finish(deployment, prefix, run_id, len(DOCS))
     assert states[0] == "success"  # a new scheduler adopts the running tasks: nothing to redo
-    assert set(_sent_to_ocr(deployment, prefix).values()) == {1}
+    assert set(deployment.sent_to_ocr(prefix).values()) == {1}
 
 
 def test_redis_restarted_while_tasks_are_queued(deployment, api, sample_docs):
@@ -156,5 +140,5 @@ def test_four_manual_runs_at_once_on_the_same_twenty_documents(deployment, api, 
     rows = deployment.catalog_rows(prefix)
     assert sorted(r["source_uri"].rsplit("/", 1)[1] for r in rows) == names  # each exactly once
     assert {r["status"] for r in rows} == {"succeeded"}
-    assert set(_sent_to_ocr(deployment, prefix).values()) == {1}  # no document sent to OCR twice
+    assert set(deployment.sent_to_ocr(prefix).values()) == {1}  # no document sent to OCR twice
     assert deployment.claims() == []

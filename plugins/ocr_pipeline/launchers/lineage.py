@@ -57,12 +57,11 @@ def batch_lineage(batch: Batch, report: Report | None, manifest: Manifest | None
     else:
         sources = [document.source for document in manifest.documents] if manifest else []
         outputs = []
-    summary = report.summary if report else None
+    figures = report.summary.model_dump(include={"documents", "succeeded", "failed", "pages"}) if report else {}
     facet = OcrBatchRunFacet(
         batchId=batch.batch_id, dagId=task_instance.dag_id, dagRunId=task_instance.run_id,
         tryNumber=task_instance.try_number, manifestUri=batch.manifest_uri, reportUri=batch.report_uri,
-        documents=summary.documents if summary else None, succeeded=summary.succeeded if summary else None,
-        failed=summary.failed if summary else None, pages=summary.pages if summary else None,
+        **figures,
     )  # fmt: skip
     return OperatorLineage(
         inputs=[s3_dataset(uri) for uri in sources], outputs=outputs, run_facets={FACET_NAME: facet}
