@@ -39,7 +39,9 @@ def signed_in(browser, deployment, user: str):
     page.get_by_label("Username").fill(user)
     page.get_by_label("Password").fill(deployment.stack.password_of(user))
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Documents").click()  # the plugin's entry in the UI's navigation
+    # the plugin's entry in the UI's navigation (the home page may also list the catalog's assets, whose
+    # names end in ".documents")
+    page.get_by_test_id("nav-sidebar").get_by_role("link", name="Documents").click()
     frame = page.frame_locator("iframe")
     frame.locator("#documents tbody tr").first.wait_for(timeout=30_000)
     return page, frame
