@@ -18,6 +18,7 @@ from PIL import Image
 
 from ocr_task.engines.tessdata import find_tessdata
 from ocr_task.errors import EngineUnavailable
+from ocr_task.resolution import paper_colour
 
 CJK_SCRIPTS = {"Han", "HanS", "HanT", "Japanese", "Katakana", "Hiragana", "Hangul", "Korean"}
 
@@ -117,7 +118,10 @@ def estimate_skew(gray: Image.Image) -> float:
 
 def straighten(image: Image.Image, skew: float) -> tuple[Image.Image, float]:
     """Rotate away a skew of at least 0.3°, the page enlarged to hold its corners; returns the image and the
-    skew that was corrected. OpenCV's affine warp: 8 ms on an A4 page at 200 dpi, where Pillow's rotate took 40."""
+    skew that was corrected. OpenCV's affine warp: 8 ms on an A4 page at 200 dpi, where Pillow's rotate took 40.
+
+    The corners it uncovers take the paper's colour: white wedges on grey paper are edges to a binariser, and
+    made Tesseract read a darker scan as all ink, and the table finder take the page's edge for a rule."""
     if abs(skew) < _MIN_SKEW:
         return image, 0.0
     pixels = np.asarray(image)
@@ -126,6 +130,6 @@ def straighten(image: Image.Image, skew: float) -> tuple[Image.Image, float]:
     cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
     size = (int(np.ceil(height * sin + width * cos)), int(np.ceil(height * cos + width * sin)))
     matrix[:, 2] += (size[0] - width) / 2, (size[1] - height) / 2
-    fill = (255,) * (pixels.shape[2] if pixels.ndim == 3 else 1)
+    fill = paper_colour(pixels)
     turned = cv2.warpAffine(pixels, matrix, size, flags=cv2.INTER_LINEAR, borderValue=fill)
     return Image.fromarray(turned), skew

@@ -34,6 +34,16 @@ MAX_FACTOR = 3
 _SPECK_AREA = 2  # connected components of this many pixels or fewer are noise
 _DOT_GAP = 3  # a speck at most this many rows above a letter's ink is its dot (2 and 4 did about as well)
 _INK_CONTRAST = 60  # ink differs this much from the paper (the page's median): grey noise is not ink
+_MIN_MEASURED = 50  # letters needed to measure a page's text height...
+_MIN_MEASURED_SMALL = 8  # ...or a small image's (a crop, a thumbnail, a one-line strip: it has no more)
+_SMALL_IMAGE_PX = 300_000  # under this many pixels an image is small (a 400x50 strip is 20,000; A4 at 100 dpi 970,000)
+
+
+def paper_colour(pixels: np.ndarray) -> tuple[int, ...]:
+    """The paper's colour: the median level of each channel (one for a grey page)."""
+    if pixels.ndim == 2:
+        return (_paper_level(pixels),)
+    return tuple(_paper_level(np.ascontiguousarray(pixels[:, :, c])) for c in range(pixels.shape[2]))
 
 
 def _paper_level(gray: np.ndarray) -> int:
@@ -66,12 +76,18 @@ class TextMeasure:
 
 
 def measure_text(gray: Image.Image) -> TextMeasure:
-    """The page's letter-sized ink components: how many, and how tall."""
+    """The page's letter-sized ink components: how many, and how tall.
+
+    A letter is at most a twentieth of the image's longer side (rules, frames and pictures are larger), and
+    less than its whole height: a one-line strip (a crop, a label) is a line of letters, not a blank page.
+    """
     _, _, stats = _components(np.asarray(gray))
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
     areas = stats[1:, cv2.CC_STAT_AREA]
-    letters = heights[(areas > _SPECK_AREA) & (heights >= 3) & (heights < gray.height / 20)]
-    return TextMeasure(len(letters), float(np.median(letters)) if len(letters) >= 50 else None)
+    tallest = min(0.9 * gray.height, max(gray.height / 20, gray.width / 20))
+    letters = heights[(areas > _SPECK_AREA) & (heights >= 3) & (heights < tallest)]
+    needed = _MIN_MEASURED_SMALL if gray.width * gray.height < _SMALL_IMAGE_PX else _MIN_MEASURED
+    return TextMeasure(len(letters), float(np.median(letters)) if len(letters) >= needed else None)
 
 
 def despeckled(gray: Image.Image, keep_dots: bool = False) -> Image.Image:

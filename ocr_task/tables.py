@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ocr_task.layout import reading_order
+from ocr_task.resolution import paper_colour
 from ocr_task.result import Block, weighted_confidence
 
 _MIN_LINE_SHARE = 0.6  # a rule spans at least this share of its table's width (or height)
@@ -87,11 +89,15 @@ def gray_of(pixels: np.ndarray) -> np.ndarray:
 
 
 def blank_tables(image: np.ndarray, tables: list[Grid]) -> np.ndarray:
-    """The page with its tables painted white, for reading the rest of its text."""
+    """The page with its tables painted over in the paper's colour, for reading the rest of its text.
+
+    Not white: on grey paper a white patch made the binariser take the paper for ink, and the text around
+    the table was lost."""
     blanked = image.copy()
+    paper = paper_colour(image)
     for table in tables:
         x0, y0, x1, y1 = table.bbox
-        blanked[max(0, y0 - 4) : y1 + 5, max(0, x0 - 4) : x1 + 5] = 255
+        blanked[max(0, y0 - 4) : y1 + 5, max(0, x0 - 4) : x1 + 5] = paper if image.ndim == 3 else paper[0]
     return blanked
 
 
@@ -127,11 +133,10 @@ def read_table(
 
 
 def with_tables(blocks: list[Block], tables: list[Block]) -> list[Block]:
-    """Table blocks put among the page's blocks by their top edge, the order renumbered."""
-    merged = list(blocks)
-    for table in tables:
-        position = next((i for i, b in enumerate(merged) if b.bbox[1] > table.bbox[1]), len(merged))
-        merged.insert(position, table)
-    for order, block in enumerate(merged):
+    """Table blocks put among the page's blocks in reading order (a table is one more block to the layout's
+    rules: text beside it comes after it, text below it after that), the order renumbered."""
+    merged = blocks + tables
+    ordered = [merged[i] for i in reading_order([b.bbox for b in merged])]
+    for order, block in enumerate(ordered):
         block.order = order
-    return merged
+    return ordered

@@ -262,37 +262,80 @@ INVOICE_ROWS = [
 ]
 
 
-def invoice_page(dpi: int = 200) -> SamplePage:
+BANK_ROWS = [
+    ["ПАО Сбербанк г. Москва", "БИК 044525225"],
+    ["Получатель ООО «Ромашка»", "Сч. № 40702810"],
+]
+NOTE_LINES = ["Оплата", "в течение", "5 дней.", "Товар", "отпускается", "по факту", "оплаты."]
+
+
+def _ruled_table(draw, font, left: int, top: int, width: int, rows: list[list[str]], shares) -> tuple[int, int]:
+    """A table with a border around every cell; returns its bottom and right edges."""
+    xs = [left]
+    for share in shares:
+        xs.append(xs[-1] + round(share * width))
+    row_height = round(font.size * 2.2)
+    for r, row in enumerate(rows):
+        y = top + r * row_height
+        for c, cell in enumerate(row):
+            draw.text((xs[c] + font.size // 2, y + (row_height - font.size) // 2), cell, font=font, fill=0)
+    bottom = top + len(rows) * row_height
+    for r in range(len(rows) + 1):
+        draw.line([(xs[0], top + r * row_height), (xs[-1], top + r * row_height)], fill=0, width=3)
+    for x in xs:
+        draw.line([(x, top), (x, bottom)], fill=0, width=3)
+    return bottom, xs[-1]
+
+
+def invoice_page(dpi: int = 200, *, bank_table: bool = False, note_beside: bool = False) -> SamplePage:
     """A Russian invoice: a heading line, a ruled table (borders around every cell), a closing line.
 
-    The text is the heading, each row's cells joined by tabs on a line of their own, and the closing line.
+    ``bank_table``: a second ruled table (the bank's details) above the heading; ``note_beside``: the goods
+    table narrower, with a note in lines to its right. The text is what was drawn in reading order: each
+    row's cells joined by tabs on a line of their own.
     """
     width, height = round(A4_INCHES[0] * dpi), round(A4_INCHES[1] * dpi)
     image = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(image)
     font = ImageFont.truetype(str(find_font(lang="ru")), round(11 * dpi / 72))
-    margin = dpi
+    margin, drawn = dpi, []
+    top = margin
+    if bank_table:
+        top, _ = _ruled_table(draw, font, margin, top, width - 2 * margin, BANK_ROWS, [0.6, 0.4])
+        drawn += ["\t".join(row) for row in BANK_ROWS]
+        top += 2 * font.size
     heading, closing = "Счёт № 417 от 12 марта 2024 года", "Итого к оплате: 21 382,00 руб."
-    draw.text((margin, margin), heading, font=font, fill=0)
-    widths = [0.07, 0.43, 0.13, 0.17, 0.20]
-    table_width = width - 2 * margin
-    xs = [margin]
-    for share in widths:
-        xs.append(xs[-1] + round(share * table_width))
-    row_height = round(font.size * 2.2)
-    top = margin + 3 * font.size
-    for r, row in enumerate(INVOICE_ROWS):
-        y = top + r * row_height
-        for c, cell in enumerate(row):
-            draw.text((xs[c] + font.size // 2, y + (row_height - font.size) // 2), cell, font=font, fill=0)
-    bottom = top + len(INVOICE_ROWS) * row_height
-    for r in range(len(INVOICE_ROWS) + 1):
-        draw.line([(xs[0], top + r * row_height), (xs[-1], top + r * row_height)], fill=0, width=3)
-    for x in xs:
-        draw.line([(x, top), (x, bottom)], fill=0, width=3)
+    if note_beside:  # the closing line runs under the note too, as the sum in words does
+        closing += " (двадцать одна тысяча триста восемьдесят два рубля)"
+    draw.text((margin, top), heading, font=font, fill=0)
+    drawn.append(heading)
+    table_width = round((width - 2 * margin) * (0.8 if note_beside else 1))
+    top += 3 * font.size
+    bottom, right = _ruled_table(draw, font, margin, top, table_width, INVOICE_ROWS, [0.06, 0.42, 0.13, 0.18, 0.21])
+    drawn += ["\t".join(row) for row in INVOICE_ROWS]
+    if note_beside:
+        for i, line in enumerate(NOTE_LINES):
+            draw.text((right + font.size, top + round(i * 1.5 * font.size)), line, font=font, fill=0)
+        drawn += NOTE_LINES
     draw.text((margin, bottom + 2 * font.size), closing, font=font, fill=0)
-    rows = "\n".join("\t".join(row) for row in INVOICE_ROWS)
-    return SamplePage(image, f"{heading}\n{rows}\n{closing}")
+    drawn.append(closing)
+    return SamplePage(image, "\n".join(drawn))
+
+
+def small_image(lines: list[str], size: int, width: int, lang: str = "en") -> SamplePage:
+    """A crop or a one-line label as users upload them: ``lines`` of ``size``-pixel type, a few pixels of margin."""
+    font = ImageFont.truetype(str(find_font(lang=lang)), size)
+    line_height = round(size * 1.5)
+    image = Image.new("L", (width, line_height * len(lines) + size), 255)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((6, size // 2 + i * line_height), line, font=font, fill=0)
+    return SamplePage(image, "\n".join(lines))
+
+
+def on_grey_paper(image: Image.Image, level: float = 0.75) -> Image.Image:
+    """The page as a scanner sees recycled or yellowed paper: everything darker, the paper mid-grey."""
+    return Image.fromarray((np.asarray(image.convert("L"), dtype=np.float32) * level).astype(np.uint8))
 
 
 def photo_like(image: Image.Image, seed: int) -> Image.Image:

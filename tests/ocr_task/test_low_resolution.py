@@ -47,6 +47,29 @@ def test_a_100_dpi_speckled_fax_is_enlarged_upright_and_read(tmp_path, lang):
     assert max(errors.values()) <= 0.03 and sum(errors.values()) / len(errors) <= 0.02, errors
 
 
+def test_small_images_are_enlarged_like_small_print_and_read(tmp_path):
+    made = {
+        "strip-en.png": samples.small_image(["Invoice 2291 paid on 14 March 2024"], 12, 400),  # 400x50
+        "strip-ru.png": samples.small_image(["Счёт 2291 оплачен 14 марта 2024"], 12, 400, lang="ru"),
+        "crop.png": samples.small_image(["Delivery to warehouse 7,", "Rotterdam, gate B"], 13, 300),
+        "thumbnail.png": samples.SamplePage(*_thumbnail()),
+    }
+    for name, page in made.items():
+        page.image.save(tmp_path / name)
+    result = run_cli("run", "--input", *(str(tmp_path / n) for n in made), "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name, page in made.items():
+        read = json.loads((tmp_path / "out" / f"{name}.json").read_text())["pages"][0]
+        assert not read["blank"] and read["scale"] >= 2, (name, read["scale"])
+        assert samples.cer(page.text, (tmp_path / "out" / f"{name}.txt").read_text()) <= 0.03, name
+
+
+def _thumbnail():
+    """A page shown at a third of its size: letters of about 7 pixels."""
+    page = samples.render_page(samples.paragraphs("en", 2, 7))
+    return page.image.resize((page.image.width // 3, page.image.height // 3), resample=1), page.text
+
+
 def test_cleaning_an_upright_fax_keeps_the_dots_of_i_and_j_and_drops_the_noise():
     page = samples.render_page(samples.paragraphs("en", 5, 0), dpi=100, lang="en", point_size=9)
     clean = np.asarray(samples.fax_like(page, 0, speckle=0).convert("L")) < 128
