@@ -19,8 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocr_task.config import OcrSettings
 from ocr_task.errors import DocumentError
-from ocr_task.result import Line
-from ocr_task.textlayer import text_layer_lines
+from ocr_task.textlayer import TextLayer, read_text_layer
 
 # Pillow's own guard off, once for the process: every frame's size is checked against OCR_MAX_PIXELS from
 # its header before it is decoded (``pages()``), with a message that names the setting.
@@ -78,20 +77,9 @@ class ImagePage:
     index: int
     image: np.ndarray
     dpi: int
-
-
-@dataclass
-class TextLayerPage:
-    """A PDF page whose own text layer is used instead of OCR."""
-
-    index: int
-    width: int
-    height: int
-    dpi: int
-    lines: list[Line]
-
-
-Page = ImagePage | TextLayerPage
+    text_layer: TextLayer | None = (
+        None  # a PDF page's own text layer, in this image's pixels: used if it is text
+    )
 
 
 def check_size(size: int, settings: OcrSettings) -> None:
@@ -148,7 +136,7 @@ class PdfDocument:
                 f"PDF has {self.page_count} pages; the limit is {settings.max_pages} (OCR_MAX_PAGES)"
             )
 
-    def pages(self) -> Iterator[Page]:
+    def pages(self) -> Iterator[ImagePage]:
         dpi = self.settings.dpi
         scale = dpi / 72
         for index in range(self.page_count):
@@ -161,10 +149,7 @@ class PdfDocument:
                         f"page {index + 1} would render to {width}x{height} pixels at {dpi} dpi; "
                         f"the limit is {self.settings.max_pixels} pixels (OCR_MAX_PIXELS)"
                     )
-                lines = text_layer_lines(page, scale, self.settings.min_text_layer_chars)
-                if lines is not None:
-                    yield TextLayerPage(index, width, height, dpi, lines)
-                    continue
+                layer = read_text_layer(page, scale, self.settings.min_text_layer_chars)
                 try:
                     bitmap = page.render(scale=scale)
                     image = np.asarray(bitmap.to_pil().convert("RGB"))
@@ -172,7 +157,7 @@ class PdfDocument:
                     raise DocumentError(
                         f"corrupt PDF: page {index + 1} cannot be rendered: {error}"
                     ) from error
-                yield ImagePage(index, image, dpi)
+                yield ImagePage(index, image, dpi, layer)  # the layer is checked against the image (pipeline)
             finally:
                 page.close()
 
@@ -198,7 +183,7 @@ class ImageDocument:
                 f"{label} has {self.page_count} pages; the limit is {settings.max_pages} (OCR_MAX_PAGES)"
             )
 
-    def pages(self) -> Iterator[Page]:
+    def pages(self) -> Iterator[ImagePage]:
         label = self.kind.upper()
         for index in range(self.page_count):
             try:

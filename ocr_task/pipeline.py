@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from ocr_task.config import OcrSettings
-from ocr_task.documents import ImagePage, TextLayerPage
+from ocr_task.documents import ImagePage
 from ocr_task.engines import AUTO, PADDLE_VL, TESSERACT, EngineSet
 from ocr_task.engines.auto import (
     LANGUAGE_CHECK_CONFIDENCE,
@@ -51,6 +51,7 @@ from ocr_task.engines.auto import (
 )
 from ocr_task.engines.base import Engine, Recognition
 from ocr_task.engines.tesseract import DEFAULT_LANG
+from ocr_task.layer_sample import check_sample, sample_engine
 from ocr_task.layout import build_blocks
 from ocr_task.orientation import Orientation, OrientationDetector, estimate_skew, straighten, turn_upright
 from ocr_task.orientation_model import OrientationClassifier
@@ -91,7 +92,9 @@ class _Prepared:
 
 BLANK_LETTERS = 3  # a page with fewer letter-sized ink components is blank
 OSD_MIN_LETTERS = 20  # orientation detection needs this many characters (its own smallest sample)
-UPRIGHT_CONFIDENCE = 0.8  # a first reading at least this confident, across the page, shows the page was upright
+UPRIGHT_CONFIDENCE = (
+    0.8  # a first reading at least this confident, across the page, shows the page was upright
+)
 
 # Turns tried, in order, when a page reads with low confidence: upside down is the usual mistake.
 _OTHER_TURNS = (180, 90, 270)
@@ -162,14 +165,18 @@ class PagePipeline:
         if self._wants_upright_pages():
             gray = image if image.mode == "L" else image.convert("L")
             page_only = unphotographed(np.asarray(gray))
-            if page_only is not None:  # a photo of a page: cut out, perspective undone, light evened (photo.py)
+            if (
+                page_only is not None
+            ):  # a photo of a page: cut out, perspective undone, light evened (photo.py)
                 gray = image = Image.fromarray(page_only)
                 flattened = True
             measure = measure_text(gray)
             if measure.letters < BLANK_LETTERS:  # nothing to read: no orientation, no engine (a blank page)
                 engine_name, lang = self._engine_for(None)
                 seconds = time.perf_counter() - started
-                return _Prepared(page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True)
+                return _Prepared(
+                    page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True
+                )
             small_print, speckled = measure.enlargement > 1, gray
             if small_print:  # text too small: cleaned now, enlarged once upright and straight (resolution.py)
                 gray = image = despeckled(gray)
@@ -191,12 +198,67 @@ class PagePipeline:
         pixels = np.asarray(image)
         tables = [] if self.engines.get(engine_name).finds_tables else find_tables(gray_of(pixels))
         return _Prepared(
-            page, pixels, rotation, skew, script, engine_name, lang, time.perf_counter() - started, scale, tables,
-            flattened, orientation_deferred=deferred,
+            page,
+            pixels,
+            rotation,
+            skew,
+            script,
+            engine_name,
+            lang,
+            time.perf_counter() - started,
+            scale,
+            tables,
+            flattened,
+            orientation_deferred=deferred,
         )
 
     def process(self, pages: list[ImagePage]) -> list[PageResult]:
-        """Recognise pages; pages bound for the same engine and language go to it together."""
+        """Pages whose own text layer is their text, from it; the others recognised, those bound for the same
+        engine and language together."""
+        from_layers: dict[int, PageResult] = {}
+        to_read: list[ImagePage] = []
+        checks: list[dict | None] = []  # why each page read by OCR did not use its text layer
+        for page in pages:
+            result, check = self._from_text_layer(page)
+            if result is not None:
+                from_layers[page.index] = result
+            else:
+                to_read.append(replace(page, text_layer=None))
+                checks.append(check)
+        read = iter(
+            replace(result, text_layer_check=check)
+            for result, check in zip(self._recognised(to_read), checks, strict=True)
+        )
+        return [from_layers[p.index] if p.index in from_layers else next(read) for p in pages]
+
+    def _from_text_layer(self, page: ImagePage) -> tuple[PageResult | None, dict | None]:
+        """The page's result from its text layer if that is what the page shows; else None and why not."""
+        layer = page.text_layer
+        if layer is None:
+            return None, None
+        started = time.perf_counter()
+        if layer.fault:
+            return None, {"used": False, "reason": layer.fault}
+        engine_name, lang = sample_engine(layer.text)
+        engine = self.engines.get(engine_name)
+        sample = check_sample(layer.lines, page.image, lambda crop: engine.read_cell(crop, lang))
+        if not sample.passed:
+            reason = (
+                f"the text layer is not what the page shows: {sample.lines} of its lines read by OCR are "
+                f"{sample.similarity:.0%} like it"
+                if sample.lines
+                else "no line of the text layer lies across the page where OCR can check it"
+            )
+            return None, {"used": False, "reason": reason, "sample_similarity": sample.similarity}
+        check = {
+            "used": True,
+            "reason": "OCR of its lines reads the same",
+            "sample_similarity": sample.similarity,
+        }
+        height, width = page.image.shape[:2]
+        return text_layer_result(page, width, height, time.perf_counter() - started, check), None
+
+    def _recognised(self, pages: list[ImagePage]) -> list[PageResult]:
         prepared = [self._prepare(page) for page in pages]
         groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
         recognitions: list[Recognition | None] = [None] * len(prepared)
@@ -225,7 +287,10 @@ class PagePipeline:
             return result
         engine = self.engines.get(item.engine)
         started = time.perf_counter()
-        tables = [read_table(item.image, table, lambda cell: engine.read_cell(cell, item.lang)) for table in item.tables]
+        tables = [
+            read_table(item.image, table, lambda cell: engine.read_cell(cell, item.lang))
+            for table in item.tables
+        ]
         timings = {**result.timings, "tables": round(time.perf_counter() - started, 4)}
         return replace(result, blocks=with_tables(result.blocks, tables), blank=False, timings=timings)
 
@@ -240,7 +305,9 @@ class PagePipeline:
         item, result = self._orientation_checked(item, result)
         single = latin_only_language(self.settings, item.engine, item.lang, item.scale, result.text)
         if single:
-            item, result = self._read_again(item, result, single, keep_if=lambda _, new: new >= LANGUAGE_CHECK_CONFIDENCE)
+            item, result = self._read_again(
+                item, result, single, keep_if=lambda _, new: new >= LANGUAGE_CHECK_CONFIDENCE
+            )
         return result
 
     def _upright_checked(self, item: _Prepared, result: PageResult) -> tuple[_Prepared, PageResult]:
@@ -259,14 +326,20 @@ class PagePipeline:
         [recognition] = self.engines.get(item.engine).recognize([item.text_image], item.lang)
         return self._with_tables(item, _page_result(item, recognition, time.perf_counter() - started))
 
-    def _read_again(self, item: _Prepared, result: PageResult, lang: str, keep_if) -> tuple[_Prepared, PageResult]:
+    def _read_again(
+        self, item: _Prepared, result: PageResult, lang: str, keep_if
+    ) -> tuple[_Prepared, PageResult]:
         """The page read again in ``lang``; that reading is kept if ``keep_if(old, new confidence)``. The page's
         JSON says what was tried (``language_check``)."""
         again = replace(item, lang=lang)
         candidate = self._read(again)
         old, new = result.mean_confidence or 0.0, candidate.mean_confidence or 0.0
         kept_item, kept = (again, candidate) if keep_if(old, new) else (item, result)
-        check = {"read_with": item.lang, "tried": {item.lang: round(old, 4), lang: round(new, 4)}, "kept": kept_item.lang}
+        check = {
+            "read_with": item.lang,
+            "tried": {item.lang: round(old, 4), lang: round(new, 4)},
+            "kept": kept_item.lang,
+        }
         return kept_item, replace(kept, language_check=check, orientation_check=result.orientation_check)
 
     def _orientation_checked(self, item: _Prepared, result: PageResult) -> tuple[_Prepared, PageResult]:
@@ -274,7 +347,11 @@ class PagePipeline:
         page turned as it was read for it."""
         threshold = self.settings.min_confidence
         confidence = result.mean_confidence
-        if confidence is None or confidence >= threshold or not self.engines.get(item.engine).wants_upright_pages:
+        if (
+            confidence is None
+            or confidence >= threshold
+            or not self.engines.get(item.engine).wants_upright_pages
+        ):
             return item, result
         tried = {result.rotation: round(confidence, 4)}
         best_item, best, best_confidence = item, result, confidence
@@ -327,14 +404,14 @@ def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds:
     )
 
 
-def text_layer_result(page: TextLayerPage, seconds: float) -> PageResult:
-    """A PDF page read from its own text layer: exact text, no OCR."""
+def text_layer_result(page: ImagePage, width: int, height: int, seconds: float, check: dict) -> PageResult:
+    """A PDF page read from its own text layer: exact text, no OCR (but the check's sample)."""
     started = time.perf_counter()
-    blocks = build_blocks(page.lines)
+    blocks = build_blocks(page.text_layer.lines)
     return PageResult(
         index=page.index,
-        width=page.width,
-        height=page.height,
+        width=width,
+        height=height,
         dpi=page.dpi,
         rotation=0,
         skew=0.0,
@@ -343,5 +420,6 @@ def text_layer_result(page: TextLayerPage, seconds: float) -> PageResult:
         script=None,
         lang=None,
         blocks=blocks,
-        timings={"extract": round(seconds, 4), "layout": round(time.perf_counter() - started, 4)},
+        timings={"check": round(seconds, 4), "layout": round(time.perf_counter() - started, 4)},
+        text_layer_check=check,
     )

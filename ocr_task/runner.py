@@ -32,7 +32,6 @@ from ocr_task.documents import MEDIA_TYPES, ImagePage, check_size, open_document
 from ocr_task.engines import AUTO, PADDLE_VL
 from ocr_task.errors import BatchCancelled, BatchError, DocumentError, DocumentUnreachable
 from ocr_task.naming import unique_names
-from ocr_task.pipeline import text_layer_result
 from ocr_task.progress import Progress
 from ocr_task.result import DocumentResult, PageResult
 from ocr_task.storage import Storage, join, key_of
@@ -241,17 +240,11 @@ class _Run:
 
     def _submit_pages(self, job: _Job, pages) -> None:
         chunk: list[ImagePage] = []
-        tick = time.perf_counter()
         for page in pages:
-            if isinstance(page, ImagePage):
-                chunk.append(page)
-                if len(chunk) >= self.runner.chunk:
-                    self._submit_chunk(job, chunk)
-                    chunk = []
-            else:
-                job.pages.append(text_layer_result(page, time.perf_counter() - tick))
-                self.progress.page_done()
-            tick = time.perf_counter()
+            chunk.append(page)
+            if len(chunk) >= self.runner.chunk:
+                self._submit_chunk(job, chunk)
+                chunk = []
         if chunk:
             self._submit_chunk(job, chunk)
 
@@ -311,7 +304,9 @@ class _Run:
             seconds = round(time.perf_counter() - job.started, 3)
             if retryable:
                 entry["cause"] = error.cause
-            return ReportEntry(**entry, status="failed", error=str(error), retryable=retryable, seconds=seconds)
+            return ReportEntry(
+                **entry, status="failed", error=str(error), retryable=retryable, seconds=seconds
+            )
         seconds = round(time.perf_counter() - job.started, 3)
         document = DocumentResult(item.source, job.name, job.media_type, item.etag, pages, {"total": seconds})
         outputs = self.outputs.write(document)

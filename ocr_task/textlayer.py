@@ -1,88 +1,145 @@
-"""A PDF page's own text layer: its text and positions, read instead of OCR'd.
+"""A PDF page's own text layer: its lines as a viewer's copy and paste gives them, and whether it can be text.
 
-Exact, and about a hundred times faster than recognising the rendered page.
-A layer counts as real when it holds enough letters and digits and is not
-mostly unmapped glyphs (fonts without a ToUnicode map give U+FFFD or
-private-use characters, which OCR reads better).
+The lines are pdfium's own text extraction (what a viewer's copy and paste
+gives): pdfium joins glyphs placed one by one into words, drops a glyph drawn
+twice on itself (the "fake bold" of some producers), follows kerning and
+rotated lines, and marks line breaks. Each line's box is the union of its
+characters' boxes; a gap wider than one and a half ems (a column gutter)
+splits it.
+
+A layer is used only if it is text a person would read off the page. Cheap
+checks come first (:func:`layer_fault`): unmapped glyph codes (control,
+private-use or replacement characters), UTF-16 read with its bytes swapped
+(``䴀甀氀琀椀挀漀氀漀爀`` for "Multicolor"), words that mix scripts (glyph
+codes that happen to be letters). A layer that passes them is then compared
+with a quick OCR of a few of its lines (``layer_sample``).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
-from ocr_task.result import Line
+from ocr_task.result import BBox, Line
 
-_MAX_UNMAPPED_SHARE = 0.1
-# Two runs on one line belong to the same line when the gap between them is
-# below this many line heights (a column gutter is wider).
-_MAX_WORD_GAP = 1.0
+_MAX_UNMAPPED_SHARE = 0.1  # of the layer's visible characters
+_MAX_SWAPPED_SHARE = (
+    0.3  # characters U+xx00 above U+00FF: one in 256 in real CJK text, nearly all when swapped
+)
+_MAX_MIXED_WORD_SHARE = 0.15  # of the words of two letters or more
+_MAX_WORD_GAP = (
+    1.5  # in ems: a wider gap between two characters of a line is a column gutter (justified text's
+)
+# word spaces reach about 1 em)
+_BREAKS = "\r\n"
 
 
-def _is_unmapped(ch: str) -> bool:
-    return ch == "\ufffd" or unicodedata.category(ch) in ("Co", "Cs")
+@dataclass
+class TextLayer:
+    """A page's text layer in page pixels; ``fault`` says why it cannot be the page's text (None: it may be)."""
+
+    lines: list[Line]
+    text: str
+    fault: str | None
 
 
-def text_layer_lines(page: pdfium.PdfPage, scale: float, min_chars: int) -> list[Line] | None:
-    """The page's text lines in page pixels (``scale`` = pixels per point), or None if it has no real layer."""
+def read_text_layer(page: pdfium.PdfPage, scale: float, min_chars: int) -> TextLayer | None:
+    """The page's text layer (``scale`` = pixels per point), or None if it has fewer than ``min_chars``
+    visible characters (glyph codes count: a layer of them is reported as faulty)."""
     textpage = page.get_textpage()
     try:
         text = textpage.get_text_range()
-        letters = sum(ch.isalnum() for ch in text)
-        if letters < min_chars:
+        if sum(not ch.isspace() for ch in text) < min_chars:
             return None
-        if sum(_is_unmapped(ch) for ch in text) > _MAX_UNMAPPED_SHARE * letters:
-            return None
-        page_height = page.get_height()
-        runs = []
-        for i in range(textpage.count_rects()):
-            left, bottom, right, top = textpage.get_rect(i)
-            run = " ".join(textpage.get_text_bounded(left, bottom, right, top).split())
-            if run:
-                box = (
-                    round(left * scale),
-                    round((page_height - top) * scale),
-                    round(right * scale),
-                    round((page_height - bottom) * scale),
-                )
-                runs.append(Line(bbox=box, text=run, confidence=1.0))
-        return _join_runs(runs)
+        lines = _lines(textpage, page.get_height(), scale)
+        return TextLayer(lines, text, layer_fault(text))
     finally:
         textpage.close()
 
 
-def _merge(a: Line, b: Line) -> Line:
-    box = (
-        min(a.bbox[0], b.bbox[0]),
-        min(a.bbox[1], b.bbox[1]),
-        max(a.bbox[2], b.bbox[2]),
-        max(a.bbox[3], b.bbox[3]),
-    )
-    return Line(bbox=box, text=f"{a.text} {b.text}", confidence=1.0)
-
-
-def _join_runs(runs: list[Line]) -> list[Line]:
-    """Runs of characters on one row become lines; a wide gap (a column gutter) starts a new line."""
-    rows: list[list[Line]] = []
-    for run in sorted(runs, key=lambda r: r.bbox[1] + r.bbox[3]):
-        if rows:
-            last = rows[-1][-1]
-            height = max(last.bbox[3] - last.bbox[1], run.bbox[3] - run.bbox[1], 1)
-            if min(last.bbox[3], run.bbox[3]) - max(last.bbox[1], run.bbox[1]) > 0.5 * height:
-                rows[-1].append(run)
-                continue
-        rows.append([run])
+def _lines(textpage: pdfium.PdfTextPage, page_height: float, scale: float) -> list[Line]:
+    """pdfium's characters, in its order, cut into lines at its line breaks and at wide gaps."""
     lines: list[Line] = []
-    for row in rows:
-        row.sort(key=lambda r: r.bbox[0])
-        current = row[0]
-        for run in row[1:]:
-            height = max(current.bbox[3] - current.bbox[1], 1)
-            if run.bbox[0] - current.bbox[2] < _MAX_WORD_GAP * height:
-                current = _merge(current, run)
-            else:
-                lines.append(current)
-                current = run
-        lines.append(current)
+    chars: list[str] = []
+    boxes: list[BBox] = []
+
+    def close() -> None:
+        words = " ".join("".join(chars).split())
+        if words and boxes:
+            union = (
+                min(b[0] for b in boxes),
+                min(b[1] for b in boxes),
+                max(b[2] for b in boxes),
+                max(b[3] for b in boxes),
+            )
+            lines.append(Line(bbox=union, text=words, confidence=1.0))
+        chars.clear()
+        boxes.clear()
+
+    for index in range(textpage.count_chars()):
+        ch = chr(pdfium_c.FPDFText_GetUnicode(textpage, index))
+        if ch in _BREAKS:
+            close()
+            continue
+        left, bottom, right, top = textpage.get_charbox(index)
+        box = (
+            round(left * scale),
+            round((page_height - top) * scale),
+            round(right * scale),
+            round((page_height - bottom) * scale),
+        )
+        if ch.isspace() or box[2] <= box[0]:
+            chars.append(" ")
+            continue
+        if boxes and _gutter_between(boxes[-1], box, pdfium_c.FPDFText_GetFontSize(textpage, index) * scale):
+            close()
+        chars.append(ch)
+        boxes.append(box)
+    close()
     return lines
+
+
+def _gutter_between(previous: BBox, box: BBox, em: float) -> bool:
+    """Whether a gap wider than ``_MAX_WORD_GAP`` ems separates ``box`` from the character before it."""
+    if box[3] - box[1] > 2 * max(box[2] - box[0], 1):  # a line set up or down the page
+        return False
+    return box[0] - previous[2] > _MAX_WORD_GAP * max(em, 1)
+
+
+_ALPHABETS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "GEORGIAN")  # scripts a word is written in one of
+
+
+def _alphabet(ch: str) -> str | None:
+    """A letter's alphabet as Unicode names it; None for letters of scripts that words mix freely (CJK, kana)."""
+    script = unicodedata.name(ch, "UNKNOWN").split()[0]
+    return script if script in _ALPHABETS else None
+
+
+def layer_fault(text: str) -> str | None:
+    """Why ``text`` cannot be what a person reads on the page, or None if it may be."""
+    visible = [ch for ch in text if not ch.isspace()]
+    if not visible:
+        return "the text layer has no visible characters"
+    unmapped = sum(ch == "\ufffd" or unicodedata.category(ch) in ("Cc", "Co", "Cs") for ch in visible)
+    if unmapped > _MAX_UNMAPPED_SHARE * len(visible):
+        return (
+            f"the text layer holds glyph codes, not characters: {unmapped} of its {len(visible)} characters are "
+            "control, private-use or replacement characters (a font without a Unicode map)"
+        )
+    swapped = sum(ord(ch) > 0xFF and ord(ch) & 0xFF == 0 for ch in visible)
+    if swapped > _MAX_SWAPPED_SHARE * len(visible):
+        return (
+            f"the text layer reads as UTF-16 with its bytes swapped: {swapped} of its {len(visible)} characters "
+            "are U+xx00 code points (a broken Unicode map)"
+        )
+    words = [w for w in text.split() if sum(ch.isalpha() for ch in w) >= 2]
+    mixed = sum(len({_alphabet(ch) for ch in w if ch.isalpha()} - {None}) > 1 for w in words)
+    if words and mixed > _MAX_MIXED_WORD_SHARE * len(words):
+        return (
+            f"{mixed} of the text layer's {len(words)} words mix letters of different scripts: glyph codes that "
+            "happen to be letters, not text"
+        )
+    return None

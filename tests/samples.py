@@ -269,7 +269,9 @@ BANK_ROWS = [
 NOTE_LINES = ["Оплата", "в течение", "5 дней.", "Товар", "отпускается", "по факту", "оплаты."]
 
 
-def _ruled_table(draw, font, left: int, top: int, width: int, rows: list[list[str]], shares) -> tuple[int, int]:
+def _ruled_table(
+    draw, font, left: int, top: int, width: int, rows: list[list[str]], shares
+) -> tuple[int, int]:
     """A table with a border around every cell; returns its bottom and right edges."""
     xs = [left]
     for share in shares:
@@ -311,7 +313,9 @@ def invoice_page(dpi: int = 200, *, bank_table: bool = False, note_beside: bool 
     drawn.append(heading)
     table_width = round((width - 2 * margin) * (0.8 if note_beside else 1))
     top += 3 * font.size
-    bottom, right = _ruled_table(draw, font, margin, top, table_width, INVOICE_ROWS, [0.06, 0.42, 0.13, 0.18, 0.21])
+    bottom, right = _ruled_table(
+        draw, font, margin, top, table_width, INVOICE_ROWS, [0.06, 0.42, 0.13, 0.18, 0.21]
+    )
     drawn += ["\t".join(row) for row in INVOICE_ROWS]
     if note_beside:
         for i, line in enumerate(NOTE_LINES):

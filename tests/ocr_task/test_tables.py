@@ -59,7 +59,11 @@ def read_around_tables(tmp_path_factory):
     assert result.returncode == 0, result.stderr[-2000:]
     out = folder / "out"
     return {
-        name: (truth, (out / f"{name}.png.txt").read_text(), json.loads((out / f"{name}.png.json").read_text()))
+        name: (
+            truth,
+            (out / f"{name}.png.txt").read_text(),
+            json.loads((out / f"{name}.png.json").read_text()),
+        )
         for name, truth in truths.items()
     }
 
@@ -70,7 +74,9 @@ def test_every_word_around_a_table_reaches_the_outputs_in_reading_order(read_aro
     assert "Счёт № 417 от 12 марта 2024 года" in text  # the heading above the table: number and date
     assert "Итого к оплате: 21 382,00 руб." in text  # the total below it
     assert text.index("Счёт № 417") < text.index("Наименование") < text.index("Итого к оплате")
-    assert samples.cer(truth, text) <= 0.02, text  # every word, in the order drawn (the note beside: after the table)
+    assert samples.cer(truth, text) <= 0.02, (
+        text
+    )  # every word, in the order drawn (the note beside: after the table)
     [page] = document["pages"]
     assert [b["cells"] for b in page["blocks"] if b["label"] == "table"][-1] == samples.INVOICE_ROWS
 
