@@ -7,7 +7,11 @@ scan-like (tilted 1.5°, noise, blur, JPEG), two-column, and pages fed
 sideways or upside down; and the pages real users send: a scanned PDF whose
 second page is blank, a Russian page with English terms, a 100-dpi speckled
 fax of 9-point print, a phone photo (keystone, desk, uneven light) and a
-ruled Russian invoice table. Plain Tesseract gets each PDF page as a PNG
+ruled Russian invoice table; and the pages of issue 24 (documents from the
+wild): an invoice with text around two tables on grey paper, PDFs with
+garbage text layers (byte-swapped UTF-16, glyphs mapped to the wrong letters,
+no Unicode map) and with text drawn glyph by glyph, one-line strips of
+12-pixel text, and sparse map labels among a drawing's lines. Plain Tesseract gets each PDF page as a PNG
 rendered at 200 dpi (it cannot read PDFs). Each engine runs the whole set as one batch of the
 OCR step (the CLI, in a process of its own), with 1 worker and with one
 worker per core; seconds per page are the batch's wall time as its report
@@ -37,11 +41,12 @@ from PIL import Image  # noqa: E402
 
 from ocr_task.config import available_cores  # noqa: E402
 from ocr_task.contract import Report  # noqa: E402
-from tests import samples  # noqa: E402
+from tests import broken_pdfs, samples  # noqa: E402
 
 KINDS = (
     "en-clean", "ru-clean", "en-scan", "ru-scan", "two-column", "rotated",
     "blank-pdf", "mixed", "fax", "photo", "table",
+    "table-grey-paper", "garbage-layer", "glyph-layer", "small-image", "sparse-labels",
 )  # fmt: skip
 PLAIN_LANG = "rus+eng"
 
@@ -78,11 +83,41 @@ def build_pages(folder: Path, per_kind: int) -> list[tuple[str, Path, str, list[
             path = folder / f"{kind}-{n}.{'jpg' if kind == 'photo' else 'png'}"
             image.save(path, dpi=(100, 100) if kind == "fax" else (200, 200))
             pages.append((kind, path, text, [path]))
+        around = samples.invoice_page(bank_table=True, note_beside=n % 2 == 1)
+        grey = folder / f"table-grey-paper-{n}.png"
+        samples.on_grey_paper(samples.scan_like(around.image, seed)).save(grey, dpi=(200, 200))
+        pages.append(("table-grey-paper", grey, around.text, [grey]))
+        small = samples.small_image([samples.ENGLISH[n % len(samples.ENGLISH)][:40]], 12, 420)
+        if n % 2:
+            small = samples.small_image([samples.RUSSIAN[n % len(samples.RUSSIAN)][:36]], 12, 420, lang="ru")
+        strip = folder / f"small-image-{n}.png"
+        small.image.save(strip)
+        pages.append(("small-image", strip, small.text, [strip]))
+        labels = samples.labelled_drawing(n, 20 + 3 * (n % 4))
+        drawing = folder / f"sparse-labels-{n}.png"
+        samples.scan_like(labels.image, seed).save(drawing, dpi=(200, 200))
+        pages.append(("sparse-labels", drawing, labels.text, [drawing]))
+        for kind, make in (
+            (
+                "garbage-layer",
+                (broken_pdfs.swapped_utf16_pdf, broken_pdfs.wrong_map_pdf, broken_pdfs.unmapped_font_pdf)[
+                    n % 3
+                ],
+            ),
+            ("glyph-layer", lambda path, twice=n % 2 == 1: broken_pdfs.glyph_by_glyph_pdf(path, twice=twice)),
+        ):
+            pdf = folder / f"{kind}-{n}.pdf"
+            drawn = make(pdf)
+            png = folder / f"{kind}-{n}.png"
+            samples.render_pdf_page(pdf, png)
+            pages.append((kind, pdf, "\n".join(drawn), [png]))
         blank = Image.new("L", en.image.size, 255)
         pdf = folder / f"blank-pdf-{n}.pdf"
         samples.image_pdf([samples.scan_like(ru.image, seed), samples.scan_like(blank, seed)], pdf)
         pngs = [folder / f"blank-pdf-{n}-{i}.png" for i in range(2)]
-        for png, image in zip(pngs, [samples.scan_like(ru.image, seed), samples.scan_like(blank, seed)], strict=True):
+        for png, image in zip(
+            pngs, [samples.scan_like(ru.image, seed), samples.scan_like(blank, seed)], strict=True
+        ):
             image.save(png)
         pages.append(("blank-pdf", pdf, ru.text, pngs))
     return pages

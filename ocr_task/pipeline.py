@@ -40,7 +40,7 @@ from PIL import Image
 
 from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage
-from ocr_task.engines import AUTO, PADDLE_VL, TESSERACT, EngineSet
+from ocr_task.engines import AUTO, PADDLE_VL, RAPIDOCR, TESSERACT, EngineSet
 from ocr_task.engines.auto import (
     LANGUAGE_CHECK_CONFIDENCE,
     UNKNOWN_SCRIPT_LANG,
@@ -53,11 +53,26 @@ from ocr_task.engines.base import Engine, Recognition
 from ocr_task.engines.tesseract import DEFAULT_LANG
 from ocr_task.layer_sample import check_sample, sample_engine
 from ocr_task.layout import build_blocks
-from ocr_task.orientation import Orientation, OrientationDetector, estimate_skew, straighten, turn_upright
+from ocr_task.orientation import (
+    CJK_SCRIPTS,
+    Orientation,
+    OrientationDetector,
+    estimate_skew,
+    straighten,
+    turn_upright,
+)
 from ocr_task.orientation_model import OrientationClassifier
 from ocr_task.photo import unphotographed
 from ocr_task.resolution import despeckled, enlarged, measure_text
-from ocr_task.result import EngineInfo, PageResult
+from ocr_task.result import EngineInfo, Line, PageResult
+from ocr_task.sparse import (
+    LATIN_LANG,
+    SPARSE_LETTERS,
+    evidence,
+    keeps_second_reading,
+    reads_latin,
+    reads_russian,
+)
 from ocr_task.tables import Grid, blank_tables, find_tables, gray_of, read_table, with_tables
 
 TEXT_LAYER_ENGINE = EngineInfo("pdf-text-layer", version("pypdfium2"), ["pdfium"])
@@ -78,6 +93,7 @@ class _Prepared:
     flattened: bool = False  # a photo: the page was cut out of it and its perspective undone
     blank: bool = False  # no ink of a letter's size: not sent to an engine
     orientation_deferred: bool = False  # read as it came: orientation detected only if the reading is unsure
+    letters: int | None = None  # letter-sized ink components (None: not measured)
 
     @property
     def text_image(self) -> np.ndarray:
@@ -161,7 +177,7 @@ class PagePipeline:
     def _prepare(self, page: ImagePage, may_defer: bool = True) -> _Prepared:
         started = time.perf_counter()
         image = Image.fromarray(page.image)
-        rotation, skew, script, scale, flattened, deferred = 0, 0.0, None, 1, False, False
+        rotation, skew, script, scale, flattened, deferred, letters = 0, 0.0, None, 1, False, False, None
         if self._wants_upright_pages():
             gray = image if image.mode == "L" else image.convert("L")
             page_only = unphotographed(np.asarray(gray))
@@ -171,6 +187,7 @@ class PagePipeline:
                 gray = image = Image.fromarray(page_only)
                 flattened = True
             measure = measure_text(gray)
+            letters = measure.letters
             if measure.letters < BLANK_LETTERS:  # nothing to read: no orientation, no engine (a blank page)
                 engine_name, lang = self._engine_for(None)
                 seconds = time.perf_counter() - started
@@ -185,7 +202,11 @@ class PagePipeline:
                 deferred = may_defer and self._may_defer_orientation(small_print)
                 if not deferred:
                     found = self._orientation(gray, small_print)
-                    rotation, script = found.rotation, found.script
+                    rotation = found.rotation
+                    # a sparse page's alphabet is decided by what is read (sparse.py); CJK goes to RapidOCR,
+                    # which reads Latin labels too (a Chinese page has a few hundred characters, each large)
+                    told = measure.letters >= SPARSE_LETTERS or found.script in CJK_SCRIPTS
+                    script = found.script if told else None
             if rotation:
                 gray = turn_upright(gray, rotation)
                 image = gray if image.mode == "L" else turn_upright(image, rotation)
@@ -210,6 +231,7 @@ class PagePipeline:
             tables,
             flattened,
             orientation_deferred=deferred,
+            letters=letters,
         )
 
     def process(self, pages: list[ImagePage]) -> list[PageResult]:
@@ -308,7 +330,63 @@ class PagePipeline:
             item, result = self._read_again(
                 item, result, single, keep_if=lambda _, new: new >= LANGUAGE_CHECK_CONFIDENCE
             )
+        if self._is_sparse_for_tesseract(item):
+            result = self._sparse_checked(item, result)
         return result
+
+    def _is_sparse_for_tesseract(self, item: _Prepared) -> bool:
+        """A page with few letters that ``auto`` sent to Tesseract with no language hint (see ``sparse``)."""
+        settings = self.settings
+        auto = settings.engine == AUTO and not settings.lang and not settings.vl.enabled
+        return (
+            auto and item.engine == TESSERACT and item.letters is not None and item.letters < SPARSE_LETTERS
+        )
+
+    def _sparse_checked(self, item: _Prepared, result: PageResult) -> PageResult:
+        """A sparse page's script decided by what was read, then RapidOCR's reading kept if it has more evidence
+        (see ``sparse``); ``language_check`` says what was tried."""
+        tried = {item.lang: round(result.mean_confidence or 0.0, 4)}
+        if item.lang == UNKNOWN_SCRIPT_LANG and reads_latin(result.text):  # Latin words, Cyrillic look-alikes
+            latin = self._read(replace(item, lang=LATIN_LANG))
+            tried[LATIN_LANG] = round(latin.mean_confidence or 0.0, 4)
+            if (latin.mean_confidence or 0.0) >= (result.mean_confidence or 0.0):
+                item, result = (
+                    replace(item, lang=LATIN_LANG),
+                    replace(latin, orientation_check=result.orientation_check),
+                )
+        candidate = self._read(replace(item, engine=RAPIDOCR, lang=None))
+        tried[RAPIDOCR] = round(candidate.mean_confidence or 0.0, 4)
+        if (
+            not reads_latin(result.text) and candidate.blocks
+        ):  # RapidOCR found the labels; Tesseract reads them
+            boxed = self._read_boxes(item, candidate)
+            tried[f"{item.lang} in {RAPIDOCR}'s boxes"] = round(boxed.mean_confidence or 0.0, 4)
+            if reads_russian(boxed) and evidence(boxed) > evidence(result):
+                result = boxed
+        kept = candidate if keeps_second_reading(result, candidate) else result
+        check = {
+            "read_with": next(iter(tried)),
+            "tried": tried,
+            "kept": RAPIDOCR if kept is candidate else item.lang,
+        }
+        return replace(kept, language_check=check, orientation_check=result.orientation_check)
+
+    def _read_boxes(self, item: _Prepared, found: PageResult) -> PageResult:
+        """Each line another engine found read by ``item``'s engine, alone (its layout analysis misses labels
+        scattered among a drawing's lines)."""
+        engine = self.engines.get(item.engine)
+        height, width = item.image.shape[:2]
+        lines = []
+        for line in (ln for block in found.blocks for ln in block.lines):
+            x0, y0, x1, y1 = line.bbox
+            pad = 3  # the label, not the drawing around it
+            crop = item.image[
+                max(0, y0 - pad) : min(height, y1 + pad), max(0, x0 - pad) : min(width, x1 + pad)
+            ]
+            text, confidence = engine.read_cell(np.ascontiguousarray(crop), item.lang)
+            if text:
+                lines.append(Line(bbox=line.bbox, text=" ".join(text.split()), confidence=confidence or 0.0))
+        return replace(found, blocks=build_blocks(lines), engine=engine.info(item.lang), lang=item.lang)
 
     def _upright_checked(self, item: _Prepared, result: PageResult) -> tuple[_Prepared, PageResult]:
         """A page read as it came: kept if the reading is confident and runs across the page; otherwise the page

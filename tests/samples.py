@@ -220,6 +220,17 @@ def image_pdf(images: list[Image.Image], path: Path, dpi: int = 200) -> None:
     first.save(path, format="PDF", save_all=True, append_images=rest, resolution=dpi)
 
 
+def render_pdf_page(pdf: Path, png: Path, dpi: int = 200) -> None:
+    """A PDF's first page as a PNG (what a reader that cannot open PDFs gets), with pdfium."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(pdf))
+    try:
+        document[0].render(scale=dpi / 72).to_pil().convert("L").save(png, dpi=(dpi, dpi))
+    finally:
+        document.close()
+
+
 def multipage_tiff(images: list[Image.Image], path: Path, dpi: int = 200) -> None:
     first, *rest = images
     first.save(
@@ -335,6 +346,36 @@ def small_image(lines: list[str], size: int, width: int, lang: str = "en") -> Sa
     for i, line in enumerate(lines):
         draw.text((6, size // 2 + i * line_height), line, font=font, fill=0)
     return SamplePage(image, "\n".join(lines))
+
+
+PLACES = {
+    "en": ["Mugerre", "Bayonne", "Urcuit", "Lahonce", "Briscous", "Hasparren", "Ustaritz", "Jatxou", "Halsou",
+           "Larressore", "Cambo", "Itxassou", "Espelette", "Villefranque"],
+    "ru": ["Москва", "Тверь", "Клин", "Дмитров", "Сергиев Посад", "Коломна", "Серпухов", "Можайск", "Руза",
+           "Волоколамск", "Кашира", "Звенигород"],
+}  # fmt: skip
+LEGENDS = {"en": "Carte du canton, 12 mai 1898", "ru": "Карта уезда, 12 мая 1898 г."}
+
+
+def labelled_drawing(seed: int, size: int = 22, lang: str = "en") -> SamplePage:
+    """A map's worth of sparse text: six place names among the lines of a drawing (each name on a white halo, as
+    maps print them) and a legend with a date. The text is the names, then the legend."""
+    rng = random.Random(seed)
+    image = Image.new("L", (1654, 1169), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(str(find_font(lang=lang)), size)
+    for _ in range(10):
+        points = [(rng.randint(0, 1654), rng.randint(0, 1169)) for _ in range(3)]
+        draw.line(points, fill=0, width=rng.choice((1, 2, 3)))
+    labels = [
+        ((100 + (i % 3) * 500 + rng.randint(0, 150), 150 + (i // 3) * 400 + rng.randint(0, 100)), name)
+        for i, name in enumerate(rng.sample(PLACES[lang], 6))
+    ]
+    for (x, y), text in [*labels, ((60, 1080), LEGENDS[lang])]:
+        box = draw.textbbox((x, y), text, font=font)
+        draw.rectangle([box[0] - 6, box[1] - 6, box[2] + 6, box[3] + 6], fill=255)
+        draw.text((x, y), text, font=font, fill=0)
+    return SamplePage(image, "\n".join([*(name for _, name in labels), LEGENDS[lang]]))
 
 
 def on_grey_paper(image: Image.Image, level: float = 0.75) -> Image.Image:

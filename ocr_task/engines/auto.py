@@ -60,7 +60,7 @@ def choose(settings: OcrSettings, script: str | None, enlarged: bool = False) ->
     return TESSERACT, SCRIPT_LANGS.get(script or "", UNKNOWN_SCRIPT_LANG)
 
 
-def _letters(text: str) -> tuple[int, int]:
+def letters_of(text: str) -> tuple[int, int]:
     """(letters, of which Cyrillic) in ``text``."""
     letters = [c for c in text if c.isalpha()]
     return len(letters), sum("\u0400" <= c <= "\u04ff" for c in letters)
@@ -68,7 +68,7 @@ def _letters(text: str) -> tuple[int, int]:
 
 def script_read(text: str) -> str | None:
     """The script of a reading by the combined model: Cyrillic when most of its letters are, else Latin."""
-    letters, cyrillic = _letters(text)
+    letters, cyrillic = letters_of(text)
     if not letters:
         return None
     return "Cyrillic" if 2 * cyrillic >= letters else "Latin"
@@ -87,7 +87,7 @@ def latin_only_language(
         or lang != UNKNOWN_SCRIPT_LANG
     ):
         return None
-    letters, cyrillic = _letters(text)
+    letters, cyrillic = letters_of(text)
     latin = letters >= LATIN_MIN_LETTERS and cyrillic <= MAX_LOOKALIKE_SHARE * letters
     return ENLARGED_SCRIPT_LANGS["Latin"] if latin else None
 
