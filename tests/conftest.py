@@ -160,6 +160,16 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     )
 
 
+def read_in_one_batch(folder: Path, names: list[str]) -> dict[str, tuple[str, dict]]:
+    """The files ``names`` in ``folder`` read by the CLI in one batch: each one's .txt and JSON, by name."""
+    import json
+
+    result = run_cli("run", "--input", *(str(folder / n) for n in names), "--output", str(folder / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = folder / "out"
+    return {n: ((out / f"{n}.txt").read_text(), json.loads((out / f"{n}.json").read_text())) for n in names}
+
+
 def backdate(bucket: str, key: str, when) -> None:
     """Set an object's LastModified in the moto server (it runs in this process)."""
     from moto.core import DEFAULT_ACCOUNT_ID

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests import samples
-from tests.conftest import run_cli
+from tests.conftest import read_in_one_batch
 
 SPARSE = {
     **{
@@ -33,18 +31,10 @@ def read_sparse(tmp_path_factory):
         image = page.image if name.startswith("strip") else samples.scan_like(page.image, seed)
         image.save(folder / f"{name}.png", dpi=(200, 200))
         truths[name] = page.text
-    result = run_cli(
-        "run", "--input", *(str(folder / f"{n}.png") for n in SPARSE), "--output", str(folder / "out")
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = folder / "out"
+    read = read_in_one_batch(folder, [f"{name}.png" for name in SPARSE])
     return {
-        n: (
-            t,
-            (out / f"{n}.png.txt").read_text(),
-            json.loads((out / f"{n}.png.json").read_text())["pages"][0],
-        )
-        for n, t in truths.items()
+        name: (truth, read[f"{name}.png"][0], read[f"{name}.png"][1]["pages"][0])
+        for name, truth in truths.items()
     }
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 from ocr_task.result import markdown_table
 from ocr_task.tables import find_tables
 from tests import samples
-from tests.conftest import run_cli
+from tests.conftest import read_in_one_batch, run_cli
 
 
 def test_a_ruled_russian_invoice_becomes_a_markdown_table(tmp_path):
@@ -54,18 +54,8 @@ def read_around_tables(tmp_path_factory):
         page = samples.invoice_page(**layout)
         scanned(page.image).save(folder / f"{name}.png")
         truths[name] = page.text
-    inputs = [str(folder / f"{name}.png") for name in AROUND_TABLES]
-    result = run_cli("run", "--input", *inputs, "--output", str(folder / "out"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = folder / "out"
-    return {
-        name: (
-            truth,
-            (out / f"{name}.png.txt").read_text(),
-            json.loads((out / f"{name}.png.json").read_text()),
-        )
-        for name, truth in truths.items()
-    }
+    read = read_in_one_batch(folder, [f"{name}.png" for name in AROUND_TABLES])
+    return {name: (truth, *read[f"{name}.png"]) for name, truth in truths.items()}
 
 
 @pytest.mark.parametrize("name", AROUND_TABLES)

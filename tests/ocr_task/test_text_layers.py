@@ -5,12 +5,10 @@ Real Tesseract and pdfium on PDFs broken as they are in the wild (tests/broken_p
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests import broken_pdfs, samples
-from tests.conftest import run_cli
+from tests.conftest import read_in_one_batch
 
 # name: (how it is made, whether its layer is the page's text)
 LAYERS = {
@@ -41,19 +39,8 @@ def read_layers(tmp_path_factory):
     """Every kind of ``LAYERS`` read in one batch: (the lines drawn, the .txt, the page's JSON) by name."""
     folder = tmp_path_factory.mktemp("layers")
     drawn = {name: make(folder / f"{name}.pdf") for name, (make, _) in LAYERS.items()}
-    result = run_cli(
-        "run", "--input", *(str(folder / f"{n}.pdf") for n in LAYERS), "--output", str(folder / "out")
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = folder / "out"
-    return {
-        name: (
-            lines,
-            (out / f"{name}.pdf.txt").read_text(),
-            json.loads((out / f"{name}.pdf.json").read_text()),
-        )
-        for name, lines in drawn.items()
-    }
+    read = read_in_one_batch(folder, [f"{name}.pdf" for name in LAYERS])
+    return {name: (lines, *read[f"{name}.pdf"]) for name, lines in drawn.items()}
 
 
 @pytest.mark.parametrize("name", LAYERS)
