@@ -114,10 +114,7 @@ def memory_probe(catalog_url: str, prefix: str) -> dict:
     tracemalloc.start()
     discover_and_plan(catalog_url, prefix, f"probe-{uuid.uuid4().hex[:6]}")
     _, heap_peak = tracemalloc.get_traced_memory()
-    return {
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "heap_peak_mb": heap_peak / 2**20,
-    }
+    return {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "heap_peak_mb": heap_peak / 2**20}
 
 
 def explain(rows: int) -> list[str]:
@@ -141,10 +138,7 @@ def explain(rows: int) -> list[str]:
             )
             connection.execute(text("ANALYZE documents"))
             connection.execute(text("ANALYZE claims"))
-        page = [
-            (f"s3://bench/history/{n:08d}.pdf", hashlib.md5(str(n).encode()).hexdigest())
-            for n in range(500_000, 501_000)
-        ]  # noqa: S324
+        page = [(f"s3://bench/history/{n:08d}.pdf", hashlib.md5(str(n).encode()).hexdigest()) for n in range(500_000, 501_000)]  # noqa: S324
         statement = _unavailable_statement(catalog, page)
         with catalog.engine.connect() as connection:
             plan = connection.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF) {statement}")).scalars().all()
@@ -171,9 +165,7 @@ def _unavailable_statement(catalog, page) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--explain-rows", type=int, default=1_000_000)
@@ -197,9 +189,7 @@ def main() -> None:
     started = time.perf_counter()
     populate(large, args.objects)
     populate(small, args.small)
-    print(
-        f"{args.objects:,} + {args.small:,} objects in the local S3 server ({time.perf_counter() - started:.0f} s)"
-    )
+    print(f"{args.objects:,} + {args.small:,} objects in the local S3 server ({time.perf_counter() - started:.0f} s)")
     databases = []
     try:
         # 1. all new: listing and discover + plan, alternating, twice each
@@ -216,9 +206,7 @@ def main() -> None:
         print(f"   bare listing (boto3)       {floor:7.2f} s   ({pages} pages; runs {listed})")
         print(f"   discover + plan            {new['seconds']:7.2f} s   (runs {discovered})")
         print(f"   ratio                      {new['seconds'] / floor:7.2f}")
-        print(
-            f"   over the listing           {(new['seconds'] - floor) / pages * 1000:7.1f} ms a page; {new['found']}, {new['batches']} batches"
-        )
+        print(f"   over the listing           {(new['seconds'] - floor) / pages * 1000:7.1f} ms a page; {new['found']}, {new['batches']} batches")
 
         # 2. all but 50 catalogued
         from ocr_pipeline.catalog import Catalog
@@ -244,9 +232,7 @@ def main() -> None:
         print(f"   bare listing (boto3)       {floor2:7.2f} s")
         print(f"   discover + plan            {seen['seconds']:7.2f} s")
         print(f"   ratio                      {seen['seconds'] / floor2:7.2f}")
-        print(
-            f"   catalog queries            {seen['queries']:7d}     ({seen['found']}, {seen['batches']} batches)"
-        )
+        print(f"   catalog queries            {seen['queries']:7d}     ({seen['found']}, {seen['batches']} batches)")
 
         # 3. memory of a fresh discovering process
         print("\n3. peak memory of the discovering process (fresh process each)")

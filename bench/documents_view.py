@@ -66,9 +66,7 @@ def airflow_app(home: Path):
     })  # fmt: skip
     (home / "passwords.json").write_text(json.dumps({"admin": "bench"}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path[:2])}
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=env, capture_output=True
-    )
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=env, capture_output=True)
     from airflow.api_fastapi.app import create_app
     from fastapi.testclient import TestClient
 

@@ -115,9 +115,7 @@ def build_pages(folder: Path, per_kind: int) -> list[tuple[str, Path, str, list[
         pdf = folder / f"blank-pdf-{n}.pdf"
         samples.image_pdf([samples.scan_like(ru.image, seed), samples.scan_like(blank, seed)], pdf)
         pngs = [folder / f"blank-pdf-{n}-{i}.png" for i in range(2)]
-        for png, image in zip(
-            pngs, [samples.scan_like(ru.image, seed), samples.scan_like(blank, seed)], strict=True
-        ):
+        for png, image in zip(pngs, [samples.scan_like(ru.image, seed), samples.scan_like(blank, seed)], strict=True):
             image.save(png)
         pages.append(("blank-pdf", pdf, ru.text, pngs))
     return pages

@@ -124,9 +124,7 @@ def measure_service(folder: Path, concurrency: int, latency: float) -> dict:
         manifest = {"documents": [f"s3://bench/in/{p.name}" for p in sorted(folder.iterdir())]}
         for attempt in ("warm-up", "measured"):
             server.reset_counters()
-            job = service.client.post(
-                "/v1/jobs", json={**manifest, "output": f"s3://bench/out-{attempt}/"}
-            ).json()
+            job = service.client.post("/v1/jobs", json={**manifest, "output": f"s3://bench/out-{attempt}/"}).json()
             job = service.wait_for_job(job["id"], seconds=600)
             if job["status"] != "succeeded":
                 raise SystemExit(f"the service's job {job['status']}: {job['error']}")
@@ -142,9 +140,7 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", default="1,2,4,8,16")
-    parser.add_argument(
-        "--service", action="store_true", help="as jobs of a running OCR service (second job)"
-    )
+    parser.add_argument("--service", action="store_true", help="as jobs of a running OCR service (second job)")
     parser.add_argument("--small-print", action="store_true", help="pages of 8-pixel letters (see above)")
     args = parser.parse_args()
     if not VL_PYTHON.exists():
@@ -160,9 +156,7 @@ def main() -> int:
     )
     where = "the OCR service's second job" if args.service else "python -m ocr_task run"
     pages = "A4 pages of 8-pixel print" if args.small_print else "A4 scans of 11-point print"
-    print(
-        f"{args.pages} single-page {pages}, {where}, stand-in latency {args.latency} s, {os.cpu_count()} cores"
-    )
+    print(f"{args.pages} single-page {pages}, {where}, stand-in latency {args.latency} s, {os.cpu_count()} cores")
     print(header)
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:

@@ -45,9 +45,8 @@ class VlSettings(BaseSettings):
     use_doc_orientation_classify: bool = False
     use_doc_unwarping: bool = False
     use_layout_detection: bool = Field(
-        True,
-        description="Layout detection (PP-DocLayout, a local model): blocks, tables, reading order. "
-        "Off: each page is one block read by the VLM alone",
+        True, description="Layout detection (PP-DocLayout, a local model): blocks, tables, reading order. "
+        "Off: each page is one block read by the VLM alone"
     )
     rec_backend: VlBackend = "native"
     rec_server_url: str | None = None
@@ -55,8 +54,7 @@ class VlSettings(BaseSettings):
         8, ge=1, description="With a server backend: pages this OCR step keeps in flight at the VLM server"
     )
     rec_api_model_name: str | None = Field(
-        None,
-        description="The model name the server serves (vLLM --served-model-name); default the pipeline's",
+        None, description="The model name the server serves (vLLM --served-model-name); default the pipeline's"
     )
     rec_api_key: str | None = Field(None, description="Bearer key of the VLM server, if it asks for one")
 
@@ -89,10 +87,7 @@ class OcrSettings(BaseSettings):
     )
     max_file_mb: int = Field(512, ge=1)
     min_confidence: float = Field(
-        0.6,
-        ge=0,
-        le=1,
-        description="A document whose mean recognition confidence is lower is flagged low_confidence",
+        0.6, ge=0, le=1, description="A document whose mean recognition confidence is lower is flagged low_confidence"
     )
     min_text_layer_chars: int = Field(
         16,
@@ -102,9 +97,7 @@ class OcrSettings(BaseSettings):
     )
     tessdata_dir: Path | None = None
     batch_failure_share: float = Field(
-        0.5,
-        gt=0,
-        le=1,
+        0.5, gt=0, le=1,
         description="A batch in which more than this share of the documents failed for causes that are not "
         "theirs (S3 AccessDenied, SlowDown, a server error, the engine) fails as a batch (exit code 1, "
         "retried) instead of reporting them one by one",

@@ -77,9 +77,7 @@ class ImagePage:
     index: int
     image: np.ndarray
     dpi: int
-    text_layer: TextLayer | None = (
-        None  # a PDF page's own text layer, in this image's pixels: used if it is text
-    )
+    text_layer: TextLayer | None = None  # a PDF page's own text layer, in this image's pixels: used if it is text
 
 
 def check_size(size: int, settings: OcrSettings) -> None:

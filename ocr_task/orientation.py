@@ -92,9 +92,7 @@ def turn_upright(image: Image.Image, rotation: int) -> Image.Image:
 def _ink_coordinates(gray: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     scale = min(1.0, _SKEW_WIDTH / gray.width)
     size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
-    small = cv2.resize(
-        np.asarray(gray), size, interpolation=cv2.INTER_AREA
-    )  # a quarter of Pillow's bicubic time
+    small = cv2.resize(np.asarray(gray), size, interpolation=cv2.INTER_AREA)  # a quarter of Pillow's bicubic time
     threshold = (int(small.min()) + int(small.max())) / 2
     ys, xs = np.nonzero(small < threshold)
     return xs.astype(np.float64), ys.astype(np.float64)

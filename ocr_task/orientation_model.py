@@ -42,9 +42,7 @@ def model_path() -> Path:
     except PackageNotFoundError as error:
         raise EngineUnavailable(f"the page orientation model is not installed: {INSTALL_HINT}") from error
     if not path.is_file():
-        raise EngineUnavailable(
-            f"the page orientation model is missing from its wheel ({path}): {INSTALL_HINT}"
-        )
+        raise EngineUnavailable(f"the page orientation model is missing from its wheel ({path}): {INSTALL_HINT}")
     return path
 
 

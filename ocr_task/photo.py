@@ -24,9 +24,7 @@ def page_corners(gray: np.ndarray) -> np.ndarray | None:
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (5, 5), 0)
     _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    bright = cv2.morphologyEx(
-        bright, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8)
-    )  # the text is part of the page
+    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))  # the text is part of the page
     contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None
@@ -43,12 +41,7 @@ def page_corners(gray: np.ndarray) -> np.ndarray | None:
 def _ordered(points: np.ndarray) -> np.ndarray:
     sums, differences = points.sum(axis=1), np.diff(points, axis=1).ravel()
     return np.float32(
-        [
-            points[sums.argmin()],
-            points[differences.argmin()],
-            points[sums.argmax()],
-            points[differences.argmax()],
-        ]
+        [points[sums.argmin()], points[differences.argmin()], points[sums.argmax()], points[differences.argmax()]]
     )
 
 
@@ -59,9 +52,7 @@ def flattened(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
     height = round(max(np.linalg.norm(bottom_left - top_left), np.linalg.norm(bottom_right - top_right)))
     target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
     matrix = cv2.getPerspectiveTransform(corners, target)
-    return cv2.warpPerspective(
-        image, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-    )
+    return cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 def evenly_lit(gray: np.ndarray) -> np.ndarray:

@@ -108,9 +108,7 @@ class _Prepared:
 
 BLANK_LETTERS = 3  # a page with fewer letter-sized ink components is blank
 OSD_MIN_LETTERS = 20  # orientation detection needs this many characters (its own smallest sample)
-UPRIGHT_CONFIDENCE = (
-    0.8  # a first reading at least this confident, across the page, shows the page was upright
-)
+UPRIGHT_CONFIDENCE = 0.8  # a first reading at least this confident, across the page, shows the page was upright
 
 # Turns tried, in order, when a page reads with low confidence: upside down is the usual mistake.
 _OTHER_TURNS = (180, 90, 270)
@@ -181,9 +179,7 @@ class PagePipeline:
         if self._wants_upright_pages():
             gray = image if image.mode == "L" else image.convert("L")
             page_only = unphotographed(np.asarray(gray))
-            if (
-                page_only is not None
-            ):  # a photo of a page: cut out, perspective undone, light evened (photo.py)
+            if page_only is not None:  # a photo of a page: cut out, perspective undone, light evened (photo.py)
                 gray = image = Image.fromarray(page_only)
                 flattened = True
             measure = measure_text(gray)
@@ -191,9 +187,7 @@ class PagePipeline:
             if measure.letters < BLANK_LETTERS:  # nothing to read: no orientation, no engine (a blank page)
                 engine_name, lang = self._engine_for(None)
                 seconds = time.perf_counter() - started
-                return _Prepared(
-                    page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True
-                )
+                return _Prepared(page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True)
             small_print, speckled = measure.enlargement > 1, gray
             if small_print:  # text too small: cleaned now, enlarged once upright and straight (resolution.py)
                 gray = image = despeckled(gray)
@@ -219,18 +213,8 @@ class PagePipeline:
         pixels = np.asarray(image)
         tables = [] if self.engines.get(engine_name).finds_tables else find_tables(gray_of(pixels))
         return _Prepared(
-            page,
-            pixels,
-            rotation,
-            skew,
-            script,
-            engine_name,
-            lang,
-            time.perf_counter() - started,
-            scale,
-            tables,
-            flattened,
-            orientation_deferred=deferred,
+            page, pixels, rotation, skew, script, engine_name, lang, time.perf_counter() - started, scale, tables,
+            flattened, orientation_deferred=deferred,
             letters=letters,
         )
 
@@ -309,10 +293,7 @@ class PagePipeline:
             return result
         engine = self.engines.get(item.engine)
         started = time.perf_counter()
-        tables = [
-            read_table(item.image, table, lambda cell: engine.read_cell(cell, item.lang))
-            for table in item.tables
-        ]
+        tables = [read_table(item.image, table, lambda cell: engine.read_cell(cell, item.lang)) for table in item.tables]
         timings = {**result.timings, "tables": round(time.perf_counter() - started, 4)}
         return replace(result, blocks=with_tables(result.blocks, tables), blank=False, timings=timings)
 
@@ -327,9 +308,7 @@ class PagePipeline:
         item, result = self._orientation_checked(item, result)
         single = latin_only_language(self.settings, item.engine, item.lang, item.scale, result.text)
         if single:
-            item, result = self._read_again(
-                item, result, single, keep_if=lambda _, new: new >= LANGUAGE_CHECK_CONFIDENCE
-            )
+            item, result = self._read_again(item, result, single, keep_if=lambda _, new: new >= LANGUAGE_CHECK_CONFIDENCE)
         if self._is_sparse_for_tesseract(item):
             result = self._sparse_checked(item, result)
         return result
@@ -404,20 +383,14 @@ class PagePipeline:
         [recognition] = self.engines.get(item.engine).recognize([item.text_image], item.lang)
         return self._with_tables(item, _page_result(item, recognition, time.perf_counter() - started))
 
-    def _read_again(
-        self, item: _Prepared, result: PageResult, lang: str, keep_if
-    ) -> tuple[_Prepared, PageResult]:
+    def _read_again(self, item: _Prepared, result: PageResult, lang: str, keep_if) -> tuple[_Prepared, PageResult]:
         """The page read again in ``lang``; that reading is kept if ``keep_if(old, new confidence)``. The page's
         JSON says what was tried (``language_check``)."""
         again = replace(item, lang=lang)
         candidate = self._read(again)
         old, new = result.mean_confidence or 0.0, candidate.mean_confidence or 0.0
         kept_item, kept = (again, candidate) if keep_if(old, new) else (item, result)
-        check = {
-            "read_with": item.lang,
-            "tried": {item.lang: round(old, 4), lang: round(new, 4)},
-            "kept": kept_item.lang,
-        }
+        check = {"read_with": item.lang, "tried": {item.lang: round(old, 4), lang: round(new, 4)}, "kept": kept_item.lang}
         return kept_item, replace(kept, language_check=check, orientation_check=result.orientation_check)
 
     def _orientation_checked(self, item: _Prepared, result: PageResult) -> tuple[_Prepared, PageResult]:
@@ -425,11 +398,7 @@ class PagePipeline:
         page turned as it was read for it."""
         threshold = self.settings.min_confidence
         confidence = result.mean_confidence
-        if (
-            confidence is None
-            or confidence >= threshold
-            or not self.engines.get(item.engine).wants_upright_pages
-        ):
+        if confidence is None or confidence >= threshold or not self.engines.get(item.engine).wants_upright_pages:
             return item, result
         tried = {result.rotation: round(confidence, 4)}
         best_item, best, best_confidence = item, result, confidence

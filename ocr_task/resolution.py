@@ -36,9 +36,7 @@ _DOT_GAP = 3  # a speck at most this many rows above a letter's ink is its dot (
 _INK_CONTRAST = 60  # ink differs this much from the paper (the page's median): grey noise is not ink
 _MIN_MEASURED = 50  # letters needed to measure a page's text height...
 _MIN_MEASURED_SMALL = 8  # ...or a small image's (a crop, a thumbnail, a one-line strip: it has no more)
-_SMALL_IMAGE_PX = (
-    300_000  # under this many pixels an image is small (a 400x50 strip is 20,000; A4 at 100 dpi 970,000)
-)
+_SMALL_IMAGE_PX = 300_000  # under this many pixels an image is small (a 400x50 strip: 20,000; A4 at 100 dpi: 970,000)
 
 
 def paper_colour(pixels: np.ndarray) -> tuple[int, ...]:

@@ -63,9 +63,7 @@ class PageResult:
     markdown: str | None = None  # set by engines that produce their own Markdown (PaddleOCR-VL)
     blank: bool = False  # nothing to read on the page: no text, and not a failure
     scale: int = 1  # times the page was enlarged before reading (small text); boxes are on the enlarged page
-    flattened: bool = (
-        False  # a photo: the page was cut out, its perspective undone (boxes are on the flat page)
-    )
+    flattened: bool = False  # a photo: the page was cut out, its perspective undone (boxes are on the flat page)
     # set when a low-confidence reading made the page be read other ways up: mean confidence per rotation
     orientation_check: dict | None = None
     # set when a page read with one script's model was unsure and read again with the combined one

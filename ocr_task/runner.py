@@ -304,9 +304,7 @@ class _Run:
             seconds = round(time.perf_counter() - job.started, 3)
             if retryable:
                 entry["cause"] = error.cause
-            return ReportEntry(
-                **entry, status="failed", error=str(error), retryable=retryable, seconds=seconds
-            )
+            return ReportEntry(**entry, status="failed", error=str(error), retryable=retryable, seconds=seconds)
         seconds = round(time.perf_counter() - job.started, 3)
         document = DocumentResult(item.source, job.name, job.media_type, item.etag, pages, {"total": seconds})
         outputs = self.outputs.write(document)

@@ -85,9 +85,7 @@ def _raise_for(error: Exception, uri: str, *, writing: bool = False):
             if code in _CHANGED:
                 raise DocumentError(f"object changed since it was planned (ETag differs): {uri}") from error
             cause = f"S3 {code or status}"
-            raise DocumentUnreachable(
-                f"S3 answered {code or status} ({status}) reading {uri}: {error}", cause
-            ) from error
+            raise DocumentUnreachable(f"S3 answered {code or status} ({status}) reading {uri}: {error}", cause) from error
         action = "write" if writing else "read"
         raise StorageUnavailable(f"S3 refused to {action} {uri}: {code} {error}") from error
     if isinstance(error, NoCredentialsError):

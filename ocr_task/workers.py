@@ -28,8 +28,6 @@ from ocr_task.result import PageResult
 
 _pipeline: PagePipeline | None = None
 _startup_error: BatchError | None = None
-
-
 def _start(settings_json: str, threads: int) -> None:
     """Start a worker: build its pipeline and load the engines every page will need.
 
@@ -115,9 +113,7 @@ def _context(preload: tuple[str, ...]):
     """
     if threading.active_count() == 1 and _pipeline is None:
         for module in preload:  # imported once here rather than in every worker
-            with contextlib.suppress(
-                ImportError
-            ):  # the worker's engine says what is missing, and how to fix it
+            with contextlib.suppress(ImportError):  # the worker's engine says what is missing, and how to fix it
                 importlib.import_module(module)
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
@@ -125,9 +121,7 @@ def _context(preload: tuple[str, ...]):
     return context
 
 
-def start_workers(
-    settings: OcrSettings, workers: int, threads: int, preload: tuple[str, ...] = ()
-) -> Executor:
+def start_workers(settings: OcrSettings, workers: int, threads: int, preload: tuple[str, ...] = ()) -> Executor:
     """An executor for page jobs whose workers have their engines loaded (or their load error kept).
 
     ``preload``: modules every worker needs that are slow to import (the VLM client's: 2 s each).

@@ -82,19 +82,13 @@ def event_problems(event: dict) -> list[str]:
             producer=event["producer"],
             run=Run(runId=event["run"]["runId"], facets={}),
             job=Job(namespace=event["job"]["namespace"], name=event["job"]["name"], facets={}),
-            inputs=[
-                InputDataset(namespace=d["namespace"], name=d["name"]) for d in event.get("inputs") or []
-            ],
-            outputs=[
-                OutputDataset(namespace=d["namespace"], name=d["name"]) for d in event.get("outputs") or []
-            ],
+            inputs=[InputDataset(namespace=d["namespace"], name=d["name"]) for d in event.get("inputs") or []],
+            outputs=[OutputDataset(namespace=d["namespace"], name=d["name"]) for d in event.get("outputs") or []],
         )
     except (KeyError, TypeError, ValueError) as error:
         return [f"not a RunEvent: {error!r}"]
     problems = []
-    if not _absolute_uri(event["producer"]) or not str(event.get("schemaURL", "")).endswith(
-        "#/$defs/RunEvent"
-    ):
+    if not _absolute_uri(event["producer"]) or not str(event.get("schemaURL", "")).endswith("#/$defs/RunEvent"):
         problems.append("producer and schemaURL (…#/$defs/RunEvent) must be absolute URIs")
     if not event["job"]["namespace"] or not event["job"]["name"]:
         problems.append("the job needs a namespace and a name")

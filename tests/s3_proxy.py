@@ -115,11 +115,7 @@ def _answer(client: socket.socket, first: bytes, response: bytes) -> None:
     then answer and close."""
     head, _, body = first.partition(b"\r\n\r\n")
     length = next(
-        (
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ),
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
         0,
     )
     client.settimeout(5)

@@ -104,10 +104,7 @@ def _names_the_code_reads() -> set[str]:
     names |= {f"OCR_VL_{f.upper()}" for f in VlSettings.model_fields}
     names |= {f"OCR_SERVICE_{f.upper()}" for f in ServiceSettings.model_fields}
     names |= {f"OCR_{f.upper()}" for f in PipelineSettings.model_fields}
-    for source in [
-        REPO / "dags" / "document_ingest.py",
-        *(REPO / "plugins" / "ocr_pipeline" / "launchers").glob("*.py"),
-    ]:
+    for source in [REPO / "dags" / "document_ingest.py", *(REPO / "plugins" / "ocr_pipeline" / "launchers").glob("*.py")]:
         names |= set(re.findall(r'"(OCR_[A-Z_]+)"', source.read_text()))
     return names
 
@@ -147,9 +144,7 @@ def test_the_ocr_service_asks_for_the_token_airflow_sends_and_allows_only_the_pi
     pipeline = compose["x-airflow-common"]["environment"]
     assert any(pipeline["OCR_SOURCE_URI"].startswith(prefix) for prefix in read)
     assert any(pipeline["OCR_OUTPUT_URI"].startswith(prefix) for prefix in write)
-    assert not any(
-        pipeline["OCR_SOURCE_URI"].startswith(prefix) for prefix in write
-    )  # sources never writable
+    assert not any(pipeline["OCR_SOURCE_URI"].startswith(prefix) for prefix in write)  # sources never writable
     assert service["ports"] == ["127.0.0.1:8081:8081"]
 
 
@@ -162,9 +157,7 @@ def test_the_vlm_server_is_what_the_ocr_service_is_told_to_use(compose):
     url = re.search(r":-(http://[^}]+)}", client["OCR_VL_REC_SERVER_URL"]).group(1)
     port = re.search(r"--port (\d+)", command).group(1)
     assert url == f"http://vlm:{port}/v1" and "vlm" in compose["services"]
-    assert served.endswith(
-        client["OCR_VL_PIPELINE_VERSION"].split(":-")[1].rstrip("}").removeprefix("v") + "-0.9B}"
-    )
+    assert served.endswith(client["OCR_VL_PIPELINE_VERSION"].split(":-")[1].rstrip("}").removeprefix("v") + "-0.9B}")
     readme = (REPO / "README.md").read_text()
     assert (
         "OCR_VL_REC_BACKEND=vllm-server OCR_VL_REC_SERVER_URL=http://vlm:8118/v1 docker compose --profile vllm up"
@@ -198,13 +191,8 @@ def test_the_documents_view_is_served_by_the_api_server(compose):
     """The plugin's app runs inside the api-server: it needs the plugins folder, the catalog and S3 there."""
     api = compose["services"]["airflow-apiserver"]
     assert "./plugins:/opt/airflow/plugins" in api["volumes"]
-    assert (
-        api["environment"]["OCR_CATALOG_URL"] == compose["x-airflow-common"]["environment"]["OCR_CATALOG_URL"]
-    )
-    assert (
-        "COPY --chown=airflow:root plugins /opt/airflow/plugins"
-        in (REPO / "docker/airflow/Dockerfile").read_text()
-    )
+    assert api["environment"]["OCR_CATALOG_URL"] == compose["x-airflow-common"]["environment"]["OCR_CATALOG_URL"]
+    assert "COPY --chown=airflow:root plugins /opt/airflow/plugins" in (REPO / "docker/airflow/Dockerfile").read_text()
     # what the view imports beyond Airflow comes with the image's ocr-ingest core install
     from ocr_pipeline.ui import page_images  # noqa: F401 - pypdfium2 and Pillow
 

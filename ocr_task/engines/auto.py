@@ -74,18 +74,10 @@ def script_read(text: str) -> str | None:
     return "Cyrillic" if 2 * cyrillic >= letters else "Latin"
 
 
-def latin_only_language(
-    settings: OcrSettings, engine: str, lang: str | None, scale: int, text: str
-) -> str | None:
+def latin_only_language(settings: OcrSettings, engine: str, lang: str | None, scale: int, text: str) -> str | None:
     """``eng`` for an enlarged page that ``auto`` read with the combined model and that reads as Latin (but for
     look-alikes: its script was not told, or orientation detection was fooled); None otherwise."""
-    if (
-        settings.engine != AUTO
-        or settings.lang
-        or engine != TESSERACT
-        or scale < 2
-        or lang != UNKNOWN_SCRIPT_LANG
-    ):
+    if settings.engine != AUTO or settings.lang or engine != TESSERACT or scale < 2 or lang != UNKNOWN_SCRIPT_LANG:
         return None
     letters, cyrillic = letters_of(text)
     latin = letters >= LATIN_MIN_LETTERS and cyrillic <= MAX_LOOKALIKE_SHARE * letters

@@ -27,13 +27,7 @@ from ocr_task.result import Block, EngineInfo
 _HUB_FAILURES = ("No available model hosting platforms detected", "Could not prepare the official model")
 # What paddlex's VLM worker says when the server cannot be reached at all (openai.APIConnectionError), by
 # the exception's class anywhere in its chain or, where paddlex re-raised it as text, by its words.
-_UNREACHABLE_TYPES = {
-    "APIConnectionError",
-    "APITimeoutError",
-    "ConnectError",
-    "ConnectTimeout",
-    "ReadTimeout",
-}
+_UNREACHABLE_TYPES = {"APIConnectionError", "APITimeoutError", "ConnectError", "ConnectTimeout", "ReadTimeout"}
 _UNREACHABLE = ("Connection error", "Connection refused", "ConnectError", "Request timed out")
 
 
@@ -183,8 +177,6 @@ class PaddleOcrVlEngine(Engine):
         except Exception as error:
             if self._server_url and server_unreachable(error):
                 # no document is to blame: the batch stops (exit code 1) and the launcher retries it
-                raise EngineUnavailable(
-                    f"the VLM server at {self._server_url} cannot be reached: {error}"
-                ) from error
+                raise EngineUnavailable(f"the VLM server at {self._server_url} cannot be reached: {error}") from error
             raise
         return [to_recognition(result, self._info) for result in results]

@@ -44,9 +44,7 @@ def storage_refusal(manifest: Manifest, read: list[str], write: list[str]) -> st
     report = manifest.report or join(output, REPORT_NAME)
     checks = [("output", output, write), ("report", report, write)]
     checks += [("source", d.source, read) for d in manifest.documents]
-    return next(
-        (refusal for role, uri, allowed in checks if (refusal := uri_refusal(role, uri, allowed))), None
-    )
+    return next((refusal for role, uri, allowed in checks if (refusal := uri_refusal(role, uri, allowed))), None)
 
 
 def uri_refusal(role: str, uri: str, allowed: list[str]) -> str | None:

@@ -34,9 +34,7 @@ def create_app(settings: OcrSettings | None = None, service: ServiceSettings | N
         app.state.token = service.bearer_token()
         app.state.read_prefixes, app.state.write_prefixes = service.read_prefixes, service.write_prefixes
         if not service.read_prefixes or not service.write_prefixes:
-            log.warning(
-                "OCR_SERVICE_READ_PREFIXES or _WRITE_PREFIXES is empty: every job will be refused (403)"
-            )
+            log.warning("OCR_SERVICE_READ_PREFIXES or _WRITE_PREFIXES is empty: every job will be refused (403)")
         engine.start_loading()
         yield
         await app.state.jobs.close()
@@ -55,9 +53,7 @@ def create_app(settings: OcrSettings | None = None, service: ServiceSettings | N
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError):
         """One sentence per problem, in the same ``{"detail": str}`` shape as every other error."""
-        return JSONResponse(
-            status_code=422, content={"detail": f"invalid request: {validation_problems(error)}"}
-        )
+        return JSONResponse(status_code=422, content={"detail": f"invalid request: {validation_problems(error)}"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception):

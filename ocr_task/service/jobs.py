@@ -126,8 +126,7 @@ class JobBoard:
         if idempotency_key is None:
             return None
         return next(
-            (j for j in self.jobs.values() if j.idempotency_key == idempotency_key and not j.status.finished),
-            None,
+            (j for j in self.jobs.values() if j.idempotency_key == idempotency_key and not j.status.finished), None
         )
 
     def cancel(self, job: Job) -> None:
@@ -171,3 +170,4 @@ class JobBoard:
         finished = [j.id for j in self.jobs.values() if j.status.finished]
         for job_id in finished[: max(0, len(finished) - self.finished_kept)]:
             del self.jobs[job_id]
+

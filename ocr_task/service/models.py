@@ -26,9 +26,7 @@ class Problem(BaseModel):
 
 
 class ManifestReference(BaseModel):
-    manifest_uri: str = Field(
-        description="s3:// URI of a manifest (see /v1/jobs) inside the allowed prefixes"
-    )
+    manifest_uri: str = Field(description="s3:// URI of a manifest (see /v1/jobs) inside the allowed prefixes")
     idempotency_key: str | None = Field(
         None,
         max_length=200,

@@ -84,9 +84,7 @@ async def ocr_upload(file: UploadFile, engine: ReadyEngine) -> UploadResult:
                 while chunk := await file.read(1 << 20):
                     out.write(chunk)
             try:
-                entry, document = await run_in_threadpool(
-                    engine.runner.read, ManifestDocument(source=str(path), name=name)
-                )
+                entry, document = await run_in_threadpool(engine.runner.read, ManifestDocument(source=str(path), name=name))
             except BatchError as error:
                 raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
     if document is None and entry.retryable:  # not the document's fault: try again later
@@ -117,11 +115,7 @@ async def submit_job(
         raise HTTPException(
             422, f"this service runs the {engine.settings.engine} engine, not {manifest.engine}"
         )
-    if (
-        refusal := storage_refusal(
-            manifest, request.app.state.read_prefixes, request.app.state.write_prefixes
-        )
-    ) is not None:
+    if (refusal := storage_refusal(manifest, request.app.state.read_prefixes, request.app.state.write_prefixes)) is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
     try:
         return jobs.submit(manifest, idempotency_key).view()
@@ -146,15 +140,11 @@ async def submit_job_by_reference(
     if (job := jobs.live(reference.idempotency_key)) is not None:
         return job.view()  # a launcher's retry: the batch is already at work
     try:
-        manifest = Manifest.model_validate_json(
-            await run_in_threadpool(engine.runner.storage.read_bytes, uri)
-        )
+        manifest = Manifest.model_validate_json(await run_in_threadpool(engine.runner.storage.read_bytes, uri))
     except (StorageUnavailable, DocumentUnreachable) as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
     except DocumentError as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"cannot use manifest {uri}: {error}"
-        ) from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"cannot use manifest {uri}: {error}") from error
     except ValidationError as error:  # its problems, never its content
         detail = f"cannot use manifest {uri}: {validation_problems(error)}"
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail) from error
@@ -189,3 +179,4 @@ async def get_job(job: Annotated[Job, Depends(_job)]) -> JobView:
 async def cancel_job(job: Annotated[Job, Depends(_job)], jobs: Jobs) -> JobView:
     jobs.cancel(job)
     return job.view()
+

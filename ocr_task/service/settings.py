@@ -66,9 +66,7 @@ class ServiceSettings(BaseSettings):
             )
         for written in self.write_prefixes:
             for read in self.read_prefixes:
-                if read.startswith(
-                    written
-                ):  # outputs inside a readable bucket are fine; sources inside writes are not
+                if read.startswith(written):  # outputs inside a readable bucket are fine; sources inside writes are not
                     raise ValueError(
                         f"write prefix {written} holds read prefix {read}: a job could overwrite the documents it "
                         "reads. Give outputs a prefix of their own (e.g. s3://docs/processed/ beside s3://docs/incoming/)"

@@ -178,3 +178,4 @@ def test_a_run_that_claims_again_while_its_end_is_judged_keeps_its_new_claims(ca
 
     assert catalog.drop_claims_of_ended_runs("other", ended_but_restarting) == 2
     assert [c["source_uri"] for c in catalog.claimed("backfill__a")] == ["s3://docs/incoming/3.pdf"]
+

@@ -59,12 +59,7 @@ def test_the_dag_imports_without_the_providers_of_unused_launchers(tmp_path):
         "assert bag.import_errors == {}, bag.import_errors\n"
         "print(sorted(bag.dag_ids))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "OCR_LAUNCHER": "local"},
-    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**__import__("os").environ, "OCR_LAUNCHER": "local"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "document_ingest" in result.stdout
 

@@ -128,6 +128,4 @@ def test_ocr_tasks_emit_asset_events_and_openlineage_datasets(
     outputs = {(d["namespace"], d["name"]) for d in complete[0]["outputs"]}
     assert inputs == {("s3://docs", "incoming/2024/english.png"), ("s3://docs", "incoming/2024/empty.png")}
     etag = s3.head_object(Bucket=BUCKET, Key="incoming/2024/english.png")["ETag"].strip('"')[:12]
-    assert outputs == {
-        ("s3://docs", f"processed/2024/english.png@{etag}.{ext}") for ext in ("txt", "md", "json")
-    }
+    assert outputs == {("s3://docs", f"processed/2024/english.png@{etag}.{ext}") for ext in ("txt", "md", "json")}

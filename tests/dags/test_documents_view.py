@@ -94,9 +94,7 @@ def test_list_filters_full_text_search_totals_and_pages(catalogued, airflow_app,
     summary = airflow_app.get("/documents/api/summary", headers=admin).json()
     pages = sum(d["pages"] or 0 for d in everything)
     assert (summary["documents"], summary["failed"], summary["pages"]) == (4, 1, pages)
-    assert (
-        summary["pages_per_day"][-1] == {"day": today, "pages": pages} and len(summary["pages_per_day"]) == 30
-    )
+    assert summary["pages_per_day"][-1] == {"day": today, "pages": pages} and len(summary["pages_per_day"]) == 30
     assert {"pdf-text-layer", "tesseract"} <= {e.split()[0] for e in summary["engines"]}
     failed_only = airflow_app.get("/documents/api/summary", params={"status": "failed"}, headers=admin).json()
     assert (failed_only["documents"], failed_only["failed"]) == (1, 1)
@@ -110,9 +108,7 @@ def test_document_page_image_boxes_and_outputs(catalogued, airflow_app, s3):
 
     admin = login(airflow_app, "admin")
     by_name = {d["source_uri"].removeprefix(PREFIX): d for d in items(airflow_app, admin)}
-    turned = airflow_app.get(
-        f"/documents/api/documents/{by_name['upside_down.png']['id']}", headers=admin
-    ).json()
+    turned = airflow_app.get(f"/documents/api/documents/{by_name['upside_down.png']['id']}", headers=admin).json()
     [page] = turned["pages"]
     assert page["rotation"] == 180 and page["blocks"] and all(len(b["bbox"]) == 4 for b in page["blocks"])
     assert turned["outputs"] == {"text": True, "markdown": True, "json": True, "quarantine": False}
@@ -126,66 +122,34 @@ def test_document_page_image_boxes_and_outputs(catalogued, airflow_app, s3):
     assert cer(catalogued["upside_down.png"].text, read) < 0.1
 
     # a two-page PDF: a text-layer page and a scanned page, each rendered
-    pdf = airflow_app.get(
-        f"/documents/api/documents/{by_name['born_digital.pdf']['id']}", headers=admin
-    ).json()
+    pdf = airflow_app.get(f"/documents/api/documents/{by_name['born_digital.pdf']['id']}", headers=admin).json()
     assert [p["source"] for p in pdf["pages"]] == ["text-layer", "ocr"]
     for index in (0, 1):
-        assert (
-            airflow_app.get(
-                f"/documents/api/documents/{pdf['document']['id']}/pages/{index}.png", headers=admin
-            ).status_code
-            == 200
-        )
-    assert (
-        airflow_app.get(
-            f"/documents/api/documents/{pdf['document']['id']}/pages/2.png", headers=admin
-        ).status_code
-        == 404
-    )
+        assert airflow_app.get(f"/documents/api/documents/{pdf['document']['id']}/pages/{index}.png", headers=admin).status_code == 200
+    assert airflow_app.get(f"/documents/api/documents/{pdf['document']['id']}/pages/2.png", headers=admin).status_code == 404
 
     # outputs stream from S3, exactly as written; only the catalogued ones
     text = airflow_app.get(f"/documents/api/documents/{pdf['document']['id']}/outputs/text", headers=admin)
     key = pdf["document"]["text_uri"].removeprefix(f"s3://{BUCKET}/")
     assert text.content == s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     broken = by_name["broken.pdf"]
-    quarantined = airflow_app.get(
-        f"/documents/api/documents/{broken['id']}/outputs/quarantine", headers=admin
-    )
+    quarantined = airflow_app.get(f"/documents/api/documents/{broken['id']}/outputs/quarantine", headers=admin)
     assert quarantined.content == b"%PDF-1.4\n% cut short"
-    assert (
-        airflow_app.get(f"/documents/api/documents/{broken['id']}/outputs/json", headers=admin).status_code
-        == 404
-    )
-    assert (
-        airflow_app.get(f"/documents/api/documents/{broken['id']}/pages/0.png", headers=admin).status_code
-        == 404
-    )
-    assert (
-        airflow_app.get(f"/documents/api/documents/{broken['id']}/outputs/passwd", headers=admin).status_code
-        == 404
-    )
+    assert airflow_app.get(f"/documents/api/documents/{broken['id']}/outputs/json", headers=admin).status_code == 404
+    assert airflow_app.get(f"/documents/api/documents/{broken['id']}/pages/0.png", headers=admin).status_code == 404
+    assert airflow_app.get(f"/documents/api/documents/{broken['id']}/outputs/passwd", headers=admin).status_code == 404
     assert airflow_app.get("/documents/api/documents/999999", headers=admin).status_code == 404
 
     # cached: shown again with the source gone; an object that changed since it was read is never shown as it
     s3.delete_object(Bucket=BUCKET, Key="incoming/view/upside_down.png")
-    assert (
-        airflow_app.get(
-            f"/documents/api/documents/{turned['document']['id']}/pages/0.png", headers=admin
-        ).status_code
-        == 200
-    )
+    assert airflow_app.get(f"/documents/api/documents/{turned['document']['id']}/pages/0.png", headers=admin).status_code == 200
     s3.put_object(Bucket=BUCKET, Key="incoming/view/english.png", Body=b"replaced")
-    changed = airflow_app.get(
-        f"/documents/api/documents/{by_name['english.png']['id']}/pages/0.png", headers=admin
-    )
+    changed = airflow_app.get(f"/documents/api/documents/{by_name['english.png']['id']}/pages/0.png", headers=admin)
     assert changed.status_code == 409 and "has changed since it was read" in changed.json()["detail"]
 
 
 @pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
-def test_authentication_roles_and_one_document_reprocess(
-    catalogued, airflow_app, s3, sample_docs, catalog_url
-):
+def test_authentication_roles_and_one_document_reprocess(catalogued, airflow_app, s3, sample_docs, catalog_url):
     from ocr_pipeline.catalog import Catalog
 
     assert airflow_app.get("/documents/").status_code == 401
@@ -236,18 +200,12 @@ def test_generated_requests_get_no_server_error(catalogued, airflow_app):
         @settings(max_examples=25, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
                   suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
         def fuzz(case):
-            response = case.call_and_validate(
-                headers=headers, checks=[not_a_server_error, status_code_conformance]
-            )
+            response = case.call_and_validate(headers=headers, checks=[not_a_server_error, status_code_conformance])
             answered.add((case.operation.label, response.status_code))
 
         fuzz()
     # the generated ids and filters reached the routes: documents found and not found
-    found = {
-        ("GET /api/documents", 200),
-        ("GET /api/documents/{document_id}", 200),
-        ("GET /api/documents/{document_id}", 404),
-    }
+    found = {("GET /api/documents", 200), ("GET /api/documents/{document_id}", 200), ("GET /api/documents/{document_id}", 404)}
     assert found <= answered
 
 
@@ -266,9 +224,7 @@ def test_a_reprocessed_page_is_shown_as_the_new_result_turned_it(s3, sample_docs
     uri = f"s3://{BUCKET}/incoming/view/english.png"
 
     first = Image.open(pages.png(uri, etag, "2026-12-01T10:00:00+00:00", page)).convert("L")
-    turned = Image.open(pages.png(uri, etag, "2026-12-01T11:00:00+00:00", {**page, "rotation": 180})).convert(
-        "L"
-    )
+    turned = Image.open(pages.png(uri, etag, "2026-12-01T11:00:00+00:00", {**page, "rotation": 180})).convert("L")
 
     assert first.size == turned.size
     assert list(turned.getdata()) == list(first.rotate(180).getdata())

@@ -137,9 +137,7 @@ def test_the_catalog_writes_only_what_this_attempt_produced(s3, sqlite_catalog):
     s3.put_object(
         Bucket=BUCKET, Key="processed/_batches/old/rows.jsonl", Body=json.dumps(stale_rows[0]) + "\n"
     )
-    stale = BatchRows(
-        batch_id="old00000-0000", complete=True, rows_uri=f"s3://{BUCKET}/processed/_batches/old/rows.jsonl"
-    )
+    stale = BatchRows(batch_id="old00000-0000", complete=True, rows_uri=f"s3://{BUCKET}/processed/_batches/old/rows.jsonl")
     settings = resolve({})
     with pytest.raises(AirflowSkipException):
         tasks.catalog(settings, [], [stale], "document_ingest", "run-1", datetime(2024, 1, 1).date())
@@ -210,16 +208,12 @@ def test_an_outage_that_persists_fails_the_run_naming_it_and_records_nothing(
 
     assert dag_run.state == DagRunState.FAILED
     states = task_states(dag_run)
-    assert (
-        states["ocr"] == ["failed"] and states["catalog"] == ["failed"] and states["fail_run"] == ["failed"]
-    )
+    assert states["ocr"] == ["failed"] and states["catalog"] == ["failed"] and states["fail_run"] == ["failed"]
     assert sqlite_catalog.rows() == []  # nothing final: the next run takes both again
     failures = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="processed/_batches/")["Contents"]
                 if o["Key"].endswith("failure.txt")]  # fmt: skip
     said = s3.get_object(Bucket=BUCKET, Key=failures[0])["Body"].read().decode()
-    assert (
-        "exit code 1" in said and "S3 403" in said and "not theirs" in said
-    )  # the cause, for the catalog step
+    assert "exit code 1" in said and "S3 403" in said and "not theirs" in said  # the cause, for the catalog step
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")
     with sqlite_catalog.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM claims").scalar() == 0
@@ -255,9 +249,7 @@ def test_a_run_whose_plan_fails_gives_back_its_claims_and_the_next_run_takes_its
     from airflow.utils.state import DagRunState
 
     upload(s3, sample_docs, ["english.png", "russian.png"])
-    monkeypatch.setenv(
-        "OCR_OUTPUT_URI", "s3://no-such-output-bucket/processed/"
-    )  # manifests cannot be written
+    monkeypatch.setenv("OCR_OUTPUT_URI", "s3://no-such-output-bucket/processed/")  # manifests cannot be written
     failed = load_dag().test()
     assert failed.state == DagRunState.FAILED
     assert task_states(failed)["plan"] == ["failed"]
@@ -279,10 +271,7 @@ def test_the_sensor_frees_the_claims_of_runs_that_have_ended(s3, sqlite_catalog,
     upload(s3, sample_docs, ["english.png"])
     head = s3.head_object(Bucket=BUCKET, Key="incoming/2024/english.png")
     stranded = SourceObject(
-        f"s3://{BUCKET}/incoming/2024/english.png",
-        head["ETag"].strip('"'),
-        head["ContentLength"],
-        head["LastModified"],
+        f"s3://{BUCKET}/incoming/2024/english.png", head["ETag"].strip('"'), head["ContentLength"], head["LastModified"]
     )
     sqlite_catalog.claim([stranded], "document_ingest", "manual__a_run_that_was_deleted")
 
@@ -304,9 +293,7 @@ def test_a_run_with_nothing_new_ends_at_once(s3, sqlite_catalog, monkeypatch):
     assert task_states(dag_run)["wait_for_documents"] == ["skipped"]
 
 
-def test_reprocess_covers_a_prefix_larger_than_a_run_run_after_run(
-    s3, sqlite_catalog, sample_docs, monkeypatch
-):
+def test_reprocess_covers_a_prefix_larger_than_a_run_run_after_run(s3, sqlite_catalog, sample_docs, monkeypatch):
     """Capacity 2, five documents: reprocess runs take the least recently processed first, so three of them
     redo all five; with the first run's cutoff, a fourth finds nothing left."""
     names = ["english.png", "russian.png", "page.bmp", "english scan.jpg", "two_column.png"]
@@ -353,6 +340,4 @@ def test_a_quarantine_copy_that_fails_fails_the_task_and_a_gone_object_is_passed
     rows = [dict(rejected), dict(gone), dict(denied)]
     copy_rejected(rows, hook, f"s3://{BUCKET}/incoming/", f"s3://{BUCKET}/quarantine/", log)
     assert [r.get("quarantine_uri") for r in rows] == [f"s3://{BUCKET}/quarantine/bad.pdf", None, None]
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")["Contents"]] == [
-        "quarantine/bad.pdf"
-    ]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")["Contents"]] == ["quarantine/bad.pdf"]

@@ -20,12 +20,8 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 def test_batches_go_to_the_ocr_service(s3, s3_server, sample_docs, tmp_path, monkeypatch):
     service = Service(
-        {
-            **s3_server.env,
-            "OCR_WORKERS": "1",
-            "OCR_SERVICE_READ_PREFIXES": f"s3://{BUCKET}/incoming/",
-            "OCR_SERVICE_WRITE_PREFIXES": f"s3://{BUCKET}/processed/",
-        }
+        {**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_READ_PREFIXES": f"s3://{BUCKET}/incoming/",
+         "OCR_SERVICE_WRITE_PREFIXES": f"s3://{BUCKET}/processed/"}
     )
     try:
         service.wait_for("/ready", 200)
@@ -66,12 +62,8 @@ def first_event(trigger) -> dict:
 @pytest.fixture
 def job_service(s3_server, monkeypatch):
     service = Service(
-        {
-            **s3_server.env,
-            "OCR_WORKERS": "1",
-            "OCR_SERVICE_READ_PREFIXES": f"s3://{BUCKET}/incoming/",
-            "OCR_SERVICE_WRITE_PREFIXES": f"s3://{BUCKET}/processed/",
-        }
+        {**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_READ_PREFIXES": f"s3://{BUCKET}/incoming/",
+         "OCR_SERVICE_WRITE_PREFIXES": f"s3://{BUCKET}/processed/"}
     )
     connection = {"conn_type": "http", "host": "127.0.0.1", "port": service.port, "password": TOKEN}
     monkeypatch.setenv("AIRFLOW_CONN_OCR_SERVICE", json.dumps(connection))
@@ -85,10 +77,7 @@ def job_service(s3_server, monkeypatch):
 
 def test_the_trigger_says_how_a_job_ended(job_service, s3, sample_docs):
     upload(s3, sample_docs, ["english.png"])
-    manifest = {
-        "documents": [f"s3://{BUCKET}/incoming/2024/english.png"],
-        "output": f"s3://{BUCKET}/processed/t/",
-    }
+    manifest = {"documents": [f"s3://{BUCKET}/incoming/2024/english.png"], "output": f"s3://{BUCKET}/processed/t/"}
     job = job_service.client.post("/v1/jobs", json=manifest).json()
 
     def outcome(job_id: str, conn_id: str = "ocr_service") -> tuple[str, str]:
@@ -123,10 +112,7 @@ def test_a_task_marked_failed_while_deferred_cancels_its_job(job_service, s3, sa
     names = [f"page{i}.png" for i in range(6)]
     for name in names:
         s3.upload_file(str(sample_docs["two_column.png"].path), BUCKET, f"incoming/kill/{name}")
-    manifest = {
-        "documents": [f"s3://{BUCKET}/incoming/kill/{n}" for n in names],
-        "output": f"s3://{BUCKET}/processed/kill/",
-    }
+    manifest = {"documents": [f"s3://{BUCKET}/incoming/kill/{n}" for n in names], "output": f"s3://{BUCKET}/processed/kill/"}
     job = job_service.client.post("/v1/jobs", json=manifest).json()
 
     asyncio.run(OcrJobTrigger("ocr_service", job["id"], poll_seconds=0.2).on_kill())

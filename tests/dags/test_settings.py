@@ -16,11 +16,7 @@ def test_an_empty_form_field_leaves_the_variable_in_force():
     variables = {"source_uri": "s3://docs/from-variable/", "batch_size": "7"}
     params = {"source_uri": None, "engine": "", "batch_size": None, "lang": "rus+eng"}
     settings = PipelineSettings.build(**{**variables, **form_overrides(params)})
-    assert (settings.source_uri, settings.batch_size, settings.lang) == (
-        "s3://docs/from-variable/",
-        7,
-        "rus+eng",
-    )
+    assert (settings.source_uri, settings.batch_size, settings.lang) == ("s3://docs/from-variable/", 7, "rus+eng")
 
 
 def test_a_runs_conf_cannot_reach_deployment_settings(monkeypatch):
@@ -37,9 +33,7 @@ def test_a_sqlite_catalog_is_refused_under_a_distributed_executor():
     check_catalog_reachable_by_workers(sqlite, "LocalExecutor")
     with pytest.raises(ConfigurationError, match="PostgreSQL"):
         check_catalog_reachable_by_workers(sqlite, "CeleryExecutor")
-    check_catalog_reachable_by_workers(
-        PipelineSettings.build(catalog_url="postgresql://h/c"), "CeleryExecutor"
-    )
+    check_catalog_reachable_by_workers(PipelineSettings.build(catalog_url="postgresql://h/c"), "CeleryExecutor")
 
 
 def test_bad_values_are_configuration_errors():
@@ -59,20 +53,12 @@ def test_a_run_is_active_by_the_state_airflow_gives_as_an_enum_and_unknown_is_no
     from ocr_pipeline.tasks import run_is_active
 
     class TaskInstance:  # answers as RuntimeTaskInstance.get_dagrun_state does
-        states = {
-            "running-run": DagRunState.RUNNING,
-            "queued-run": DagRunState.QUEUED,
-            "done": DagRunState.FAILED,
-        }
+        states = {"running-run": DagRunState.RUNNING, "queued-run": DagRunState.QUEUED, "done": DagRunState.FAILED}
         errors = {"deleted": 404, "api-restarting": 503, "api-broken": 500}
 
         def get_dagrun_state(self, dag_id, run_id):
             if run_id in self.errors:
-                detail = {
-                    "status_code": self.errors[run_id],
-                    "message": "Server returned error",
-                    "detail": None,
-                }
+                detail = {"status_code": self.errors[run_id], "message": "Server returned error", "detail": None}
                 raise AirflowRuntimeError(ErrorResponse(error=ErrorType.API_SERVER_ERROR, detail=detail))
             return self.states[run_id]
 

@@ -138,6 +138,4 @@ def _pick(command: list[str], workdir: str, recipe: ImageRecipe) -> None:
     elif name.startswith("python") and command[1:4] == ["-m", "pip", "install"]:
         recipe.installs.append(Install("pip", tuple(command[4:]), workdir))
     elif name == "apt-get" and "install" in command:
-        recipe.system_packages += [
-            w for w in command[command.index("install") + 1 :] if not w.startswith("-")
-        ]
+        recipe.system_packages += [w for w in command[command.index("install") + 1 :] if not w.startswith("-")]

@@ -60,9 +60,7 @@ class ImageEnvironment:
         (self.root / "home").mkdir(exist_ok=True)
         return env
 
-    def run(
-        self, *command: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
-    ):
+    def run(self, *command: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
         return subprocess.run(
             list(command), env=env or self.env(), cwd=cwd or self.root / "home", capture_output=True, text=True,
             timeout=timeout,
@@ -143,18 +141,10 @@ def _installer(install: Install, environment: ImageEnvironment, args) -> subproc
     cwd = environment.path(install.workdir)
     cwd.mkdir(parents=True, exist_ok=True)
     # absolute paths of the image point into the staged filesystem; relative ones resolve from the workdir
-    args = [
-        str(environment.path(a)) if a.startswith("/") and environment.path(a).exists() else a for a in args
-    ]
+    args = [str(environment.path(a)) if a.startswith("/") and environment.path(a).exists() else a for a in args]
     args = [a for a in args if a != "--no-cache-dir"]
     if install.tool == "uv":
-        command = [
-            str(Path(sys.executable).parent / "uv"),
-            "pip",
-            "install",
-            "--python",
-            str(environment.bin / "python"),
-        ]
+        command = [str(Path(sys.executable).parent / "uv"), "pip", "install", "--python", str(environment.bin / "python")]
     else:
         command = [str(environment.bin / "python"), "-m", "pip", "install", "--quiet"]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -171,9 +161,7 @@ def _reinstall_project(install: Install, environment: ImageEnvironment) -> None:
 
 def _check(result: subprocess.CompletedProcess, install: Install) -> None:
     if result.returncode != 0:
-        raise RuntimeError(
-            f"{install.tool} pip install {' '.join(install.args)} failed:\n{result.stderr[-4000:]}"
-        )
+        raise RuntimeError(f"{install.tool} pip install {' '.join(install.args)} failed:\n{result.stderr[-4000:]}")
 
 
 def _install_system_packages(packages: list[str]) -> None:

@@ -71,9 +71,7 @@ def test_the_airflow_image_parses_the_dags_with_no_import_errors_and_no_engine(a
     installed = airflow_image.run(str(airflow_image.bin / "python"), "-c", CV2_OWNERS)
     assert json.loads(installed.stdout) == []  # the Airflow image has no OpenCV at all
     # the catalog as compose configures it (parsing never connects to it): its tables become the DAG's assets
-    env = _airflow_env(
-        airflow_image, OCR_CATALOG_URL="postgresql+psycopg2://airflow:airflow@postgres/ocr_catalog"
-    )
+    env = _airflow_env(airflow_image, OCR_CATALOG_URL="postgresql+psycopg2://airflow:airflow@postgres/ocr_catalog")
     result = airflow_image.run("airflow", "dags", "list-import-errors", "--local", "-o", "json", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert _printed(result) == [], result.stdout
@@ -126,14 +124,7 @@ def test_the_cpu_image_reads_a_page_with_its_own_packages(cpu_image, sample_docs
     assert json.loads(installed.stdout) == ["opencv-python-headless"]
     output = tmp_path / "out"
     result = cpu_image.run(
-        "python",
-        "-m",
-        "ocr_task",
-        "run",
-        "--input",
-        str(sample_docs["english.png"].path),
-        "--output",
-        str(output),
+        "python", "-m", "ocr_task", "run", "--input", str(sample_docs["english.png"].path), "--output", str(output)
     )
     assert result.returncode == 0, result.stderr[-3000:]
     text = (output / "english.png.txt").read_text()
@@ -181,18 +172,14 @@ def test_the_gpu_image_installs_the_paddleocr_client_with_one_opencv(gpu_image):
     assert [install.args[0] for install, _ in gpu_image.skipped] == ["paddlepaddle-gpu==3.3.1"]
     installed = gpu_image.run(str(gpu_image.bin / "python"), "-c", CV2_OWNERS)
     assert json.loads(installed.stdout) == ["opencv-contrib-python"]
-    imports = gpu_image.run(
-        "python", "-c", "import paddleocr, rapidocr, tesserocr, ocr_task.engines.paddle_vl"
-    )
+    imports = gpu_image.run("python", "-c", "import paddleocr, rapidocr, tesserocr, ocr_task.engines.paddle_vl")
     assert imports.returncode == 0, imports.stderr[-3000:]
 
 
 def test_the_gpu_image_says_which_models_are_missing_and_how_to_provision_them(gpu_image, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    result = gpu_image.run(
-        "python", "-m", "ocr_task", "models", "check", env=gpu_image.env(OCR_VL_MODELS_HOME=str(models))
-    )
+    result = gpu_image.run("python", "-m", "ocr_task", "models", "check", env=gpu_image.env(OCR_VL_MODELS_HOME=str(models)))
     said = result.stdout + result.stderr
     assert result.returncode != 0, said
     assert "PP-DocLayoutV3" in said and "PaddleOCR-VL-1.6-0.9B" in said and "Missing" in said, said

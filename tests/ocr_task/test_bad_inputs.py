@@ -18,9 +18,7 @@ from tests.ocr_task.bad_inputs import png_bomb, write_bad_inputs
 def test_each_bad_document_fails_with_its_reason_and_the_others_succeed(tmp_path, sample_docs):
     expected = write_bad_inputs(tmp_path, sample_docs["english.png"].path)
     good = [sample_docs["english.png"].path, sample_docs["born_digital.pdf"].path]
-    items = [ManifestDocument(source=str(p)) for p in good] + [
-        ManifestDocument(source=str(tmp_path / n)) for n in expected
-    ]
+    items = [ManifestDocument(source=str(p)) for p in good] + [ManifestDocument(source=str(tmp_path / n)) for n in expected]
     items.append(ManifestDocument(source=str(tmp_path / "never-written.png")))
 
     report = BatchRunner(OcrSettings(workers=1, max_pages=3)).run(items, str(tmp_path / "out"))

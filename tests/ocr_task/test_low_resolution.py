@@ -85,9 +85,7 @@ def test_cleaning_an_upright_fax_keeps_the_dots_of_i_and_j_and_drops_the_noise()
 
 def test_a_russian_fax_with_english_terms_is_told_cyrillic_and_read_once(tmp_path):
     """Orientation detection looks at a fax at twice its size: at its own size it took this page for Latin."""
-    page = samples.render_page(
-        samples.MIXED_RU_EN, dpi=100, lang="ru", point_size=9, title="Решение проблемы"
-    )
+    page = samples.render_page(samples.MIXED_RU_EN, dpi=100, lang="ru", point_size=9, title="Решение проблемы")
     samples.fax_like(page, 3).save(tmp_path / "mixed.png", dpi=(100, 100))
     result = run_cli("run", "--input", str(tmp_path / "mixed.png"), "--output", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr[-2000:]
@@ -106,12 +104,7 @@ def test_an_english_fax_with_a_russian_paragraph_is_read_again_with_both_languag
     assert result.returncode == 0, result.stderr[-2000:]
     read = json.loads((tmp_path / "out" / "mixed.png.json").read_text())["pages"][0]
     check = read["language_check"]
-    assert (read["script"], check["read_with"], check["kept"], read["lang"]) == (
-        "Latin",
-        "eng",
-        "rus+eng",
-        "rus+eng",
-    )
+    assert (read["script"], check["read_with"], check["kept"], read["lang"]) == ("Latin", "eng", "rus+eng", "rus+eng")
     assert check["tried"]["eng"] < 0.8 <= check["tried"]["rus+eng"]
     assert samples.cer(page.text, (tmp_path / "out" / "mixed.png.txt").read_text()) <= 0.05
 

@@ -30,9 +30,7 @@ def pages():
 
 @pytest.mark.parametrize("turn", [0, 90, 180, 270])
 def test_the_classifier_tells_which_way_up_a_page_is(classifier, turn):
-    found = {
-        name: classifier.detect(samples.turned(page, turn).convert("L")) for name, page in pages().items()
-    }
+    found = {name: classifier.detect(samples.turned(page, turn).convert("L")) for name, page in pages().items()}
     assert found == dict.fromkeys(found, turn)
 
 

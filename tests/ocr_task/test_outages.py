@@ -43,13 +43,7 @@ def _report(client, bucket: str) -> dict | None:
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [
-        (503, "SlowDown"),
-        (403, "AccessDenied"),
-        (500, "InternalError"),
-        (403, "InvalidAccessKeyId"),
-        (403, "ExpiredToken"),
-    ],
+    [(503, "SlowDown"), (403, "AccessDenied"), (500, "InternalError"), (403, "InvalidAccessKeyId"), (403, "ExpiredToken")],
 )
 def test_an_outage_on_every_object_fails_the_batch_and_writes_no_report(proxied, status, code):
     bucket, proxy, client = proxied

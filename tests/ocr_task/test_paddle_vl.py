@@ -177,8 +177,7 @@ def test_batch_passes_pages_in_batches_to_one_pipeline(model_home, stand_in, sam
         engine="paddleocr-vl", workers=2, vl=VlSettings(models_home=model_home, batch_pages=2)
     )
     items = [
-        ManifestDocument(source=str(sample_docs[n].path))
-        for n in ("scanned.pdf", "two_pages.tiff", "sideways_90.png")
+        ManifestDocument(source=str(sample_docs[n].path)) for n in ("scanned.pdf", "two_pages.tiff", "sideways_90.png")
     ]
     report = BatchRunner(settings).run(items, str(tmp_path))
     assert report.summary.failed == 0 and report.summary.pages == 5
@@ -195,9 +194,7 @@ def test_batch_passes_pages_in_batches_to_one_pipeline(model_home, stand_in, sam
 
 def test_auto_engine_routes_to_paddle_vl_when_enabled(model_home, stand_in, sample_docs, tmp_path):
     settings = OcrSettings(vl=VlSettings(models_home=model_home, enabled=True))
-    report = BatchRunner(settings).run(
-        [ManifestDocument(source=str(sample_docs["born_digital.pdf"].path))], str(tmp_path)
-    )
+    report = BatchRunner(settings).run([ManifestDocument(source=str(sample_docs["born_digital.pdf"].path))], str(tmp_path))
     pages = json.loads((tmp_path / "born_digital.pdf.json").read_text())["pages"]
     assert report.summary.failed == 0
     assert [p["engine"]["name"] for p in pages] == ["pdf-text-layer", "paddleocr-vl"]

@@ -81,9 +81,7 @@ def test_upright_pages_are_read_before_their_orientation_is_asked(sample_docs, m
     """Orientation detection (a spy on the real one) runs for the page that read unsurely, not the others."""
     asked = []
     detect = OrientationDetector.detect
-    monkeypatch.setattr(
-        OrientationDetector, "detect", lambda self, gray, **kw: asked.append(1) or detect(self, gray, **kw)
-    )
+    monkeypatch.setattr(OrientationDetector, "detect", lambda self, gray, **kw: asked.append(1) or detect(self, gray, **kw))
     names = ("english.png", "russian.png", "upside_down.png")
     pages = [ImagePage(i, np.asarray(Image.open(sample_docs[n].path)), 200) for i, n in enumerate(names)]
     results = PagePipeline(OcrSettings(workers=1)).process(pages)
@@ -115,9 +113,7 @@ def test_chinese_script_goes_to_rapidocr(batch):
     _, entries, _ = batch
     page = json.loads(Path(entries["chinese.png"].outputs.json_).read_text())["pages"][0]
     assert (page["script"], page["engine"]["name"]) == ("Han", "rapidocr")
-    assert (
-        page["orientation_check"]["read_as_is"] < UPRIGHT_CONFIDENCE
-    )  # Tesseract's first reading was unsure
+    assert page["orientation_check"]["read_as_is"] < UPRIGHT_CONFIDENCE  # Tesseract's first reading was unsure
     assert page["engine"]["models"] == ["PP-OCRv6_det_small", "PP-OCRv6_rec_small"]
 
 

@@ -105,38 +105,26 @@ def test_a_job_runs_in_the_background_and_reports(service, documents_bucket, sam
     report = job["report"]
     assert [d["status"] for d in report["documents"]] == ["succeeded", "failed"]
     assert report["documents"][1]["error"] == f"object not found: {ALLOWED}in/missing.pdf"
-    text = documents_bucket.get_object(Bucket="allowed-docs", Key="out/job1/in/english.png.txt")[
-        "Body"
-    ].read()
+    text = documents_bucket.get_object(Bucket="allowed-docs", Key="out/job1/in/english.png.txt")["Body"].read()
     assert cer(sample_docs["english.png"].text, text.decode()) <= 0.02
     written = documents_bucket.get_object(Bucket="allowed-docs", Key="out/job1/_report.json")["Body"].read()
     assert json.loads(written)["summary"]["failed"] == 1
 
 
-def test_a_job_by_reference_reads_its_manifest_from_the_allowed_storage(
-    service, documents_bucket, sample_docs
-):
+def test_a_job_by_reference_reads_its_manifest_from_the_allowed_storage(service, documents_bucket, sample_docs):
     source = put(documents_bucket, sample_docs["english.png"].path, "in/ref/english.png")
     manifest = {"documents": [source], "output": f"{ALLOWED}out/ref/"}
     documents_bucket.put_object(Bucket="allowed-docs", Key="in/ref/manifest.json", Body=json.dumps(manifest))
 
-    submitted = service.client.post(
-        "/v1/jobs/by-reference", json={"manifest_uri": f"{ALLOWED}in/ref/manifest.json"}
-    )
+    submitted = service.client.post("/v1/jobs/by-reference", json={"manifest_uri": f"{ALLOWED}in/ref/manifest.json"})
     assert submitted.status_code == 202, submitted.text
     job = service.wait_for_job(submitted.json()["id"])
     assert (job["status"], job["progress"]["documents_done"]) == ("succeeded", 1), job
 
     documents_bucket.put_object(Bucket="elsewhere", Key="manifest.json", Body=json.dumps(manifest))
-    outside = service.client.post(
-        "/v1/jobs/by-reference", json={"manifest_uri": "s3://elsewhere/manifest.json"}
-    )
-    assert (
-        outside.status_code == 403 and "the manifest s3://elsewhere/manifest.json is outside" in outside.text
-    )
-    missing = service.client.post(
-        "/v1/jobs/by-reference", json={"manifest_uri": f"{ALLOWED}in/ref/none.json"}
-    )
+    outside = service.client.post("/v1/jobs/by-reference", json={"manifest_uri": "s3://elsewhere/manifest.json"})
+    assert outside.status_code == 403 and "the manifest s3://elsewhere/manifest.json is outside" in outside.text
+    missing = service.client.post("/v1/jobs/by-reference", json={"manifest_uri": f"{ALLOWED}in/ref/none.json"})
     assert missing.status_code == 422 and "object not found" in missing.text
     # a manifest inside the allowed storage that points outside it is refused like a posted one
     documents_bucket.put_object(
@@ -184,12 +172,8 @@ def test_storage_outside_the_allowed_prefixes_is_refused_untouched(
 
 
 def test_a_job_can_be_cancelled(service, documents_bucket, sample_docs):
-    sources = [
-        put(documents_bucket, sample_docs["two_column.png"].path, f"in/many/{i}.png") for i in range(6)
-    ]
-    job = service.client.post(
-        "/v1/jobs", json={"documents": sources, "output": f"{ALLOWED}out/cancel/"}
-    ).json()
+    sources = [put(documents_bucket, sample_docs["two_column.png"].path, f"in/many/{i}.png") for i in range(6)]
+    job = service.client.post("/v1/jobs", json={"documents": sources, "output": f"{ALLOWED}out/cancel/"}).json()
     while service.client.get(f"/v1/jobs/{job['id']}").json()["progress"]["pages_done"] < 1:
         time.sleep(0.2)
     assert service.client.delete(f"/v1/jobs/{job['id']}").status_code == 202
@@ -224,9 +208,7 @@ def test_bad_requests_get_one_clear_sentence(service):
     assert missing_field.json()["detail"] == "invalid request: body.file: Field required"
     not_json = service.client.post("/v1/jobs", content=b"hello", headers={"content-type": "application/json"})
     assert not_json.status_code == 422 and not_json.json()["detail"].startswith("invalid request: body")
-    engine = service.client.post(
-        "/v1/jobs", json={"documents": [], "output": f"{ALLOWED}out/", "engine": "x"}
-    )
+    engine = service.client.post("/v1/jobs", json={"documents": [], "output": f"{ALLOWED}out/", "engine": "x"})
     assert engine.status_code == 422 and "runs the auto engine" in engine.json()["detail"]
 
 
@@ -263,9 +245,7 @@ def test_openapi_is_generated_from_the_routes(service):
     upload_body = schema["paths"]["/v1/ocr"]["post"]["requestBody"]["content"]
     assert set(upload_body) == {"multipart/form-data"}
     jobs = schema["paths"]["/v1/jobs"]["post"]
-    assert jobs["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Manifest"
-    }
+    assert jobs["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Manifest"}
     assert {"202", "401", "403", "422", "429", "503"} <= set(jobs["responses"])
     assert set(schema["paths"]["/v1/jobs/{job_id}"]) == {"get", "delete"}
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
@@ -313,9 +293,7 @@ def test_readiness_says_why_the_engine_cannot_run(tmp_path):
 def test_a_source_read_as_a_manifest_is_refused_without_echoing_its_content(service, documents_bucket):
     """pydantic's errors carry the input: a 422 that quoted it would hand any readable object to the caller."""
     secret = "CONFIDENTIAL salary list: Ivanov 250000; Petrova 310000; end of the list"
-    documents_bucket.put_object(
-        Bucket="allowed-docs", Key="in/secret.json", Body=json.dumps({"note": secret})
-    )
+    documents_bucket.put_object(Bucket="allowed-docs", Key="in/secret.json", Body=json.dumps({"note": secret}))
     documents_bucket.put_object(Bucket="allowed-docs", Key="in/secret.txt", Body=secret.encode())
     for key in ("in/secret.json", "in/secret.txt"):
         response = service.client.post("/v1/jobs/by-reference", json={"manifest_uri": f"{ALLOWED}{key}"})
@@ -328,13 +306,9 @@ def test_a_source_read_as_a_manifest_is_refused_without_echoing_its_content(serv
 
 
 def test_a_retry_with_the_same_idempotency_key_gets_the_job_at_work(service, documents_bucket, sample_docs):
-    sources = [
-        put(documents_bucket, sample_docs["two_column.png"].path, f"in/again/{i}.png") for i in range(3)
-    ]
+    sources = [put(documents_bucket, sample_docs["two_column.png"].path, f"in/again/{i}.png") for i in range(3)]
     manifest = {"documents": sources, "output": f"{ALLOWED}out/again/"}
-    documents_bucket.put_object(
-        Bucket="allowed-docs", Key="out/again/manifest.json", Body=json.dumps(manifest)
-    )
+    documents_bucket.put_object(Bucket="allowed-docs", Key="out/again/manifest.json", Body=json.dumps(manifest))
     reference = {"manifest_uri": f"{ALLOWED}out/again/manifest.json", "idempotency_key": "batch-0001"}
 
     first = service.client.post("/v1/jobs/by-reference", json=reference).json()
@@ -349,16 +323,11 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_job_at_work(service, doc
 @pytest.mark.parametrize(
     ("environment", "reason"),
     [
-        (
-            {"OCR_SERVICE_READ_PREFIXES": "s3://docs/incoming/", "OCR_SERVICE_WRITE_PREFIXES": "s3://docs/"},
-            "holds read prefix",
-        ),
+        ({"OCR_SERVICE_READ_PREFIXES": "s3://docs/incoming/", "OCR_SERVICE_WRITE_PREFIXES": "s3://docs/"}, "holds read prefix"),
         ({"OCR_SERVICE_ALLOWED_PREFIXES": "s3://docs/"}, "was split in two"),
     ],
 )
-def test_storage_settings_that_would_let_a_job_overwrite_its_sources_are_refused(
-    monkeypatch, environment, reason
-):
+def test_storage_settings_that_would_let_a_job_overwrite_its_sources_are_refused(monkeypatch, environment, reason):
     from pydantic import ValidationError
 
     from ocr_task.service.settings import ServiceSettings

@@ -73,21 +73,15 @@ def run_vl_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_the_cli_sends_each_ocr_page_to_the_server_and_writes_its_answers_in_page_order(
-    server, documents, tmp_path
-):
+def test_the_cli_sends_each_ocr_page_to_the_server_and_writes_its_answers_in_page_order(server, documents, tmp_path):
     result = run_vl_cli("run", "--input", str(documents), "--output", str(tmp_path), env=vl_env(server))
     assert result.returncode == 0, result.stderr[-3000:]
 
     # one request per page that needs OCR (not the text-layer page), each a JPEG, with the configured model
     assert sorted(r.level for r in server.requests) == [4, 10, 16]
-    assert {(r.model, r.prompt, r.image_format) for r in server.requests} == {
-        (SERVED_NAME, "OCR:", "image/jpeg")
-    }
+    assert {(r.model, r.prompt, r.image_format) for r in server.requests} == {(SERVED_NAME, "OCR:", "image/jpeg")}
     body = server.requests[0].body
-    assert (
-        body["temperature"] == 0 and body["max_completion_tokens"] == 4096 and "mm_processor_kwargs" in body
-    )
+    assert body["temperature"] == 0 and body["max_completion_tokens"] == 4096 and "mm_processor_kwargs" in body
 
     pdf_text = (tmp_path / "mixed.pdf.txt").read_text()
     pages = pdf_text.split("\f")
@@ -111,9 +105,7 @@ def test_the_auto_engine_routes_ocr_pages_to_the_vlm_when_enabled(server, docume
 
 def test_a_page_of_small_print_goes_to_the_vlm_at_its_own_size(server, tmp_path):
     """Enlarging small text is for Tesseract: the VLM's processor scales every page to its own pixel budget."""
-    fax = samples.fax_like(
-        samples.render_page(samples.paragraphs("en", 3, seed=5), dpi=100, point_size=9), seed=5
-    )
+    fax = samples.fax_like(samples.render_page(samples.paragraphs("en", 3, seed=5), dpi=100, point_size=9), seed=5)
     fax.save(tmp_path / "fax.png")
     result = run_vl_cli("run", "--input", str(tmp_path / "fax.png"), "--output", str(tmp_path / "out"),
                         env=vl_env(server))  # fmt: skip
@@ -127,9 +119,7 @@ def test_a_page_of_small_print_goes_to_the_vlm_at_its_own_size(server, tmp_path)
 
 def sent_page(request) -> Image.Image:
     """The page image a request carried."""
-    [url] = [
-        p["image_url"]["url"] for p in request.body["messages"][-1]["content"] if p["type"] == "image_url"
-    ]
+    [url] = [p["image_url"]["url"] for p in request.body["messages"][-1]["content"] if p["type"] == "image_url"]
     return Image.open(io.BytesIO(base64.b64decode(url.partition(",")[2]))).convert("L")
 
 
@@ -152,9 +142,7 @@ def test_turned_scans_reach_the_vlm_upright_turned_by_the_page_classifier(server
     for request in server.requests:
         sent = sent_page(request)
         assert sent.width < sent.height
-        assert difference(sent, upright) < 0.75 * difference(
-            sent, upright.rotate(180)
-        )  # straightened: not equal
+        assert difference(sent, upright) < 0.75 * difference(sent, upright.rotate(180))  # straightened: not equal
     for turn in (90, 180, 270):
         [read] = json.loads((tmp_path / "out" / f"turned_{turn}.png.json").read_text())["pages"]
         assert (read["rotation"], read["script"]) == (turn, None)
@@ -175,9 +163,7 @@ def test_a_page_the_server_answers_badly_fails_its_document_alone(server, docume
     getattr(server, failure).add(16)  # the PDF's last page: HTTP 500, or a body that is not a completion
     result = run_vl_cli("run", "--input", str(documents), "--output", str(tmp_path), env=vl_env(server))
     assert result.returncode == 3, result.stderr[-3000:]
-    report = {
-        Path(e["source"]).name: e for e in json.loads((tmp_path / "report.json").read_text())["documents"]
-    }
+    report = {Path(e["source"]).name: e for e in json.loads((tmp_path / "report.json").read_text())["documents"]}
     assert report["photo.png"]["status"] == "succeeded"
     assert report["mixed.pdf"]["status"] == "failed"
     assert report["mixed.pdf"]["error"].startswith("recognition failed")

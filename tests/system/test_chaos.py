@@ -39,9 +39,7 @@ def _wait_until(condition, timeout: float = 60, what: str = "the condition") -> 
 
 
 def _wait_for_task(api, run_id: str, task_id: str, states=("running",), timeout: float = 180) -> None:
-    _wait_until(
-        lambda: set(states) & set(api.task_states(run_id).get(task_id, [])), timeout, f"{task_id} {states}"
-    )
+    _wait_until(lambda: set(states) & set(api.task_states(run_id).get(task_id, [])), timeout, f"{task_id} {states}")
 
 
 def _finish(deployment: Deployment, prefix: str, first: str, expected: int) -> list[str]:

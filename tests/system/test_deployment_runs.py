@@ -78,23 +78,15 @@ def test_the_lineage_consumer_receives_the_runs_lineage_by_the_spec(deployment, 
     dag_run_id = dag_run[0]["run"]["runId"]
 
     # every task instance that ran: its START and its end, under the DAG run
-    ran = {
-        (t.task_id, t.map_index): t.state.value
-        for t in api.task_instances_of(run_id)
-        if t.state.value in ("success", "failed")
-    }
+    ran = {(t.task_id, t.map_index): t.state.value for t in api.task_instances_of(run_id) if t.state.value in ("success", "failed")}
     seen: dict[tuple, list[str]] = {}
     for event in events:
         if event["job"]["name"].startswith("document_ingest."):
             facets = event["run"]["facets"]
             assert facets["parent"]["run"]["runId"] == dag_run_id
             index = facets["airflow"]["taskInstance"].get("map_index", -1)
-            seen.setdefault((event["job"]["name"].removeprefix("document_ingest."), index), []).append(
-                event["eventType"]
-            )
-    assert seen == {
-        key: ["START", "COMPLETE" if state == "success" else "FAIL"] for key, state in ran.items()
-    }
+            seen.setdefault((event["job"]["name"].removeprefix("document_ingest."), index), []).append(event["eventType"])
+    assert seen == {key: ["START", "COMPLETE" if state == "success" else "FAIL"] for key, state in ran.items()}
 
     # ocr: the sources as inputs, only the outputs that exist as outputs, and the batch tied to its Airflow run
     ocr = [e for e in events if e["job"]["name"] == "document_ingest.ocr" and e["eventType"] == "COMPLETE"]
@@ -111,9 +103,7 @@ def test_the_lineage_consumer_receives_the_runs_lineage_by_the_spec(deployment, 
     assert sum(b["documents"] for b in batches) == 5 and sum(b["failed"] for b in batches) == 1
 
     # catalog: the catalog's table, named by the OpenLineage conventions for PostgreSQL
-    catalog = [
-        e for e in events if e["job"]["name"] == "document_ingest.catalog" and e["eventType"] == "COMPLETE"
-    ]
+    catalog = [e for e in events if e["job"]["name"] == "document_ingest.catalog" and e["eventType"] == "COMPLETE"]
     database = deployment.stack.catalog_url.rsplit("/", 1)[1]
     outputs = {(d["namespace"], d["name"]) for d in catalog[0]["outputs"]}
     assert ("postgres://127.0.0.1:5432", f"{database}.public.documents") in outputs
@@ -137,17 +127,13 @@ def lineage_of_run(deployment: Deployment, run_id: str, timeout: float = 60) -> 
         time.sleep(1)
 
 
-def test_scheduled_run_takes_its_interval_and_the_backlog_before_it_and_nothing_after(
-    deployment, api, sample_docs
-):
+def test_scheduled_run_takes_its_interval_and_the_backlog_before_it_and_nothing_after(deployment, api, sample_docs):
     prefix = deployment.new_prefix("scheduled")
     end = deployment.next_boundary()
     api.set_variable("ocr_source_uri", prefix)
     try:
         deployment.upload(prefix, sample_docs["english.png"].path, "backlog.png", end - timedelta(days=3))
-        deployment.upload(
-            prefix, sample_docs["russian.png"].path, "in_interval.png", end - timedelta(seconds=40)
-        )
+        deployment.upload(prefix, sample_docs["russian.png"].path, "in_interval.png", end - timedelta(seconds=40))
         deployment.upload(prefix, sample_docs["page.bmp"].path, "after_end.bmp", end + timedelta(seconds=1))
         run = deployment.scheduled_run_ending(end)
     finally:
@@ -203,14 +189,7 @@ def test_backfill_takes_exactly_its_intervals_and_a_second_one_rewrites_nothing(
 
 def test_overlapping_manual_and_scheduled_runs_process_each_document_once(deployment, api, sample_docs):
     prefix = deployment.new_prefix("overlap")
-    names = [
-        "english.png",
-        "russian.png",
-        "page.bmp",
-        "english scan.jpg",
-        "russian_scan.jpg",
-        "two_column.png",
-    ]
+    names = ["english.png", "russian.png", "page.bmp", "english scan.jpg", "russian_scan.jpg", "two_column.png"]
     end = deployment.next_boundary()
     for n, name in enumerate(names):
         deployment.upload(prefix, sample_docs[name].path, name, end - timedelta(hours=1, minutes=n))
@@ -239,9 +218,7 @@ def test_more_than_one_runs_capacity_is_taken_by_the_next_scheduled_run(deployme
     prefix = deployment.new_prefix("capacity")
     end = deployment.next_boundary()
     for n, name in enumerate(["english.png", "russian.png", "page.bmp"]):
-        deployment.upload(
-            prefix, sample_docs[name].path, name, end - timedelta(days=1) + timedelta(minutes=n)
-        )
+        deployment.upload(prefix, sample_docs[name].path, name, end - timedelta(days=1) + timedelta(minutes=n))
     for key, value in (("ocr_source_uri", prefix), ("ocr_batch_size", 1), ("ocr_max_batches", 2)):
         api.set_variable(key, value)
     try:
@@ -255,16 +232,10 @@ def test_more_than_one_runs_capacity_is_taken_by_the_next_scheduled_run(deployme
     assert (first.state.value, second.state.value) == ("success", "success")
     rows = {r["source_uri"].rsplit("/", 1)[1]: r["run_id"] for r in deployment.catalog_rows(prefix)}
     # capacity 2: the two oldest in the first run, the rest in the next one; none stranded
-    assert rows == {
-        "english.png": first.dag_run_id,
-        "russian.png": first.dag_run_id,
-        "page.bmp": second.dag_run_id,
-    }
+    assert rows == {"english.png": first.dag_run_id, "russian.png": first.dag_run_id, "page.bmp": second.dag_run_id}
 
 
-def test_a_batch_that_fails_after_its_retries_fails_the_run_and_the_next_run_takes_it(
-    deployment, api, sample_docs
-):
+def test_a_batch_that_fails_after_its_retries_fails_the_run_and_the_next_run_takes_it(deployment, api, sample_docs):
     prefix = deployment.new_prefix("failing")
     deployment.upload(prefix, sample_docs["english.png"].path, "english.png")
     deployment.upload(prefix, sample_docs["russian.png"].path, "russian.png")
@@ -311,9 +282,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(deployment, api,
     assert ocr.try_number >= 2
     rows = deployment.catalog_rows(prefix)
     assert _names(rows) == Counter(names)
-    assert {r["status"] for r in rows} == {"succeeded"} and {r["try_number"] for r in rows} == {
-        ocr.try_number
-    }
+    assert {r["status"] for r in rows} == {"succeeded"} and {r["try_number"] for r in rows} == {ocr.try_number}
     _assert_outputs(deployment, rows, sample_docs)
 
 
@@ -372,9 +341,7 @@ def test_plan_failing_after_its_retries_leaves_its_documents_to_the_next_run(dep
     for name in ("english.png", "russian.png"):
         deployment.upload(prefix, sample_docs[name].path, name)
     # S3 refuses the batch manifests (Airflow's own writes): plan fails, every attempt, and catalog never runs
-    fault = deployment.proxy.inject(
-        500, "InternalError", path="PUT /system/processed/_batches/", airflow_too=True
-    )
+    fault = deployment.proxy.inject(500, "InternalError", path="PUT /system/processed/_batches/", airflow_too=True)
     try:
         first = api.trigger({"source_uri": prefix})
         assert api.wait_for_run(first) == "failed"
@@ -403,9 +370,7 @@ def test_a_manual_run_with_nothing_new_is_skipped_within_a_minute(deployment, ap
     assert "its window is closed" in api.log(run_id, "wait_for_documents")
 
 
-def test_s3_throttling_then_denying_the_ocr_step_retries_the_batch_and_fails_no_document(
-    deployment, api, sample_docs
-):
+def test_s3_throttling_then_denying_the_ocr_step_retries_the_batch_and_fails_no_document(deployment, api, sample_docs):
     from ocr_task.storage import S3_RETRIES
 
     prefix = deployment.new_prefix("outage")

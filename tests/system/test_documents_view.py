@@ -75,9 +75,7 @@ def test_list_filter_document_view_hover_and_reprocess(deployment, catalogued):
         frame.get_by_text("1–1 of 1").wait_for()
         [failed] = frame.locator("#documents tbody tr").all()
         assert failed.get_attribute("data-status") == "failed"
-        assert (
-            f"{prefix}broken.pdf" in failed.inner_text() and "corrupt or truncated PDF" in failed.inner_text()
-        )
+        assert f"{prefix}broken.pdf" in failed.inner_text() and "corrupt or truncated PDF" in failed.inner_text()
         assert frame.locator("#total-failed").inner_text() == "1"
 
         # the document view: the page upright, a box per line over it, the text beside it

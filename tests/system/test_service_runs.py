@@ -20,12 +20,8 @@ pytestmark = pytest.mark.system
 @pytest.fixture(scope="module")
 def service(s3_server):
     running = Service(
-        {
-            **s3_server.env,
-            "OCR_WORKERS": "1",
-            "OCR_SERVICE_READ_PREFIXES": f"s3://{BUCKET}/",
-            "OCR_SERVICE_WRITE_PREFIXES": f"s3://{BUCKET}/processed/",
-        }
+        {**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_READ_PREFIXES": f"s3://{BUCKET}/",
+         "OCR_SERVICE_WRITE_PREFIXES": f"s3://{BUCKET}/processed/"}
     )
     running.wait_for("/ready", 200)
     yield running
@@ -44,9 +40,7 @@ def deployment(s3_server, service, tmp_path_factory):
 
 
 def _ocr_states(api, run_id: str) -> list[str | None]:
-    return [
-        ti.state.value if ti.state else None for ti in api.task_instances_of(run_id) if ti.task_id == "ocr"
-    ]
+    return [ti.state.value if ti.state else None for ti in api.task_instances_of(run_id) if ti.task_id == "ocr"]
 
 
 def _wait_for_ocr_state(api, run_id: str, state: str, timeout: float = 300) -> None:
@@ -81,9 +75,7 @@ def test_the_ocr_task_defers_while_the_service_works_and_a_killed_triggerer_lose
     assert deployment.claims() == []
 
 
-def test_a_service_killed_mid_job_is_retried_with_nothing_lost_or_duplicated(
-    deployment, api, service, sample_docs
-):
+def test_a_service_killed_mid_job_is_retried_with_nothing_lost_or_duplicated(deployment, api, service, sample_docs):
     prefix = deployment.new_prefix("restart")
     names = ["scanned.pdf", "two_pages.tiff", "born_digital.pdf", "russian_scan.jpg", "two_column.png"]
     for name in names:
