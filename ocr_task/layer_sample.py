@@ -70,6 +70,12 @@ def _sampled(lines: list[Line], image: np.ndarray) -> list[Line]:
     return sorted(candidates, key=lambda ln: -len(ln.text))[:SAMPLE_LINES]
 
 
+def crop_around(image: np.ndarray, box: tuple[int, int, int, int], pad: int) -> np.ndarray:
+    """The part of ``image`` inside ``box`` and ``pad`` pixels around it, clipped to the image, contiguous."""
+    x0, y0, x1, y1 = box
+    return np.ascontiguousarray(image[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad])
+
+
 def check_sample(
     lines: list[Line], image: np.ndarray, read: Callable[[np.ndarray], tuple[str, float | None]]
 ) -> SampleCheck:
@@ -79,9 +85,7 @@ def check_sample(
         return SampleCheck(None, 0)
     scores = []
     for line in sampled:
-        x0, y0, x1, y1 = line.bbox
-        pad = max(2, round(_PAD * (y1 - y0)))
-        crop = image[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
-        text, _ = read(np.ascontiguousarray(crop))
+        pad = max(2, round(_PAD * (line.bbox[3] - line.bbox[1])))
+        text, _ = read(crop_around(image, line.bbox, pad))
         scores.append(similarity(line.text, text))
     return SampleCheck(round(sum(scores) / len(scores), 4), len(scores))

@@ -40,7 +40,7 @@ def _x_overlap(a: BBox, b: BBox) -> int:
     return min(a[2], b[2]) - max(a[0], b[0])
 
 
-def _union(boxes: list[BBox]) -> BBox:
+def union_box(boxes: list[BBox]) -> BBox:
     return (
         min(b[0] for b in boxes),
         min(b[1] for b in boxes),
@@ -63,7 +63,7 @@ def group_lines(lines: list[Line]) -> list[list[Line]]:
             gap = line.bbox[1] - last.bbox[3]
             if gap > _MAX_LINE_GAP * h or gap < -0.5 * h:
                 continue
-            overlap = _x_overlap(line.bbox, _union([ln.bbox for ln in group]))
+            overlap = _x_overlap(line.bbox, union_box([ln.bbox for ln in group]))
             narrower = min(line.bbox[2] - line.bbox[0], last.bbox[2] - last.bbox[0])
             if overlap < 0.5 * max(1, narrower):
                 continue
@@ -130,7 +130,7 @@ def build_blocks(lines: list[Line]) -> list[Block]:
         return []
     body_height = median(_height(ln.bbox) for ln in lines)
     groups = group_lines(lines)
-    boxes = [_union([ln.bbox for ln in g]) for g in groups]
+    boxes = [union_box([ln.bbox for ln in g]) for g in groups]
     blocks = []
     for order, i in enumerate(reading_order(boxes)):
         group = groups[i]

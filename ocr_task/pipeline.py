@@ -43,6 +43,7 @@ from ocr_task.documents import ImagePage
 from ocr_task.engines import AUTO, PADDLE_VL, RAPIDOCR, TESSERACT, EngineSet
 from ocr_task.engines.auto import (
     LANGUAGE_CHECK_CONFIDENCE,
+    LATIN_LANG,
     UNKNOWN_SCRIPT_LANG,
     choose,
     language_to_check,
@@ -51,7 +52,7 @@ from ocr_task.engines.auto import (
 )
 from ocr_task.engines.base import Engine, Recognition
 from ocr_task.engines.tesseract import DEFAULT_LANG
-from ocr_task.layer_sample import check_sample, sample_engine
+from ocr_task.layer_sample import check_sample, crop_around, sample_engine
 from ocr_task.layout import build_blocks
 from ocr_task.orientation import (
     CJK_SCRIPTS,
@@ -66,11 +67,9 @@ from ocr_task.photo import unphotographed
 from ocr_task.resolution import despeckled, enlarged, measure_text
 from ocr_task.result import EngineInfo, Line, PageResult
 from ocr_task.sparse import (
-    LATIN_LANG,
     SPARSE_LETTERS,
     evidence,
     keeps_second_reading,
-    reads_latin,
     reads_russian,
 )
 from ocr_task.tables import Grid, blank_tables, find_tables, gray_of, read_table, with_tables
@@ -261,8 +260,7 @@ class PagePipeline:
             "reason": "OCR of its lines reads the same",
             "sample_similarity": sample.similarity,
         }
-        height, width = page.image.shape[:2]
-        return text_layer_result(page, width, height, time.perf_counter() - started, check), None
+        return text_layer_result(page, time.perf_counter() - started, check), None
 
     def _recognised(self, pages: list[ImagePage]) -> list[PageResult]:
         prepared = [self._prepare(page) for page in pages]
@@ -325,7 +323,8 @@ class PagePipeline:
         """A sparse page's script decided by what was read, then RapidOCR's reading kept if it has more evidence
         (see ``sparse``); ``language_check`` says what was tried."""
         tried = {item.lang: round(result.mean_confidence or 0.0, 4)}
-        if item.lang == UNKNOWN_SCRIPT_LANG and reads_latin(result.text):  # Latin words, Cyrillic look-alikes
+        latin_read = script_read(result.text) == "Latin"  # Latin words, maybe with Cyrillic look-alikes
+        if item.lang == UNKNOWN_SCRIPT_LANG and latin_read:
             latin = self._read(replace(item, lang=LATIN_LANG))
             tried[LATIN_LANG] = round(latin.mean_confidence or 0.0, 4)
             if (latin.mean_confidence or 0.0) >= (result.mean_confidence or 0.0):
@@ -335,9 +334,7 @@ class PagePipeline:
                 )
         candidate = self._read(replace(item, engine=RAPIDOCR, lang=None))
         tried[RAPIDOCR] = round(candidate.mean_confidence or 0.0, 4)
-        if (
-            not reads_latin(result.text) and candidate.blocks
-        ):  # RapidOCR found the labels; Tesseract reads them
+        if not latin_read and candidate.blocks:  # RapidOCR found the labels; Tesseract reads them one by one
             boxed = self._read_boxes(item, candidate)
             tried[f"{item.lang} in {RAPIDOCR}'s boxes"] = round(boxed.mean_confidence or 0.0, 4)
             if reads_russian(boxed) and evidence(boxed) > evidence(result):
@@ -354,15 +351,10 @@ class PagePipeline:
         """Each line another engine found read by ``item``'s engine, alone (its layout analysis misses labels
         scattered among a drawing's lines)."""
         engine = self.engines.get(item.engine)
-        height, width = item.image.shape[:2]
         lines = []
         for line in (ln for block in found.blocks for ln in block.lines):
-            x0, y0, x1, y1 = line.bbox
-            pad = 3  # the label, not the drawing around it
-            crop = item.image[
-                max(0, y0 - pad) : min(height, y1 + pad), max(0, x0 - pad) : min(width, x1 + pad)
-            ]
-            text, confidence = engine.read_cell(np.ascontiguousarray(crop), item.lang)
+            # 3 pixels around: the label, not the drawing around it
+            text, confidence = engine.read_cell(crop_around(item.image, line.bbox, 3), item.lang)
             if text:
                 lines.append(Line(bbox=line.bbox, text=" ".join(text.split()), confidence=confidence or 0.0))
         return replace(found, blocks=build_blocks(lines), engine=engine.info(item.lang), lang=item.lang)
@@ -451,10 +443,11 @@ def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds:
     )
 
 
-def text_layer_result(page: ImagePage, width: int, height: int, seconds: float, check: dict) -> PageResult:
+def text_layer_result(page: ImagePage, seconds: float, check: dict) -> PageResult:
     """A PDF page read from its own text layer: exact text, no OCR (but the check's sample)."""
     started = time.perf_counter()
     blocks = build_blocks(page.text_layer.lines)
+    height, width = page.image.shape[:2]  # the layer's lines are in the rendered page's pixels
     return PageResult(
         index=page.index,
         width=width,

@@ -19,21 +19,12 @@ keeps the line whole).
 
 from __future__ import annotations
 
-from ocr_task.engines.auto import letters_of
+from ocr_task.engines.auto import letters_of, script_read
 from ocr_task.result import PageResult
 
-SPARSE_LETTERS = (
-    300  # a page with fewer letter-sized ink components is sparse (a page of print has thousands)
-)
+SPARSE_LETTERS = 300  # a page with fewer letter-sized ink components is sparse (a page of print has thousands)
 RUSSIAN_CONFIDENCE = 0.85  # a Cyrillic reading at least this confident is kept: the page is Russian
 MARGIN = 1.15  # RapidOCR's reading is kept when its evidence is at least this many times Tesseract's
-LATIN_LANG = "eng"
-
-
-def reads_latin(text: str) -> bool:
-    """Whether most letters of a reading are Latin (a Latin page with Cyrillic look-alikes read into it)."""
-    letters, cyrillic = letters_of(text)
-    return letters > 0 and 2 * cyrillic < letters
 
 
 def evidence(result: PageResult) -> float:
@@ -43,8 +34,7 @@ def evidence(result: PageResult) -> float:
 
 def reads_russian(result: PageResult) -> bool:
     """A confident reading whose letters are mostly Cyrillic: a Russian page."""
-    letters, cyrillic = letters_of(result.text)
-    return letters > 0 and 2 * cyrillic >= letters and (result.mean_confidence or 0.0) >= RUSSIAN_CONFIDENCE
+    return script_read(result.text) == "Cyrillic" and (result.mean_confidence or 0.0) >= RUSSIAN_CONFIDENCE
 
 
 def keeps_second_reading(first: PageResult, second: PageResult) -> bool:

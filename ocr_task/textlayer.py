@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from ocr_task.layout import union_box
 from ocr_task.result import BBox, Line
 
 _MAX_UNMAPPED_SHARE = 0.1  # of the layer's visible characters
@@ -69,13 +70,7 @@ def _lines(textpage: pdfium.PdfTextPage, page_height: float, scale: float) -> li
     def close() -> None:
         words = " ".join("".join(chars).split())
         if words and boxes:
-            union = (
-                min(b[0] for b in boxes),
-                min(b[1] for b in boxes),
-                max(b[2] for b in boxes),
-                max(b[3] for b in boxes),
-            )
-            lines.append(Line(bbox=union, text=words, confidence=1.0))
+            lines.append(Line(bbox=union_box(boxes), text=words, confidence=1.0))
         chars.clear()
         boxes.clear()
 

@@ -33,7 +33,8 @@ from ocr_task.orientation import CJK_SCRIPTS
 # Tesseract languages by script; a script not told apart (a page with little text) gets both.
 SCRIPT_LANGS = {"Latin": "rus+eng", "Cyrillic": "rus+eng"}
 UNKNOWN_SCRIPT_LANG = "rus+eng"
-ENLARGED_SCRIPT_LANGS = {"Latin": "eng"}  # a page enlarged for small text: one script's model, checked
+LATIN_LANG = "eng"  # one script's model, where the combined one puts Cyrillic look-alikes into Latin text
+ENLARGED_SCRIPT_LANGS = {"Latin": LATIN_LANG}  # a page enlarged for small text: one script's model, checked
 LANGUAGE_CHECK_CONFIDENCE = 0.8
 LATIN_MIN_LETTERS = 200  # a reading this long with (almost) no Cyrillic letter is a Latin page
 # the Cyrillic look-alikes the combined model puts into a degraded English page (1.4 % of the letters of an
