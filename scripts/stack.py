@@ -275,6 +275,13 @@ class Stack:
                     connection.execute(text(f'CREATE DATABASE "{name}"'))
         engine.dispose()
 
+    def flush_broker(self) -> None:
+        """Empty the Celery broker's Redis database: messages an aborted run left there carry another
+        deployment's task tokens, and its workers would take them first ("Invalid auth token")."""
+        import redis
+
+        redis.Redis(host="127.0.0.1", port=6379, db=self.redis_db).flushdb()
+
     def drop_databases(self) -> None:
         from sqlalchemy import create_engine, text
 

@@ -159,6 +159,7 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
         },
     )
     stack.drop_databases()
+    stack.flush_broker()  # a clean start, as a new machine's: nothing an aborted earlier run queued
     try:
         stack.up()
         api = AirflowApi(stack.api_url, stack.user, stack.password)
