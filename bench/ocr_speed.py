@@ -11,8 +11,14 @@ ruled Russian invoice table; and the pages of issue 24 (documents from the
 wild): an invoice with text around two tables on grey paper, PDFs with
 garbage text layers (byte-swapped UTF-16, glyphs mapped to the wrong letters,
 no Unicode map) and with text drawn glyph by glyph, one-line strips of
-12-pixel text, and sparse map labels among a drawing's lines. Plain Tesseract gets each PDF page as a PNG
-rendered at 200 dpi (it cannot read PDFs). Each engine runs the whole set as one batch of the
+12-pixel text, and sparse map labels among a drawing's lines; and real scans
+nobody here made (tests/wild.py): a two-column leaflet of 1985 as PNG-in-PDF,
+CCITT, JBIG2, skewed and turned-and-skewed PDFs, a typewriter page, a map.
+Scattered labels (sparse-labels, wild-map) are scored on their words sorted.
+Plain Tesseract gets each PDF page as a PNG rendered at 200 dpi (it cannot
+read PDFs). OCRmyPDF (from PyPI, in its own environment: ``make bench-env``)
+gets each document as it is, one process per document, ``--jobs 1``, one
+document per core at most; its text is its ``--sidecar``. Each engine runs the whole set as one batch of the
 OCR step (the CLI, in a process of its own), with 1 worker and with one
 worker per core; seconds per page are the batch's wall time as its report
 gives it (worker start-up included, the interpreter's own start not) over its
@@ -28,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,14 +48,23 @@ from PIL import Image  # noqa: E402
 
 from ocr_task.config import available_cores  # noqa: E402
 from ocr_task.contract import Report  # noqa: E402
-from tests import broken_pdfs, samples  # noqa: E402
+from tests import broken_pdfs, samples, wild  # noqa: E402
 
 KINDS = (
     "en-clean", "ru-clean", "en-scan", "ru-scan", "two-column", "rotated",
     "blank-pdf", "mixed", "fax", "photo", "table",
     "table-grey-paper", "garbage-layer", "glyph-layer", "small-image", "sparse-labels",
+    "wild-leaflet", "wild-typewriter", "wild-map",
 )  # fmt: skip
+UNORDERED_KINDS = ("sparse-labels", "wild-map")  # labels scattered over a drawing: no reading order to score
 PLAIN_LANG = "rus+eng"
+WILD = {  # real scans (tests/wild.py): kind -> files, one per page of the kind
+    "wild-leaflet": ("linn.pdf", "ccitt.pdf", "jbig2.pdf", "skew.pdf", "rotated_skew.pdf"),
+    "wild-typewriter": ("typewriter.png",),
+    "wild-map": ("baiona.png",),
+}
+OCRMYPDF = Path(__file__).resolve().parent.parent / ".venv-bench" / "bin" / "ocrmypdf"
+OCRMYPDF_ARGS = ["--force-ocr", "--rotate-pages", "--deskew", "-l", PLAIN_LANG, "--output-type", "pdf"]
 
 
 def build_pages(folder: Path, per_kind: int) -> list[tuple[str, Path, str, list[Path]]]:
@@ -118,6 +134,15 @@ def build_pages(folder: Path, per_kind: int) -> list[tuple[str, Path, str, list[
         for png, image in zip(pngs, [samples.scan_like(ru.image, seed), samples.scan_like(blank, seed)], strict=True):
             image.save(png)
         pages.append(("blank-pdf", pdf, ru.text, pngs))
+    for kind, names in WILD.items():
+        for name in names:
+            path = folder / f"{kind}-{name}"
+            shutil.copy(wild.resources() / name, path)
+            png = path
+            if path.suffix == ".pdf":
+                png = path.with_suffix(".png")
+                samples.render_pdf_page(path, png)
+            pages.append((kind, path, wild.truth(name), [png]))
     return pages
 
 
@@ -157,12 +182,37 @@ def run_plain_tesseract(workers: int, pages) -> tuple[float, dict[str, str]]:
     return seconds, {str(path): "\f".join(read[png] for png in pngs) for _, path, _, pngs in pages}
 
 
+def run_ocrmypdf(workers: int, pages) -> tuple[float, dict[str, str]]:
+    """OCRmyPDF (its own environment: ``make bench-env``) on each document, one process per document and
+    ``workers`` at a time, each with ``--jobs 1``; the text is its ``--sidecar``."""
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+    def one(path: Path) -> str:
+        sidecar, pdf = path.with_name(path.name + ".omp.txt"), path.with_name(path.name + ".omp.pdf")
+        command = [str(OCRMYPDF), *OCRMYPDF_ARGS, "--jobs", "1", "--image-dpi", "200", "--sidecar", str(sidecar)]
+        subprocess.run([*command, str(path), str(pdf)], capture_output=True, env=env, check=True)
+        return sidecar.read_text()
+
+    files = [path for _, path, _, _ in pages]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        read = list(pool.map(one, files))
+    return time.perf_counter() - started, {str(path): text for path, text in zip(files, read, strict=True)}
+
+
+def page_cer(kind: str, truth: str, text: str) -> float:
+    """CER; for labels scattered over a drawing, of the words in sorted order."""
+    if kind in UNORDERED_KINDS:
+        truth, text = (" ".join(sorted(t.split())) for t in (truth, text))
+    return samples.cer(truth, text)
+
+
 def cer_by_kind(pages, texts: dict[str, str]) -> dict[str, float]:
     by_kind: dict[str, list[float]] = {}
     for kind, path, truth, _ in pages:
-        by_kind.setdefault(kind, []).append(samples.cer(truth, texts[str(path)]))
+        by_kind.setdefault(kind, []).append(page_cer(kind, truth, texts[str(path)]))
     result = {kind: sum(v) / len(v) for kind, v in by_kind.items()}
-    result["mean"] = sum(samples.cer(t, texts[str(p)]) for _, p, t, _ in pages) / len(pages)
+    result["mean"] = sum(page_cer(k, t, texts[str(p)]) for k, p, t, _ in pages) / len(pages)
     return result
 
 
@@ -182,7 +232,12 @@ def machine() -> str:
         f"{platform.system()} {platform.machine()}, {cpu}, {available_cores()} cores available, "
         f"Python {platform.python_version()}; engine Tesseract {tesserocr.tesseract_version().split()[1]} (tesserocr), "
         f"plain {cli} (Debian)"
+        + (f"; OCRmyPDF {_ocrmypdf_version()}" if OCRMYPDF.exists() else "")
     )
+
+
+def _ocrmypdf_version() -> str:
+    return subprocess.run([str(OCRMYPDF), "--version"], capture_output=True, text=True).stdout.strip()
 
 
 def main() -> None:
@@ -207,6 +262,12 @@ def main() -> None:
             seconds, texts = best_of(args.repeat, run_plain_tesseract, workers, pages)
             rows.append((f"plain tesseract -l {PLAIN_LANG}", workers, seconds, cer_by_kind(pages, texts)))
             print(f"  plain tesseract with {workers} process(es): {seconds:.1f} s", file=sys.stderr)
+        if not OCRMYPDF.exists():
+            print(f"  no OCRmyPDF at {OCRMYPDF} (make bench-env): its rows are left out", file=sys.stderr)
+        for workers in worker_counts if OCRMYPDF.exists() else ():
+            seconds, texts = best_of(args.repeat, run_ocrmypdf, workers, pages)
+            rows.append((f"ocrmypdf {' '.join(OCRMYPDF_ARGS[:3])}", workers, seconds, cer_by_kind(pages, texts)))
+            print(f"  ocrmypdf with {workers} process(es): {seconds:.1f} s", file=sys.stderr)
 
     header = ["engine", "workers", "s/document", "documents/s", *[f"CER {k}" for k in KINDS], "CER mean"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -223,7 +284,7 @@ def main() -> None:
         [
             f"Machine: {machine()}",
             f"Documents: {len(pages)} (A4, 200 dpi; the fax 100 dpi; the blank-pdf two pages), "
-            f"{args.pages_per_kind} per kind: {', '.join(KINDS)}; "
+            f"{args.pages_per_kind} per kind: {', '.join(KINDS)} (the wild kinds: all their files); "
             f"times are the best of {args.repeat} runs",
             "",
             *lines,

@@ -48,12 +48,14 @@ from ocr_task.engines.auto import (
     choose,
     language_to_check,
     latin_only_language,
+    letters_of,
     script_read,
 )
 from ocr_task.engines.base import Engine, Recognition
 from ocr_task.engines.tesseract import DEFAULT_LANG
 from ocr_task.layer_sample import check_sample, crop_around, sample_engine
 from ocr_task.layout import build_blocks
+from ocr_task.lookalikes import reread_lookalikes
 from ocr_task.orientation import (
     CJK_SCRIPTS,
     Orientation,
@@ -64,13 +66,13 @@ from ocr_task.orientation import (
 )
 from ocr_task.orientation_model import OrientationClassifier
 from ocr_task.photo import unphotographed
-from ocr_task.resolution import despeckled, enlarged, measure_text
+from ocr_task.resolution import despeckled, enlarged, measure_text, reduced
 from ocr_task.result import EngineInfo, Line, PageResult
 from ocr_task.sparse import (
     SPARSE_LETTERS,
     evidence,
     keeps_second_reading,
-    reads_russian,
+    reads_russian_labels,
 )
 from ocr_task.tables import Grid, blank_tables, find_tables, gray_of, read_table, with_tables
 
@@ -87,7 +89,7 @@ class _Prepared:
     engine: str
     lang: str | None
     seconds: float
-    scale: int = 1
+    scale: float = 1  # enlarged (small text) or reduced (very large text) by this factor
     tables: list[Grid] = field(default_factory=list)  # ruled tables, read cell by cell
     flattened: bool = False  # a photo: the page was cut out of it and its perspective undone
     blank: bool = False  # no ink of a letter's size: not sent to an engine
@@ -188,6 +190,9 @@ class PagePipeline:
                 seconds = time.perf_counter() - started
                 return _Prepared(page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True)
             small_print, speckled = measure.enlargement > 1, gray
+            if measure.reduction < 1 and self._main_engine().wants_small_text_enlarged:
+                scale = measure.reduction  # very large text: read smaller (resolution.py)
+                gray, image = reduced(gray, scale), reduced(image, scale)
             if small_print:  # text too small: cleaned now, enlarged once upright and straight (resolution.py)
                 gray = image = despeckled(gray)
                 scale = measure.enlargement if self._main_engine().wants_small_text_enlarged else 1
@@ -307,17 +312,29 @@ class PagePipeline:
         single = latin_only_language(self.settings, item.engine, item.lang, item.scale, result.text)
         if single:
             item, result = self._read_again(item, result, single, keep_if=lambda _, new: new >= LANGUAGE_CHECK_CONFIDENCE)
-        if self._is_sparse_for_tesseract(item):
+        if self._is_sparse_for_tesseract(item, result):
             result = self._sparse_checked(item, result)
-        return result
+        return self._lookalikes_checked(item, result)
 
-    def _is_sparse_for_tesseract(self, item: _Prepared) -> bool:
-        """A page with few letters that ``auto`` sent to Tesseract with no language hint (see ``sparse``)."""
+    def _lookalikes_checked(self, item: _Prepared, result: PageResult) -> PageResult:
+        """A Latin page's lines that the combined model read with Cyrillic look-alikes, read again with ``eng``
+        (see ``lookalikes``); ``language_check`` says how many."""
+        if self.settings.lang or item.engine != TESSERACT:
+            return result
+        engine = self.engines.get(item.engine)
+        result, check = reread_lookalikes(result, item.text_image, engine.read_words)
+        if check is None:
+            return result
+        return replace(result, language_check={**(result.language_check or {}), "lookalikes": check})
+
+    def _is_sparse_for_tesseract(self, item: _Prepared, result: PageResult) -> bool:
+        """A page with few letters, on the page or in its reading (a map's lines and dashes look like letters to
+        the count), that ``auto`` sent to Tesseract with no language hint (see ``sparse``)."""
         settings = self.settings
         auto = settings.engine == AUTO and not settings.lang and not settings.vl.enabled
-        return (
-            auto and item.engine == TESSERACT and item.letters is not None and item.letters < SPARSE_LETTERS
-        )
+        if not auto or item.engine != TESSERACT or item.letters is None:
+            return False
+        return min(item.letters, letters_of(result.text)[0]) < SPARSE_LETTERS
 
     def _sparse_checked(self, item: _Prepared, result: PageResult) -> PageResult:
         """A sparse page's script decided by what was read, then RapidOCR's reading kept if it has more evidence
@@ -336,9 +353,11 @@ class PagePipeline:
         tried[RAPIDOCR] = round(candidate.mean_confidence or 0.0, 4)
         if not latin_read and candidate.blocks:  # RapidOCR found the labels; Tesseract reads them one by one
             boxed = self._read_boxes(item, candidate)
-            tried[f"{item.lang} in {RAPIDOCR}'s boxes"] = round(boxed.mean_confidence or 0.0, 4)
-            if reads_russian(boxed) and evidence(boxed) > evidence(result):
-                result = boxed
+            in_boxes = f"{item.lang} in {RAPIDOCR}'s boxes"
+            tried[in_boxes] = round(boxed.mean_confidence or 0.0, 4)
+            if reads_russian_labels(boxed) and evidence(boxed) > evidence(result):
+                check = {"read_with": next(iter(tried)), "tried": tried, "kept": in_boxes}
+                return replace(boxed, language_check=check, orientation_check=result.orientation_check)
         kept = candidate if keeps_second_reading(result, candidate) else result
         check = {
             "read_with": next(iter(tried)),

@@ -62,7 +62,8 @@ class PageResult:
     timings: dict[str, float] = field(default_factory=dict)
     markdown: str | None = None  # set by engines that produce their own Markdown (PaddleOCR-VL)
     blank: bool = False  # nothing to read on the page: no text, and not a failure
-    scale: int = 1  # times the page was enlarged before reading (small text); boxes are on the enlarged page
+    scale: float = 1  # times the page was enlarged (small text) or reduced (very large text) before reading; boxes
+    # are on the page as read
     flattened: bool = False  # a photo: the page was cut out, its perspective undone (boxes are on the flat page)
     # set when a low-confidence reading made the page be read other ways up: mean confidence per rotation
     orientation_check: dict | None = None

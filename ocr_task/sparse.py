@@ -24,6 +24,9 @@ from ocr_task.result import PageResult
 
 SPARSE_LETTERS = 300  # a page with fewer letter-sized ink components is sparse (a page of print has thousands)
 RUSSIAN_CONFIDENCE = 0.85  # a Cyrillic reading at least this confident is kept: the page is Russian
+# labels read one by one in RapidOCR's boxes, mostly Cyrillic and at least this confident: Russian labels (RapidOCR
+# reads them as Latin nonsense, confidently: 0.93)
+RUSSIAN_LABELS_CONFIDENCE = 0.6
 MARGIN = 1.15  # RapidOCR's reading is kept when its evidence is at least this many times Tesseract's
 
 
@@ -35,6 +38,11 @@ def evidence(result: PageResult) -> float:
 def reads_russian(result: PageResult) -> bool:
     """A confident reading whose letters are mostly Cyrillic: a Russian page."""
     return script_read(result.text) == "Cyrillic" and (result.mean_confidence or 0.0) >= RUSSIAN_CONFIDENCE
+
+
+def reads_russian_labels(result: PageResult) -> bool:
+    """Labels read one by one whose letters are mostly Cyrillic, fairly confidently: a Russian drawing's labels."""
+    return script_read(result.text) == "Cyrillic" and (result.mean_confidence or 0.0) >= RUSSIAN_LABELS_CONFIDENCE
 
 
 def keeps_second_reading(first: PageResult, second: PageResult) -> bool:

@@ -7,6 +7,8 @@ Tesseract per core (``OMP_THREAD_LIMIT=1``): its own threads fight each other.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from PIL import Image
 
@@ -15,9 +17,15 @@ from ocr_task.engines import TESSERACT
 from ocr_task.engines.base import Engine, Recognition
 from ocr_task.engines.tessdata import check_languages, find_tessdata
 from ocr_task.errors import EngineUnavailable
-from ocr_task.result import EngineInfo, Line
+from ocr_task.result import BBox, EngineInfo, Line
 
 DEFAULT_LANG = "rus+eng"
+
+
+class Word(NamedTuple):
+    text: str
+    confidence: float
+    bbox: BBox
 
 
 class TesseractEngine(Engine):
@@ -58,6 +66,28 @@ class TesseractEngine(Engine):
         finally:
             api.SetPageSegMode(self._tesserocr.PSM.AUTO)
         return text, confidence
+
+    def read_words(self, image: np.ndarray, lang: str) -> list[Word]:
+        """One line's words, each with its confidence and box (a line read again word by word)."""
+        tesserocr = self._tesserocr
+        api = self._api(lang)
+        api.SetPageSegMode(tesserocr.PSM.SINGLE_LINE)
+        try:
+            api.SetImage(Image.fromarray(image).convert("L"))
+            api.Recognize()
+            iterator = api.GetIterator()
+            words = []
+            for item in tesserocr.iterate_level(iterator, tesserocr.RIL.WORD) if iterator else ():
+                try:
+                    text = (item.GetUTF8Text(tesserocr.RIL.WORD) or "").strip()
+                except RuntimeError:  # "No text returned": nothing read on the line
+                    continue
+                box = item.BoundingBox(tesserocr.RIL.WORD)
+                if text and box:
+                    words.append(Word(text, round(item.Confidence(tesserocr.RIL.WORD) / 100, 4), tuple(box)))
+        finally:
+            api.SetPageSegMode(tesserocr.PSM.AUTO)
+        return words
 
     def _read(self, image: np.ndarray, lang: str) -> list[Line]:
         tesserocr = self._tesserocr

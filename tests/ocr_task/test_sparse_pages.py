@@ -41,7 +41,8 @@ def read_sparse(tmp_path_factory):
 RUSSIAN_MAPS_OPEN = pytest.mark.xfail(
     strict=True,
     reason="issue 24, open: Russian labels among a drawing's lines. Tesseract's layout analysis misses most of "
-    "them, RapidOCR finds them but cannot read Cyrillic, and Tesseract reading RapidOCR's boxes gets some",
+    "them; RapidOCR's detector finds some (Tesseract reads those in its boxes, and that reading is kept) and "
+    "misses others; OSD may call such a page Chinese, and RapidOCR cannot read Cyrillic",
 )
 
 

@@ -145,7 +145,7 @@ function showPage() {
   const timings = Object.entries(page.timings || {}).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(", ");
   $("page-facts").textContent = [
     `${page.source}`, `engine ${page.engine.name} ${page.engine.version}`, `language ${page.lang || "–"}`,
-    `rotation ${page.rotation}°`, `skew ${(page.skew || 0).toFixed(2)}°`, page.scale > 1 ? `enlarged ×${page.scale}` : "",
+    `rotation ${page.rotation}°`, `skew ${(page.skew || 0).toFixed(2)}°`, page.scale > 1 ? `enlarged ×${page.scale}` : page.scale < 1 ? `reduced ×${page.scale}` : "",
     page.blank ? "blank page" : "", page.flattened ? "photo: boxes are on the flattened page" : "",
     page.orientation_check ? `orientation checked: ${JSON.stringify(page.orientation_check.tried)}` : "", timings,
   ].filter(Boolean).join(" · ");
