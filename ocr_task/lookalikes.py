@@ -35,6 +35,7 @@ ReadWords = Callable[[np.ndarray, str], list[Word]]
 # → ``soep`` 0.90); a real Russian word loses 0.2 to 0.8 (``Москва`` 0.93 → ``Mocxza`` 0.31, ``Петров`` 0.95 →
 # ``Iletpos`` 0.73)
 MAX_CONFIDENCE_DROP = 0.1
+_SAME_GLYPHS = str.maketrans("аеорсухАВЕКМНОРСТХ", "aeopcyxABEKMHOPCTX")  # Cyrillic letters drawn as Latin ones
 
 
 def has_cyrillic(text: str) -> bool:
@@ -82,11 +83,15 @@ def latin_words(tokens: list[str], combined: list[Word], latin: list[Word]) -> l
     if not len(tokens) == len(combined) == len(latin):
         return tokens
     return [
-        new.text
-        if has_cyrillic(token) and not has_cyrillic(new.text) and new.confidence >= old.confidence - MAX_CONFIDENCE_DROP
-        else token
+        new.text if has_cyrillic(token) and not has_cyrillic(new.text) and _is_lookalike(token, old, new) else token
         for token, old, new in zip(tokens, combined, latin, strict=True)
     ]
+
+
+def _is_lookalike(token: str, combined: Word, latin: Word) -> bool:
+    """Whether ``token`` is the ``latin`` word in Cyrillic letters: drawn the same (``а`` for ``a``: one-letter
+    words' confidences vary most), or read as nearly as confidently with ``eng``."""
+    return token.translate(_SAME_GLYPHS) == latin.text or latin.confidence >= combined.confidence - MAX_CONFIDENCE_DROP
 
 
 def _with_lines(block: Block, replaced: dict[int, Line]) -> Block:

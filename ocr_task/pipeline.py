@@ -334,7 +334,10 @@ class PagePipeline:
         auto = settings.engine == AUTO and not settings.lang and not settings.vl.enabled
         if not auto or item.engine != TESSERACT or item.letters is None:
             return False
-        return min(item.letters, letters_of(result.text)[0]) < SPARSE_LETTERS
+        if item.letters < SPARSE_LETTERS:
+            return True
+        # a page of ruled tables reads few letters outside them, and is no drawing
+        return not item.tables and letters_of(result.text)[0] < SPARSE_LETTERS
 
     def _sparse_checked(self, item: _Prepared, result: PageResult) -> PageResult:
         """A sparse page's script decided by what was read, then RapidOCR's reading kept if it has more evidence
@@ -349,7 +352,8 @@ class PagePipeline:
                     replace(item, lang=LATIN_LANG),
                     replace(latin, orientation_check=result.orientation_check),
                 )
-        candidate = self._read(replace(item, engine=RAPIDOCR, lang=None))
+        # its reading of the tables too, as lines: cell by cell, RapidOCR's detector costs half a second a cell
+        candidate = self._read(replace(item, engine=RAPIDOCR, lang=None, tables=[]))
         tried[RAPIDOCR] = round(candidate.mean_confidence or 0.0, 4)
         if not latin_read and candidate.blocks:  # RapidOCR found the labels; Tesseract reads them one by one
             boxed = self._read_boxes(item, candidate)
