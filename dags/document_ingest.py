@@ -10,7 +10,8 @@ the ``ocr_outputs`` asset as its outlet; ``catalog`` has the catalog's tables as
 (``ocr_pipeline.catalog.assets``).
 
 Which objects a run takes (scheduled: the backlog before its interval's end;
-backfill: exactly its interval; manual: everything new or the form's dates)
+backfill: exactly its interval; manual: everything new or the form's dates;
+event mode, ``OCR_EVENT_QUEUE_URL``: the objects its S3 notifications name, see ``ocr_pipeline.events``)
 is in ``ocr_pipeline.discovery``; where settings come from in
 ``ocr_pipeline.settings``. S3 through the ``aws_default`` connection (its
 ``endpoint_url`` extra points it at MinIO or a local server).
@@ -21,11 +22,11 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from ocr_pipeline import tasks
+from ocr_pipeline import events, tasks
 from ocr_pipeline.catalog.assets import catalog_assets
 from ocr_pipeline.discovery import Selection
 from ocr_pipeline.handoffs import Batch, BatchRows, Launched
@@ -39,6 +40,13 @@ DEPLOYED = PipelineSettings.build()
 OUTPUTS = Asset(uri=DEPLOYED.output_uri, name="ocr_outputs")
 LAUNCHER = load_launcher(DEPLOYED.launcher)
 SCHEDULE = os.environ.get("OCR_SCHEDULE", "0 2 * * *")
+DAILY = CronDataIntervalTimetable(SCHEDULE, timezone="UTC")
+# event mode: a run for the objects S3 notifications name, as they arrive; the schedule stays as the safety net
+TIMETABLE = (
+    AssetOrTimeSchedule(timetable=DAILY, assets=[events.notifications_asset(DEPLOYED)])
+    if DEPLOYED.event_queue_url
+    else DAILY
+)
 SENSOR_TIMEOUT = int(os.environ.get("OCR_SENSOR_TIMEOUT", str(6 * 3600)))
 SENSOR_POKE_SECONDS = int(os.environ.get("OCR_SENSOR_POKE_SECONDS", "60"))
 PARAMS = {
@@ -92,7 +100,7 @@ RETRIES = {
 
 @dag(
     dag_id="document_ingest",
-    schedule=CronDataIntervalTimetable(SCHEDULE, timezone="UTC"),
+    schedule=TIMETABLE,
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=2,
@@ -110,7 +118,8 @@ def document_ingest():
 
     @task
     def discover(
-        params=None, dag_run=None, data_interval_start=None, data_interval_end=None, ti=None
+        params=None, dag_run=None, data_interval_start=None, data_interval_end=None, ti=None,
+        triggering_asset_events=None,
     ) -> dict:
         """Find the run's work and claim it in the catalog; XCom gets the counts."""
         from airflow.configuration import conf
@@ -118,9 +127,12 @@ def document_ingest():
         selection = Selection.for_run(
             dag_run.run_type, data_interval_start, data_interval_end, params, dag_run.run_after
         )
+        settings = resolve(params)
+        event_run = {"dag_run": dag_run, "triggering_asset_events": triggering_asset_events}
+        notified, _ = events.run_objects(event_run, settings)
         return tasks.discover(
-            resolve(params), selection, dag_run.dag_id, dag_run.run_id, tasks.run_is_active(ti),
-            conf.getint("core", "max_map_length"),
+            settings, selection, dag_run.dag_id, dag_run.run_id, tasks.run_is_active(ti),
+            conf.getint("core", "max_map_length"), notified,
         ).model_dump()  # fmt: skip
 
     @task

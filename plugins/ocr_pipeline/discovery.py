@@ -9,7 +9,9 @@ final), unless the run asks to reprocess. Which LastModified a run looks at:
   run left (capacity, failed batches, dead runs, skipped intervals, late
   objects with an old LastModified) is taken by the next one;
 * **backfill**: exactly its interval (a backfill of a historical bucket);
-* **manual** (and asset-triggered): everything, or the form's date range.
+* **manual**: everything, or the form's date range;
+* **asset-triggered** (event mode): exactly the objects its S3 notifications
+  name (``events``).
 
 Oldest first, so a backlog drains in the order it arrived; a run takes up to
 its capacity and leaves the rest to the next run.
@@ -137,9 +139,14 @@ def listing(hook, prefix_uri: str) -> Iterator[dict]:
     return hook.iter_file_metadata(prefix, bucket_name=bucket, page_size=PAGE_SIZE)
 
 
-def source_pages(settings, hook, document: str | None = None) -> Iterator[list[SourceObject]]:
+def source_pages(
+    settings, hook, document: str | None = None, notified: list[SourceObject] | None = None
+) -> Iterator[list[SourceObject]]:
     """The source prefix's documents a page at a time: from the listing, or from an S3 Inventory report
-    (one ``document``: a listing of its own key, which ``Selection.admits`` narrows to the exact key)."""
+    (one ``document``: a listing of its own key, which ``Selection.admits`` narrows to the exact key;
+    ``notified``: an event run's objects, named by S3 notifications, see ``events``)."""
+    if notified is not None:
+        return iter([notified] if notified else [])
     if document:
         listed = listing(hook, document)
     elif settings.inventory_uri:

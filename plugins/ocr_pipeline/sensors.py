@@ -7,6 +7,8 @@ already closed.
 * a **scheduled** run selects what was modified before its interval's end, and it starts after that end:
   its window is closed, so it checks once;
 * a **backfill** run selects exactly its past interval: closed, it checks once;
+* an **event** run (asset-triggered) selects the objects its S3 notifications name: it checks once, and
+  deletes those messages from the queue (``events``);
 * a **manual** run selects everything new now (or its form's dates): what arrives later is the next run's
   (the schedule takes it), so it checks once; only a form's ``date_to`` still in the future leaves its window
   open, and such a run waits until that day ends, at most ``OCR_SENSOR_TIMEOUT``.
@@ -24,7 +26,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
-from ocr_pipeline import discovery, tasks
+from ocr_pipeline import discovery, events, tasks
 from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.settings import resolve
 
@@ -90,10 +92,14 @@ class NewDocumentsSensor(BaseSensorOperator):
         if dropped:
             log.info("Dropped %d claims of runs that have ended: their objects are work again", dropped)
 
-        pages = discovery.source_pages(settings, S3Hook(aws_conn_id=settings.aws_conn_id), selection.document)
+        notified, messages = events.run_objects(context, settings)
+        hook = S3Hook(aws_conn_id=settings.aws_conn_id)
+        pages = discovery.source_pages(settings, hook, selection.document, notified)
         found, walk = discovery.new_work(
             pages, selection, discovery.catalog_check(catalog, run_id, selection), capacity=1, order="key"
         )
+        if messages:  # this run has looked at them: whatever they name is its work, or nothing new
+            log.info("Deleted %d of %d S3 notification messages", events.consume(messages, settings), len(messages))
         log.info("%s under %s (%s): %d listed before deciding", "New work" if found else "Nothing new",
                  settings.source_uri, selection.describe(), walk.listed)  # fmt: skip
         return bool(found)

@@ -1,7 +1,7 @@
 """The pipeline's configuration, and the one rule for where each setting comes from.
 
 * **Deployment settings** (where things are: ``output_uri``, ``quarantine_uri``,
-  ``catalog_url``, ``launcher``, ``aws_conn_id``): the environment only
+  ``catalog_url``, ``launcher``, ``aws_conn_id``, event mode's queue): the environment only
   (``OCR_*``), the same for the DAG processor and every task. The DAG's shape
   (the launcher's operator, the output asset) depends on them, so a Variable
   that changed them in some tasks and not others would split the pipeline.
@@ -22,7 +22,10 @@ from typing import Literal
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEPLOYMENT_FIELDS = ("output_uri", "quarantine_uri", "catalog_url", "launcher", "aws_conn_id")
+DEPLOYMENT_FIELDS = (
+    "output_uri", "quarantine_uri", "catalog_url", "launcher", "aws_conn_id", "event_queue_url",
+    "event_visibility_timeout",
+)  # fmt: skip
 TUNABLE_FIELDS = (
     "source_uri", "inventory_uri", "discovery_order", "engine", "lang", "batch_size", "max_batches",
     "low_text_chars_per_page",
@@ -58,6 +61,11 @@ class PipelineSettings(BaseSettings):
     max_batches: int = 50
     aws_conn_id: str = "aws_default"
     low_text_chars_per_page: int = 50
+    # event mode (``events``): the SQS queue the source bucket's ObjectCreated notifications go to
+    event_queue_url: str | None = None
+    # seconds a received notification stays invisible to the queue's other readers before the run that
+    # takes its objects deletes it; not deleted by then (the triggerer died, no run started), it comes back
+    event_visibility_timeout: int = 900
 
     @field_validator("source_uri", "output_uri", "quarantine_uri")
     @classmethod

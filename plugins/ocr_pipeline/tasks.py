@@ -66,8 +66,10 @@ def discover(
     run_id: str,
     is_active: Callable[[str, str], bool],
     max_map_length: int,
+    notified: list[discovery.SourceObject] | None = None,
 ) -> Discovered:
-    """Find this run's work (see ``discovery`` for the rules) and claim it in the catalog; returns counts."""
+    """Find this run's work (see ``discovery`` for the rules; ``notified``: an event run's objects) and claim
+    it in the catalog; returns counts."""
     try:
         planning.check_mapped_width(settings.max_batches, max_map_length)
     except planning.MappingLimitExceeded as error:
@@ -77,7 +79,7 @@ def discover(
     catalog.release(run_id)  # an earlier attempt's claims: this attempt decides afresh
     catalog.drop_claims_of_ended_runs(run_id, is_active)
 
-    pages = discovery.source_pages(settings, _hook(settings), selection.document)
+    pages = discovery.source_pages(settings, _hook(settings), selection.document, notified)
     found, walk = discovery.new_work(
         pages, selection, discovery.catalog_check(catalog, run_id, selection), settings.capacity,
         settings.discovery_order, discovery.last_processed(catalog, selection),
