@@ -54,6 +54,9 @@ class Stack:
     viewer: str = "viewer"  # a read-only user: sees the DAGs and the Documents view, triggers nothing
     settings: dict[str, str] = field(default_factory=dict)  # OCR_* and AIRFLOW__* over the defaults
     worker_concurrency: int = 4
+    # event mode: an SQS queue on the S3 server that the bucket notifies of new objects under the source
+    # prefix (OCR_EVENT_QUEUE_URL points the DAG at it); None: the schedule alone
+    event_queue: str | None = "docs-created"
 
     # ---- names -------------------------------------------------------------------------------------------
     @property
@@ -164,6 +167,8 @@ class Stack:
             self._start("s3", [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)])
             _wait_http(f"{self.endpoint}/moto-api/", timeout=60)
         self._s3_bucket(self.bucket)
+        if self.event_queue and "OCR_EVENT_QUEUE_URL" not in self.settings:
+            self.settings["OCR_EVENT_QUEUE_URL"] = self._notified_queue(self.event_queue)
         self._secret("lineage")
         self._start("lineage", [
             sys.executable, str(REPO / "scripts" / "lineage_recorder.py"), "--port", str(self.lineage_port),
@@ -303,6 +308,25 @@ class Stack:
         except client.exceptions.BucketAlreadyOwnedByYou:
             pass
 
+    def _notified_queue(self, name: str) -> str:
+        """A queue that the bucket notifies of each object created under the source prefix, as a real
+        bucket is wired (README, event mode); its URL."""
+        import boto3
+
+        keys = {"region_name": "us-east-1", "aws_access_key_id": "stack", "aws_secret_access_key": "stack"}
+        sqs = boto3.client("sqs", endpoint_url=self.endpoint, **keys)
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        source = self.environment()["OCR_SOURCE_URI"].removeprefix(f"s3://{self.bucket}/")
+        configuration = {"QueueConfigurations": [{
+            "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": source}]}},
+        }]}  # fmt: skip
+        boto3.client("s3", endpoint_url=self.endpoint, **keys).put_bucket_notification_configuration(
+            Bucket=self.bucket, NotificationConfiguration=configuration
+        )
+        return url
+
     def _wait_for_worker(self, timeout: float) -> None:
         """A Celery worker is up once it says it is ready in its log."""
         deadline = time.monotonic() + timeout
@@ -362,6 +386,8 @@ def main() -> int:
               f" (read-only: {stack.viewer}, {stack.password_of(stack.viewer)})")
         print(f"Documents view: {stack.api_url}/plugin/documents")
         print(f"S3: {stack.endpoint} (bucket docs; drop documents under s3://docs/incoming/)")
+        if stack.settings.get("OCR_EVENT_QUEUE_URL"):
+            print(f"Event mode: the bucket notifies {stack.settings['OCR_EVENT_QUEUE_URL']} of new objects")
         print(f"Catalog: {stack.catalog_url}; metadata: {stack.metadata_url}; broker: redis db {stack.redis_db}")
         print(f"OpenLineage: HTTP transport to 127.0.0.1:{stack.lineage_port} (namespace {stack.lineage_namespace});"
               f" events in {stack.lineage_events_file}")

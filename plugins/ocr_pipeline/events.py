@@ -119,11 +119,13 @@ def _event_time(value) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# How the triggerer reads the queue: a long poll of up to 5 s for up to 10 messages (SQS's most), then a pause
-# of 1 s when the queue was empty. One receive per asset event: the trigger makes ``num_batches`` receives
-# before it yields, and each one that finds the queue empty waits its whole long poll (10 receives of 10 s
-# held a lone upload's message for 90 s); the scheduler puts the events that queue up meanwhile in one run.
-RECEIVE = {"max_messages": 10, "num_batches": 1, "wait_time_seconds": 5, "waiter_delay": 1}
+# How the triggerer reads the queue: 10 receives in a row of up to 10 messages each (SQS's most), each waiting
+# at most 1 s for messages, then one asset event with all they got (up to 100), and a pause of 1 s when the
+# queue was empty. A burst's messages come 100 to an event, and the scheduler puts the events that queue up
+# meanwhile in one run; a lone upload's message waits for the 9 empty receives after it: 9 s. (With long
+# polls of 10 s, as SQS advises for cost, those 9 empty receives held it for 90 s.) Idle, it is about one
+# receive a second.
+RECEIVE = {"max_messages": 10, "num_batches": 10, "wait_time_seconds": 1, "waiter_delay": 1}
 
 
 def notifications_asset(settings):

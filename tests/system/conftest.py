@@ -31,7 +31,7 @@ SCHEDULE_MINUTES = 1
 IDLE_SOURCE = f"s3://{BUCKET}/idle/"  # where scheduled runs look when no test points them elsewhere
 
 
-OWN_DEPLOYMENT = ("test_service_runs.py",)  # modules that start a deployment of their own
+OWN_DEPLOYMENT = ("test_service_runs.py", "test_event_runs.py")  # modules that start a deployment of their own
 
 
 def pytest_collection_modifyitems(items):
@@ -131,8 +131,9 @@ class Deployment:
         raise TimeoutError(f"no scheduled run ending at {end}")
 
 
-def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | None = None):
-    """Start a deployment, yield it, and take it down with its databases (a generator for fixtures)."""
+def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | None = None, event_queue=None):
+    """Start a deployment, yield it, and take it down with its databases (a generator for fixtures);
+    ``event_queue``: a queue the bucket notifies of new objects under the source prefix (event mode)."""
     host, port = s3_server.endpoint.removeprefix("http://").split(":")
     proxy = FlakyProxy((host, int(port)))
     subprocess.run(["redis-cli", "-n", "7", "flushdb"], check=True, capture_output=True)
@@ -145,6 +146,7 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
         database_prefix=database_prefix,
         redis_db=7,
         worker_concurrency=4,
+        event_queue=event_queue,
         settings={
             "OCR_SCHEDULE": f"*/{SCHEDULE_MINUTES} * * * *",
             "OCR_SOURCE_URI": IDLE_SOURCE,
