@@ -20,6 +20,19 @@ EXIT_BATCH_FAILED = 1  # the batch could not run (storage unreachable, engine ca
 EXIT_USAGE = 2  # the arguments or the manifest were refused: no retry can help
 EXIT_SOME_FAILED = 3  # the batch ran, some documents failed (they are in the report)
 
+# The documents the OCR step reads: extension -> kind (the kind is also what sniffing the first bytes finds)
+EXTENSIONS = {
+    ".pdf": "pdf",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".webp": "webp",
+    ".bmp": "bmp",
+}
+SUPPORTED = "PDF, TIFF, PNG, JPEG, WEBP, BMP"
+
 MANIFEST_VERSION = 1
 REPORT_VERSION = 1
 REPORT_NAME = "report.json"

@@ -18,6 +18,7 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocr_task.config import OcrSettings
+from ocr_task.contract import EXTENSIONS, SUPPORTED
 from ocr_task.errors import DocumentError
 from ocr_task.textlayer import TextLayer, read_text_layer
 
@@ -25,17 +26,6 @@ from ocr_task.textlayer import TextLayer, read_text_layer
 # its header before it is decoded (``pages()``), with a message that names the setting.
 Image.MAX_IMAGE_PIXELS = None
 
-# Extension -> kind. The kind is also what sniffing the first bytes finds.
-EXTENSIONS = {
-    ".pdf": "pdf",
-    ".tif": "tiff",
-    ".tiff": "tiff",
-    ".png": "png",
-    ".jpg": "jpeg",
-    ".jpeg": "jpeg",
-    ".webp": "webp",
-    ".bmp": "bmp",
-}
 MEDIA_TYPES = {
     "pdf": "application/pdf",
     "tiff": "image/tiff",
@@ -45,7 +35,6 @@ MEDIA_TYPES = {
     "bmp": "image/bmp",
 }
 _PIL_FORMATS = {"tiff": "TIFF", "png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP"}
-SUPPORTED = "PDF, TIFF, PNG, JPEG, WEBP, BMP"
 DEFAULT_IMAGE_DPI = 200
 
 

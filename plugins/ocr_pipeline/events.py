@@ -30,7 +30,7 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote_plus
 
 from ocr_pipeline.discovery import SourceObject
-from ocr_task.documents import EXTENSIONS
+from ocr_task.contract import EXTENSIONS
 
 log = logging.getLogger(__name__)
 
