@@ -175,11 +175,16 @@ def run_plain_tesseract(workers: int, pages) -> tuple[float, dict[str, str]]:
         return subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
 
     files = [png for _, _, _, pngs in pages for png in pngs]
+    seconds, read = each_file(workers, files, one)
+    return seconds, {str(path): "\f".join(read[png] for png in pngs) for _, path, _, pngs in pages}
+
+
+def each_file(workers: int, files: list[Path], read) -> tuple[float, dict[Path, str]]:
+    """``read`` on each file, ``workers`` at a time: the seconds it took, and each file's text."""
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        read = dict(zip(files, pool.map(one, files), strict=True))
-    seconds = time.perf_counter() - started
-    return seconds, {str(path): "\f".join(read[png] for png in pngs) for _, path, _, pngs in pages}
+        texts = dict(zip(files, pool.map(read, files), strict=True))
+    return time.perf_counter() - started, texts
 
 
 def run_ocrmypdf(workers: int, pages) -> tuple[float, dict[str, str]]:
@@ -193,11 +198,8 @@ def run_ocrmypdf(workers: int, pages) -> tuple[float, dict[str, str]]:
         subprocess.run([*command, str(path), str(pdf)], capture_output=True, env=env, check=True)
         return sidecar.read_text()
 
-    files = [path for _, path, _, _ in pages]
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        read = list(pool.map(one, files))
-    return time.perf_counter() - started, {str(path): text for path, text in zip(files, read, strict=True)}
+    seconds, read = each_file(workers, [path for _, path, _, _ in pages], one)
+    return seconds, {str(path): text for path, text in read.items()}
 
 
 def page_cer(kind: str, truth: str, text: str) -> float:

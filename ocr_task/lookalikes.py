@@ -39,7 +39,7 @@ _SAME_GLYPHS = str.maketrans("аеорсухАВЕКМНОРСТХ", "aeopcyxABE
 
 
 def has_cyrillic(text: str) -> bool:
-    return any("\u0400" <= ch <= "\u04ff" for ch in text)
+    return letters_of(text)[1] > 0
 
 
 def suspect_lines(result: PageResult) -> list[Line]:
@@ -61,15 +61,14 @@ def reread_lookalikes(result: PageResult, image: np.ndarray, read_words: ReadWor
     if not suspects:
         return result, None
     replaced: dict[int, Line] = {}
+    changed = 0
     for line in suspects:
         crop = crop_around(image, line.bbox, 3)  # the line, not its neighbours
-        words = latin_words(line.text.split(), read_words(crop, UNKNOWN_SCRIPT_LANG), read_words(crop, LATIN_LANG))
-        if words != line.text.split():
+        tokens = line.text.split()
+        words = latin_words(tokens, read_words(crop, UNKNOWN_SCRIPT_LANG), read_words(crop, LATIN_LANG))
+        changed += sum(old != new for old, new in zip(tokens, words, strict=True))
+        if words != tokens:
             replaced[id(line)] = replace(line, text=" ".join(words))
-    changed = sum(
-        a != b for line in suspects if id(line) in replaced
-        for a, b in zip(line.text.split(), replaced[id(line)].text.split(), strict=True)
-    )  # fmt: skip
     check = {"lookalike_lines": len(suspects), "read_again_with": LATIN_LANG, "words_replaced": changed}
     if not replaced:
         return result, check

@@ -69,10 +69,11 @@ from ocr_task.photo import unphotographed
 from ocr_task.resolution import despeckled, enlarged, measure_text, reduced
 from ocr_task.result import EngineInfo, Line, PageResult
 from ocr_task.sparse import (
+    RUSSIAN_LABELS_CONFIDENCE,
     SPARSE_LETTERS,
     evidence,
     keeps_second_reading,
-    reads_russian_labels,
+    reads_russian,
 )
 from ocr_task.tables import Grid, blank_tables, find_tables, gray_of, read_table, with_tables
 
@@ -192,7 +193,8 @@ class PagePipeline:
             small_print, speckled = measure.enlargement > 1, gray
             if measure.reduction < 1 and self._main_engine().wants_small_text_enlarged:
                 scale = measure.reduction  # very large text: read smaller (resolution.py)
-                gray, image = reduced(gray, scale), reduced(image, scale)
+                image = reduced(image, scale)
+                gray = image if image.mode == "L" else reduced(gray, scale)
             if small_print:  # text too small: cleaned now, enlarged once upright and straight (resolution.py)
                 gray = image = despeckled(gray)
                 scale = measure.enlargement if self._main_engine().wants_small_text_enlarged else 1
@@ -359,7 +361,7 @@ class PagePipeline:
             boxed = self._read_boxes(item, candidate)
             in_boxes = f"{item.lang} in {RAPIDOCR}'s boxes"
             tried[in_boxes] = round(boxed.mean_confidence or 0.0, 4)
-            if reads_russian_labels(boxed) and evidence(boxed) > evidence(result):
+            if reads_russian(boxed, RUSSIAN_LABELS_CONFIDENCE) and evidence(boxed) > evidence(result):
                 check = {"read_with": next(iter(tried)), "tried": tried, "kept": in_boxes}
                 return replace(boxed, language_check=check, orientation_check=result.orientation_check)
         kept = candidate if keeps_second_reading(result, candidate) else result

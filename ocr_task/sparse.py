@@ -35,14 +35,10 @@ def evidence(result: PageResult) -> float:
     return sum((block.confidence or 0.0) * letters_of(block.text)[0] for block in result.blocks)
 
 
-def reads_russian(result: PageResult) -> bool:
-    """A confident reading whose letters are mostly Cyrillic: a Russian page."""
-    return script_read(result.text) == "Cyrillic" and (result.mean_confidence or 0.0) >= RUSSIAN_CONFIDENCE
-
-
-def reads_russian_labels(result: PageResult) -> bool:
-    """Labels read one by one whose letters are mostly Cyrillic, fairly confidently: a Russian drawing's labels."""
-    return script_read(result.text) == "Cyrillic" and (result.mean_confidence or 0.0) >= RUSSIAN_LABELS_CONFIDENCE
+def reads_russian(result: PageResult, confidence: float = RUSSIAN_CONFIDENCE) -> bool:
+    """A reading whose letters are mostly Cyrillic, at least ``confidence``: a Russian page (or, with
+    ``RUSSIAN_LABELS_CONFIDENCE``, a Russian drawing's labels read one by one)."""
+    return script_read(result.text) == "Cyrillic" and (result.mean_confidence or 0.0) >= confidence
 
 
 def keeps_second_reading(first: PageResult, second: PageResult) -> bool:
