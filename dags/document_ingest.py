@@ -1,5 +1,8 @@
 """document_ingest: scanned documents from an S3 prefix to text, Markdown and JSON, and a catalog row each.
 
+One DAG per source (``ocr_pipeline.sources``): ``document_ingest`` for the default source,
+``document_ingest__<name>`` for each other source of the sources file, all writing to one catalog.
+
 wait_for_documents (new work only) → discover (claims the run's work in the
 catalog) → plan (batches, a manifest each in S3) → ocr (one mapped task per
 batch, in the ``gpu`` pool) → postprocess (per batch) → catalog → fail_run
@@ -11,7 +14,7 @@ the ``ocr_outputs`` asset as its outlet; ``catalog`` has the catalog's tables as
 
 Which objects a run takes (scheduled: the backlog before its interval's end;
 backfill: exactly its interval; manual: everything new or the form's dates;
-event mode, ``OCR_EVENT_QUEUE_URL``: the objects its S3 notifications name, see ``ocr_pipeline.events``)
+event mode, a source's ``event_queue_url``: the objects its S3 notifications name, see ``ocr_pipeline.events``)
 is in ``ocr_pipeline.discovery``; where settings come from in
 ``ocr_pipeline.settings``. S3 through the ``aws_default`` connection (its
 ``endpoint_url`` extra points it at MinIO or a local server).
@@ -26,7 +29,7 @@ from airflow.sdk import Asset, AssetOrTimeSchedule, Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from ocr_pipeline import events, tasks
+from ocr_pipeline import events, sources, tasks
 from ocr_pipeline.catalog.assets import catalog_assets
 from ocr_pipeline.discovery import Selection
 from ocr_pipeline.handoffs import Batch, BatchRows, Launched
@@ -35,147 +38,163 @@ from ocr_pipeline.sensors import NewDocumentsSensor
 from ocr_pipeline.settings import PipelineSettings, resolve
 from ocr_task.engines import engine_names
 
-# Read when the DAG is parsed: the deployment settings the DAG's shape depends on (environment only).
-DEPLOYED = PipelineSettings.build()
-OUTPUTS = Asset(uri=DEPLOYED.output_uri, name="ocr_outputs")
-LAUNCHER = load_launcher(DEPLOYED.launcher)
-SCHEDULE = os.environ.get("OCR_SCHEDULE", "0 2 * * *")
-DAILY = CronDataIntervalTimetable(SCHEDULE, timezone="UTC")
-# event mode: a run for the objects S3 notifications name, as they arrive; the schedule stays as the safety net
-TIMETABLE = (
-    AssetOrTimeSchedule(timetable=DAILY, assets=[events.notifications_asset(DEPLOYED)])
-    if DEPLOYED.event_queue_url
-    else DAILY
-)
+# Read when the DAG file is parsed: what the DAGs' shape depends on (the environment and the sources file).
 SENSOR_TIMEOUT = int(os.environ.get("OCR_SENSOR_TIMEOUT", str(6 * 3600)))
 SENSOR_POKE_SECONDS = int(os.environ.get("OCR_SENSOR_POKE_SECONDS", "60"))
-PARAMS = {
-    "source_uri": Param(
-        None, type=["null", "string"], title="Source prefix",
-        description=f"s3://bucket/prefix/ to ingest. Empty: the configured prefix ({DEPLOYED.source_uri}).",
-    ),
-    "engine": Param(
-        None, type=["null", "string"], enum=[None, *engine_names()], title="OCR engine",
-        description="Empty: the configured engine (OCR_ENGINE). auto picks per page: text layer, script, PaddleOCR-VL when enabled.",
-    ),
-    "lang": Param(
-        None, type=["null", "string"], title="Language hint",
-        description="Tesseract-style, e.g. rus+eng. Empty: detected per page.",
-    ),
-    "batch_size": Param(
-        None, type=["null", "integer"], minimum=1, maximum=500, title="Documents per batch",
-        description=f"Empty: the configured size ({DEPLOYED.batch_size}).",
-    ),
-    "reprocess": Param(
-        False, type="boolean", title="Reprocess",
-        description="Process documents again even if the catalog has them with the same ETag.",
-    ),
-    "reprocess_before": Param(
-        None, type=["null", "string"], format="date-time", title="Reprocess what was processed before",
-        description="With Reprocess: only documents last processed before this time, least recently processed "
-        "first. Empty: before this run began. Give the same time to several runs to go through a large prefix.",
-    ),
-    "document": Param(
-        None, type=["null", "string"], pattern="^s3://[^/]+/.+[^/]$", title="One document",
-        description="s3://bucket/key of one object: the run takes only that object (the Documents view's "
-        "Reprocess sets it, with Reprocess on).",
-    ),
-    "date_from": Param(
-        None, type=["null", "string"], format="date", title="Modified from",
-        description="Only objects last modified on or after this day (UTC). Empty with 'to' empty: a manual run takes everything new.",
-    ),
-    "date_to": Param(
-        None, type=["null", "string"], format="date", title="Modified to",
-        description="Only objects last modified on or before this day (UTC).",
-    ),
-}  # fmt: skip
-
 RETRIES = {
     "retries": 2,
     "retry_delay": timedelta(seconds=int(os.environ.get("OCR_RETRY_DELAY_SECONDS", "60"))),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
 }
+BATCH_TIMEOUT = timedelta(hours=int(os.environ.get("OCR_BATCH_TIMEOUT_HOURS", "4")))
 
 
-@dag(
-    dag_id="document_ingest",
-    schedule=TIMETABLE,
-    start_date=datetime(2024, 1, 1),
-    catchup=False,
-    max_active_runs=2,
-    default_args=RETRIES,
-    params=PARAMS,
-    tags=["ocr", "s3"],
-    doc_md=__doc__,
-)
-def document_ingest():
-    sense = NewDocumentsSensor(
-        task_id="wait_for_documents",
-        poke_interval=SENSOR_POKE_SECONDS,
-        timeout=SENSOR_TIMEOUT,
+def timetable(deployed: PipelineSettings, source: sources.Source):
+    """The daily schedule; in event mode, also a run for the objects S3 notifications name as they arrive
+    (the schedule stays as the safety net)."""
+    daily = CronDataIntervalTimetable(deployed.schedule, timezone="UTC")
+    if not deployed.event_queue_url:
+        return daily
+    return AssetOrTimeSchedule(timetable=daily, assets=[events.notifications_asset(deployed, source.asset_name("document_ingest_notifications"))])
+
+
+def form(deployed: PipelineSettings) -> dict:
+    """The trigger form: each field's empty value means the source's configured setting."""
+    return {
+        "source_uri": Param(
+            None, type=["null", "string"], title="Source prefix",
+            description=f"s3://bucket/prefix/ to ingest. Empty: the configured prefix ({deployed.source_uri}).",
+        ),
+        "engine": Param(
+            None, type=["null", "string"], enum=[None, *engine_names()], title="OCR engine",
+            description=f"Empty: the configured engine ({deployed.engine}). auto picks per page: text layer, "
+            "script, PaddleOCR-VL when enabled.",
+        ),
+        "lang": Param(
+            None, type=["null", "string"], title="Language hint",
+            description="Tesseract-style, e.g. rus+eng. Empty: "
+            + (f"the configured {deployed.lang}." if deployed.lang else "detected per page."),
+        ),
+        "batch_size": Param(
+            None, type=["null", "integer"], minimum=1, maximum=500, title="Documents per batch",
+            description=f"Empty: the configured size ({deployed.batch_size}).",
+        ),
+        "reprocess": Param(
+            False, type="boolean", title="Reprocess",
+            description="Process documents again even if the catalog has them with the same ETag.",
+        ),
+        "reprocess_before": Param(
+            None, type=["null", "string"], format="date-time", title="Reprocess what was processed before",
+            description="With Reprocess: only documents last processed before this time, least recently processed "
+            "first. Empty: before this run began. Give the same time to several runs to go through a large prefix.",
+        ),
+        "document": Param(
+            None, type=["null", "string"], pattern="^s3://[^/]+/.+[^/]$", title="One document",
+            description="s3://bucket/key of one object: the run takes only that object (the Documents view's "
+            "Reprocess sets it, with Reprocess on).",
+        ),
+        "date_from": Param(
+            None, type=["null", "string"], format="date", title="Modified from",
+            description="Only objects last modified on or after this day (UTC). Empty with 'to' empty: a manual "
+            "run takes everything new.",
+        ),
+        "date_to": Param(
+            None, type=["null", "string"], format="date", title="Modified to",
+            description="Only objects last modified on or before this day (UTC).",
+        ),
+    }  # fmt: skip
+
+
+def ingest_dag(source: sources.Source):
+    """The DAG of one source."""
+    deployed = source.settings()
+    outputs = Asset(uri=deployed.output_uri, name=source.asset_name("ocr_outputs"))
+    launcher = load_launcher(deployed.launcher)
+
+    @dag(
+        dag_id=source.dag_id,
+        schedule=timetable(deployed, source),
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=2,
+        default_args=RETRIES,
+        params=form(deployed),
+        tags=["ocr", "s3", f"source:{source.name}"],
+        doc_md=__doc__,
     )
-
-    @task
-    def discover(
-        params=None, dag_run=None, data_interval_start=None, data_interval_end=None, ti=None,
-        triggering_asset_events=None,
-    ) -> dict:
-        """Find the run's work and claim it in the catalog; XCom gets the counts."""
-        from airflow.configuration import conf
-
-        selection = Selection.for_run(
-            dag_run.run_type, data_interval_start, data_interval_end, params, dag_run.run_after
-        )
-        settings = resolve(params)
-        event_run = {"dag_run": dag_run, "triggering_asset_events": triggering_asset_events}
-        notified, _ = events.run_objects(event_run, settings)
-        return tasks.discover(
-            settings, selection, dag_run.dag_id, dag_run.run_id, tasks.run_is_active(ti),
-            conf.getint("core", "max_map_length"), notified,
-        ).model_dump()  # fmt: skip
-
-    @task
-    def plan(found: dict, params=None, dag_run=None) -> list[dict]:
-        """The run's claims into batches, their manifests in S3; XCom gets the batches' references."""
-        return [b.model_dump() for b in tasks.plan(resolve(params), dag_run.run_id)]
-
-    @task(trigger_rule="all_done")
-    def postprocess(batch: dict, params=None, ti=None) -> dict:
-        launched = ti.xcom_pull(task_ids="ocr", map_indexes=ti.map_index)
-        launched = Launched.model_validate(launched) if launched else None
-        return tasks.postprocess(resolve(params), Batch.model_validate(batch), launched).model_dump()
-
-    @task(trigger_rule="all_done_min_one_success", outlets=catalog_assets(DEPLOYED.catalog_url))
-    def catalog(batches: list[dict], results, params=None, dag_run=None) -> dict:
-        day = (dag_run.logical_date or dag_run.run_after).date()
-        planned = [Batch.model_validate(b) for b in batches]
-        fresh = [BatchRows.model_validate(r) if r else None for r in results or []]
-        return tasks.catalog(resolve(params), planned, fresh, dag_run.dag_id, dag_run.run_id, day).model_dump()
-
-    @task(trigger_rule="one_failed", retries=0)
-    def fail_run(ti=None, dag_run=None) -> None:
-        """The run's verdict: a run in which any step failed is a failed run, whichever step it was."""
-        failed = tasks.failed_tasks(ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]))
-        raise AirflowFailException(
-            f"This run failed: {', '.join(failed) or 'an upstream task'} (see their logs)"
+    def document_ingest():
+        sense = NewDocumentsSensor(
+            task_id="wait_for_documents",
+            poke_interval=SENSOR_POKE_SECONDS,
+            timeout=SENSOR_TIMEOUT,
         )
 
-    found = discover()
-    sense >> found
-    batches = plan(found)
-    ocr = LAUNCHER.partial(
-        task_id="ocr",
-        storage_conn_id=DEPLOYED.aws_conn_id,
-        pool="gpu",
-        outlets=[OUTPUTS],
-        execution_timeout=timedelta(hours=int(os.environ.get("OCR_BATCH_TIMEOUT_HOURS", "4"))),
-        **LAUNCHER.deployment_arguments(),
-    ).expand(batch=batches)
-    results = postprocess.expand(batch=batches)
-    ocr >> results
-    recorded = catalog(batches, results)
-    [sense, found, batches, ocr, results, recorded] >> fail_run()
+        @task
+        def discover(
+            params=None, dag_run=None, data_interval_start=None, data_interval_end=None, ti=None,
+            triggering_asset_events=None,
+        ) -> dict:
+            """Find the run's work and claim it in the catalog; XCom gets the counts."""
+            from airflow.configuration import conf
+
+            selection = Selection.for_run(
+                dag_run.run_type, data_interval_start, data_interval_end, params, dag_run.run_after
+            )
+            settings = resolve(params, dag_run.dag_id)
+            event_run = {"dag_run": dag_run, "triggering_asset_events": triggering_asset_events}
+            notified, _ = events.run_objects(event_run, settings)
+            return tasks.discover(
+                settings, selection, dag_run.dag_id, dag_run.run_id, tasks.run_is_active(ti),
+                conf.getint("core", "max_map_length"), notified,
+            ).model_dump()  # fmt: skip
+
+        @task
+        def plan(found: dict, params=None, dag_run=None) -> list[dict]:
+            """The run's claims into batches, their manifests in S3; XCom gets the batches' references."""
+            return [b.model_dump() for b in tasks.plan(resolve(params, dag_run.dag_id), dag_run.run_id)]
+
+        @task(trigger_rule="all_done")
+        def postprocess(batch: dict, params=None, ti=None, dag_run=None) -> dict:
+            launched = ti.xcom_pull(task_ids="ocr", map_indexes=ti.map_index)
+            launched = Launched.model_validate(launched) if launched else None
+            settings = resolve(params, dag_run.dag_id)
+            return tasks.postprocess(settings, Batch.model_validate(batch), launched).model_dump()
+
+        @task(trigger_rule="all_done_min_one_success", outlets=catalog_assets(deployed.catalog_url))
+        def catalog(batches: list[dict], results, params=None, dag_run=None) -> dict:
+            day = (dag_run.logical_date or dag_run.run_after).date()
+            planned = [Batch.model_validate(b) for b in batches]
+            fresh = [BatchRows.model_validate(r) if r else None for r in results or []]
+            settings = resolve(params, dag_run.dag_id)
+            return tasks.catalog(settings, planned, fresh, dag_run.dag_id, dag_run.run_id, day).model_dump()
+
+        @task(trigger_rule="one_failed", retries=0)
+        def fail_run(ti=None, dag_run=None) -> None:
+            """The run's verdict: a run in which any step failed is a failed run, whichever step it was."""
+            failed = tasks.failed_tasks(ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]))
+            raise AirflowFailException(
+                f"This run failed: {', '.join(failed) or 'an upstream task'} (see their logs)"
+            )
+
+        found = discover()
+        sense >> found
+        batches = plan(found)
+        ocr = launcher.partial(
+            task_id="ocr",
+            storage_conn_id=deployed.aws_conn_id,
+            pool="gpu",
+            outlets=[outputs],
+            execution_timeout=BATCH_TIMEOUT,
+            **launcher.deployment_arguments(),
+        ).expand(batch=batches)
+        results = postprocess.expand(batch=batches)
+        ocr >> results
+        recorded = catalog(batches, results)
+        [sense, found, batches, ocr, results, recorded] >> fail_run()
+
+    return document_ingest()
 
 
-document_ingest()
+for _source in sources.load():  # the standard dynamic-DAG pattern: one DAG object per source, at module level
+    globals()[_source.dag_id] = ingest_dag(_source)

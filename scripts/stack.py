@@ -57,6 +57,9 @@ class Stack:
     # event mode: an SQS queue on the S3 server that the bucket notifies of new objects under the source
     # prefix (OCR_EVENT_QUEUE_URL points the DAG at it); None: the schedule alone
     event_queue: str | None = "docs-created"
+    # more sources beside the default one (ocr_pipeline.sources): name → settings, with ``event_queue`` (a
+    # queue's name, made and wired as above) in place of ``event_queue_url``; written to a sources file
+    sources: dict[str, dict] = field(default_factory=dict)
 
     # ---- names -------------------------------------------------------------------------------------------
     @property
@@ -167,8 +170,7 @@ class Stack:
             self._start("s3", [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)])
             _wait_http(f"{self.endpoint}/moto-api/", timeout=60)
         self._s3_bucket(self.bucket)
-        if self.event_queue and "OCR_EVENT_QUEUE_URL" not in self.settings:
-            self.settings["OCR_EVENT_QUEUE_URL"] = self._notified_queue(self.event_queue)
+        self._wire_sources()
         self._secret("lineage")
         self._start("lineage", [
             sys.executable, str(REPO / "scripts" / "lineage_recorder.py"), "--port", str(self.lineage_port),
@@ -308,24 +310,42 @@ class Stack:
         except client.exceptions.BucketAlreadyOwnedByYou:
             pass
 
-    def _notified_queue(self, name: str) -> str:
-        """A queue that the bucket notifies of each object created under the source prefix, as a real
-        bucket is wired (README, event mode); its URL."""
+    def _wire_sources(self) -> None:
+        """Each source's queue, and the bucket's notifications to them, as a real bucket is wired (README,
+        event mode); the sources file when there are sources beside the default one."""
         import boto3
+        import yaml
 
         keys = {"region_name": "us-east-1", "aws_access_key_id": "stack", "aws_secret_access_key": "stack"}
         sqs = boto3.client("sqs", endpoint_url=self.endpoint, **keys)
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        source = self.environment()["OCR_SOURCE_URI"].removeprefix(f"s3://{self.bucket}/")
-        configuration = {"QueueConfigurations": [{
-            "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": source}]}},
-        }]}  # fmt: skip
-        boto3.client("s3", endpoint_url=self.endpoint, **keys).put_bucket_notification_configuration(
-            Bucket=self.bucket, NotificationConfiguration=configuration
-        )
-        return url
+        notified = []  # the bucket's one notification configuration: every source's queue in it
+
+        def queue(name: str, source_uri: str) -> str:
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            prefix = source_uri.removeprefix(f"s3://{self.bucket}/")
+            notified.append({
+                "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+            })  # fmt: skip
+            return url
+
+        if self.event_queue and "OCR_EVENT_QUEUE_URL" not in self.settings:
+            self.settings["OCR_EVENT_QUEUE_URL"] = queue(self.event_queue, self.environment()["OCR_SOURCE_URI"])
+        declared = {"default": {}}
+        for name, entry in self.sources.items():
+            entry = dict(entry)
+            if entry.get("event_queue"):
+                entry["event_queue_url"] = queue(entry.pop("event_queue"), entry["source_uri"])
+            declared[name] = entry
+        if notified:
+            boto3.client("s3", endpoint_url=self.endpoint, **keys).put_bucket_notification_configuration(
+                Bucket=self.bucket, NotificationConfiguration={"QueueConfigurations": notified}
+            )
+        if self.sources:
+            path = self.home / "sources.yaml"
+            path.write_text(yaml.safe_dump(declared, sort_keys=False))
+            self.settings["OCR_SOURCES_FILE"] = str(path)
 
     def _wait_for_worker(self, timeout: float) -> None:
         """A Celery worker is up once it says it is ready in its log."""

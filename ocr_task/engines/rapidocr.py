@@ -17,6 +17,11 @@ from ocr_task.errors import EngineUnavailable
 from ocr_task.result import EngineInfo, Line
 
 MODELS = ["PP-OCRv6_det_small", "PP-OCRv6_rec_small"]
+# The detector enlarges an image until its shorter side is this long: a one-line crop of 760 × 75 became
+# 7,456 × 736 pixels and took 1.4 s to detect. Past this much enlargement it reads the image as it is (small
+# print has been enlarged already, ``ocr_task.resolution``).
+DETECTOR_SHORT_SIDE = 736
+MAX_DETECTOR_ENLARGEMENT = 2.0
 
 
 class RapidOcrEngine(Engine):
@@ -47,6 +52,11 @@ class RapidOcrEngine(Engine):
         return [Recognition(self._info, lang, lines=self._read(image)) for image in images]
 
     def _read(self, image: np.ndarray) -> list[Line]:
+        detector = self._engine._load_det_model()  # loaded on first use (rapidocr 3.x); pinned in constraints
+        if DETECTOR_SHORT_SIDE / max(1, min(image.shape[:2])) > MAX_DETECTOR_ENLARGEMENT:
+            detector.limit_type, detector.limit_side_len = "max", max(image.shape[:2])  # as it is
+        else:
+            detector.limit_type, detector.limit_side_len = "min", DETECTOR_SHORT_SIDE
         output = self._engine(to_bgr(image))
         if output.boxes is None:
             return []

@@ -1,6 +1,6 @@
 """S3 event notifications, received from SQS by the triggerer, as the objects an event run processes.
 
-In event mode (``OCR_EVENT_QUEUE_URL``) the DAG is scheduled on an asset
+In event mode (a source's ``event_queue_url``, ``OCR_EVENT_QUEUE_URL``) its DAG is scheduled on an asset
 watched by ``MessageQueueTrigger(scheme="sqs")``. The trigger receives up to
 ``max_messages`` × ``num_batches`` messages at a time and yields them as one
 trigger event; the triggerer records it as an asset event whose ``extra`` is
@@ -119,17 +119,18 @@ def _event_time(value) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# How the triggerer reads the queue: 10 receives in a row of up to 10 messages each (SQS's most), each waiting
-# at most 1 s for messages, then one asset event with all they got (up to 100), and a pause of 1 s when the
-# queue was empty. A burst's messages come 100 to an event, and the scheduler puts the events that queue up
-# meanwhile in one run; a lone upload's message waits for the 9 empty receives after it: 9 s. (With long
-# polls of 10 s, as SQS advises for cost, those 9 empty receives held it for 90 s.) Idle, it is about one
-# receive a second.
-RECEIVE = {"max_messages": 10, "num_batches": 10, "wait_time_seconds": 1, "waiter_delay": 1}
+# How the triggerer reads the queue: 2 receives in a row of up to 10 messages each (SQS's most), each waiting
+# at most 1 s for messages, then one asset event with all they got (up to 20), and a pause of 1 s when the
+# queue was empty. A lone upload's message waits for the one empty receive after it: about 1 s (with 10
+# receives, it waited for 9: 9 s). A burst's messages come 20 to an event, and the scheduler puts the events
+# that queue up while a run is being created in one run. (Long polls of 10 s, as SQS advises for cost, would
+# hold a message for 10 s.) Idle, it is about one receive a second.
+RECEIVE = {"max_messages": 10, "num_batches": 2, "wait_time_seconds": 1, "waiter_delay": 1}
 
 
-def notifications_asset(settings):
-    """The asset a source's event runs are scheduled on: watched by a ``MessageQueueTrigger`` on its queue.
+def notifications_asset(settings, name: str):
+    """The asset (named ``name``) a source's event runs are scheduled on: watched by a ``MessageQueueTrigger`` on
+    its source's queue.
 
     Messages are not deleted when received: the run that takes their objects deletes them (``consume``), so
     a message whose asset event was never recorded (the triggerer died in between) comes back to the queue
@@ -147,7 +148,7 @@ def notifications_asset(settings):
         **RECEIVE,
     )
     return Asset(
-        name="document_ingest_notifications",
+        name=name,
         uri=settings.event_queue_url,
         watchers=[AssetWatcher(name="s3_object_created", trigger=trigger)],
     )

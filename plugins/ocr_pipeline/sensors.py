@@ -65,7 +65,7 @@ class NewDocumentsSensor(BaseSensorOperator):
         try:
             return super().execute(context)
         except AirflowSensorTimeout as timeout:
-            source = resolve(context["params"]).source_uri
+            source = resolve(context["params"], context["dag_run"].dag_id).source_uri
             why = (
                 f"waited {self.timeout:.0f} s while its window was open"
                 if self.timeout
@@ -83,7 +83,7 @@ class NewDocumentsSensor(BaseSensorOperator):
         )  # fmt: skip
 
     def poke(self, context) -> bool:
-        settings = resolve(context["params"])
+        settings = resolve(context["params"], context["dag_run"].dag_id)
         selection = self._selection(context)
         run_id = context["dag_run"].run_id
         catalog = Catalog(settings.catalog_url)

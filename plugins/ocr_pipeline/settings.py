@@ -1,13 +1,15 @@
 """The pipeline's configuration, and the one rule for where each setting comes from.
 
 * **Deployment settings** (where things are: ``output_uri``, ``quarantine_uri``,
-  ``catalog_url``, ``launcher``, ``aws_conn_id``, event mode's queue): the environment only
-  (``OCR_*``), the same for the DAG processor and every task. The DAG's shape
+  ``catalog_url``, ``launcher``, ``aws_conn_id``, the ``schedule``, event mode's queue): the environment
+  (``OCR_*``), and a source's entry in the sources file (``ocr_pipeline.sources``), the same for the DAG
+  processor and every task. The DAG's shape
   (the launcher's operator, the output asset) depends on them, so a Variable
   that changed them in some tasks and not others would split the pipeline.
 * **Tunables** (what and how: ``source_uri``, ``inventory_uri``, ``discovery_order``, ``engine``, ``lang``,
   ``batch_size``, ``max_batches``, ``low_text_chars_per_page``): the
-  environment, then Airflow Variables ``ocr_<name>`` at run time.
+  environment and the source's entry, then the source's Airflow Variables at run time (``ocr_<name>``
+  for the default source).
 * **The trigger form** (``FORM_FIELDS``, declared Params of the DAG): over
   both, for that run only. Other keys of a run's conf are ignored: a conf can
   never point a run at another catalog or connection.
@@ -23,7 +25,7 @@ from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEPLOYMENT_FIELDS = (
-    "output_uri", "quarantine_uri", "catalog_url", "launcher", "aws_conn_id", "event_queue_url",
+    "output_uri", "quarantine_uri", "catalog_url", "launcher", "aws_conn_id", "schedule", "event_queue_url",
     "event_visibility_timeout",
 )  # fmt: skip
 TUNABLE_FIELDS = (
@@ -61,6 +63,8 @@ class PipelineSettings(BaseSettings):
     max_batches: int = 50
     aws_conn_id: str = "aws_default"
     low_text_chars_per_page: int = 50
+    # when scheduled runs start (cron, UTC): the daily run, and event mode's safety net
+    schedule: str = "0 2 * * *"
     # event mode (``events``): the SQS queue the source bucket's ObjectCreated notifications go to
     event_queue_url: str | None = None
     # seconds a received notification stays invisible to the queue's other readers before the run that
@@ -115,11 +119,11 @@ class PipelineSettings(BaseSettings):
             raise ConfigurationError(f"invalid pipeline settings: {error}") from error
 
 
-def variable_overrides() -> dict:
-    """Airflow Variables ``ocr_<tunable>`` that are set."""
+def variable_overrides(prefix: str = "ocr_") -> dict:
+    """Airflow Variables ``<prefix><tunable>`` that are set (a source's prefix: ``ocr_pipeline.sources``)."""
     from airflow.sdk import Variable
 
-    values = {name: Variable.get(f"ocr_{name}", default=None) for name in TUNABLE_FIELDS}
+    values = {name: Variable.get(f"{prefix}{name}", default=None) for name in TUNABLE_FIELDS}
     return {name: value for name, value in values.items() if value is not None}
 
 
@@ -140,13 +144,17 @@ def check_catalog_reachable_by_workers(settings: PipelineSettings, executor: str
         )
 
 
-def resolve(params: dict | None = None) -> PipelineSettings:
-    """Settings for a task: environment, then Variables (tunables), then the run's form."""
+def resolve(params: dict | None = None, dag_id: str | None = None) -> PipelineSettings:
+    """Settings for a task of the DAG ``dag_id``: environment, its source's entry, then the source's
+    Variables (tunables), then the run's form."""
     from airflow.configuration import conf
     from airflow.sdk.exceptions import AirflowFailException
 
+    from ocr_pipeline import sources
+
     try:
-        settings = PipelineSettings.build(**{**variable_overrides(), **form_overrides(params)})
+        source = sources.by_dag_id(dag_id)
+        settings = source.settings(**{**variable_overrides(source.variable_prefix), **form_overrides(params)})
         check_catalog_reachable_by_workers(settings, conf.get("core", "executor"))
     except ConfigurationError as error:
         raise AirflowFailException(str(error)) from error

@@ -244,3 +244,45 @@ def test_a_source_over_the_views_cap_is_refused_not_downloaded(s3, sample_docs, 
     with pytest.raises(PageUnavailable, match="more than the view downloads to show a page"):
         pages.png(f"s3://{BUCKET}/incoming/view/scanned.pdf", etag, "r", {"index": 0})
     assert list((tmp_path / "cache" / "sources").iterdir()) == []
+
+
+@pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
+def test_several_sources_filtered_per_source_reprocessed_through_their_own_dag(
+    s3, catalog_url, sample_docs, airflow_app, tmp_path, monkeypatch
+):
+    from airflow.utils.state import DagRunState
+
+    from ocr_pipeline.catalog import Catalog
+    from tests.dags.test_sources import SOURCES, load_dags, sources_file
+
+    sources_file(tmp_path, SOURCES, monkeypatch)
+    s3.upload_file(str(sample_docs["russian.png"].path), BUCKET, "incoming/view/russian.png")
+    s3.upload_file(str(sample_docs["english.png"].path), BUCKET, "invoices/english.png")  # invoices: RapidOCR
+    dags = load_dags()
+    for dag in dags.values():
+        assert dag.test().state == DagRunState.SUCCESS
+    admin = login(airflow_app, "admin")
+
+    assert {d["dag_id"] for d in items(airflow_app, admin)} == {"document_ingest", "document_ingest__invoices"}
+    [invoice] = items(airflow_app, admin, source="invoices")
+    assert invoice["source_uri"] == f"s3://{BUCKET}/invoices/english.png"
+    assert names(items(airflow_app, admin, source="default")) == {"russian.png"}
+    summary = airflow_app.get("/documents/api/summary", params={"source": "invoices"}, headers=admin).json()
+    assert summary["documents"] == 1
+    assert summary["sources"] == [
+        {"name": "default", "dag_id": "document_ingest", "source_uri": f"s3://{BUCKET}/incoming/"},
+        {"name": "invoices", "dag_id": "document_ingest__invoices", "source_uri": f"s3://{BUCKET}/invoices/"},
+    ]
+    detail = airflow_app.get(f"/documents/api/documents/{invoice['id']}", headers=admin).json()
+    assert detail["reprocess"] == {
+        "dag_id": "document_ingest__invoices",
+        "conf": {"document": invoice["source_uri"], "reprocess": True},
+    }
+    text = airflow_app.get(f"/documents/api/documents/{invoice['id']}/outputs/text", headers=admin)
+    assert text.status_code == 200 and cer(sample_docs["english.png"].text, text.text) < 0.05
+
+    # a row of a DAG that is no source of this deployment (a source taken out of the file) is not shown
+    with Catalog(catalog_url).engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE documents SET dag_id = 'document_ingest__gone' WHERE id = ?", (invoice["id"],))
+    assert airflow_app.get(f"/documents/api/documents/{invoice['id']}", headers=admin).status_code == 404
+    assert items(airflow_app, admin, source="invoices") == []

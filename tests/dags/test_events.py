@@ -71,7 +71,7 @@ def test_the_sqs_trigger_delivers_the_notifications_and_the_run_deletes_them(not
     monkeypatch.setenv("OCR_EVENT_QUEUE_URL", url)
     monkeypatch.setenv("OCR_EVENT_VISIBILITY_TIMEOUT", "60")
     settings = PipelineSettings.build()
-    asset = events.notifications_asset(settings)
+    asset = events.notifications_asset(settings, "document_ingest_notifications")
     trigger = asset.watchers[0].trigger  # what the triggerer runs: MessageQueueTrigger → SqsSensorTrigger
 
     async def first_event():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from datetime import datetime
@@ -22,7 +23,8 @@ DAG_ID = "document_ingest"
 class AirflowApi:
     """A logged-in user of the REST API (simple auth manager: ``POST /auth/token``)."""
 
-    def __init__(self, url: str, user: str, password: str):
+    def __init__(self, url: str, user: str, password: str, dag_id: str = DAG_ID):
+        self.dag_id = dag_id  # the source's DAG the calls are about
         response = requests.post(
             f"{url}/auth/token", json={"username": user, "password": password}, timeout=30
         )
@@ -35,24 +37,30 @@ class AirflowApi:
         self.variables = VariableApi(self.client)
         self.backfills = BackfillApi(self.client)
 
+    def for_dag(self, dag_id: str) -> AirflowApi:
+        """The same client about another source's DAG."""
+        other = copy.copy(self)
+        other.dag_id = dag_id
+        return other
+
     # ---- the DAG ---------------------------------------------------------------------------------------------
     def wait_for_dag(self, timeout: float = 180) -> None:
         """Until the dag-processor has parsed and serialised the DAG."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                self.dags.get_dag(DAG_ID)
+                self.dags.get_dag(self.dag_id)
                 return
             except af.ApiException:
                 time.sleep(2)
-        raise TimeoutError(f"{DAG_ID} was not parsed within {timeout} s")
+        raise TimeoutError(f"{self.dag_id} was not parsed within {timeout} s")
 
     def pause(self, paused: bool) -> None:
-        self.dags.patch_dag(DAG_ID, af.DAGPatchBody(is_paused=paused))
+        self.dags.patch_dag(self.dag_id, af.DAGPatchBody(is_paused=paused))
 
     def next_scheduled_run_after(self) -> datetime | None:
         """When the scheduler will create its next scheduled run (it moves this on as it creates each run)."""
-        return self.dags.get_dag(DAG_ID).next_dagrun_run_after
+        return self.dags.get_dag(self.dag_id).next_dagrun_run_after
 
     def set_variable(self, key: str, value) -> None:
         body = af.VariableBody(key=key, value=str(value))
@@ -71,13 +79,13 @@ class AirflowApi:
     def trigger(self, conf: dict | None = None) -> str:
         """A manual run with the trigger form's values, as the UI's Trigger button sends them."""
         body = af.TriggerDAGRunPostBody(conf=conf or {}, logical_date=None)
-        return self.runs.trigger_dag_run(DAG_ID, body).dag_run_id
+        return self.runs.trigger_dag_run(self.dag_id, body).dag_run_id
 
     def backfill(
         self, start: datetime, end: datetime, reprocess: str = "completed", conf: dict | None = None
     ):
         body = af.BackfillPostBody(
-            dag_id=DAG_ID, from_date=start, to_date=end, reprocess_behavior=af.ReprocessBehavior(reprocess),
+            dag_id=self.dag_id, from_date=start, to_date=end, reprocess_behavior=af.ReprocessBehavior(reprocess),
             max_active_runs=2, dag_run_conf=conf or {},
         )  # fmt: skip
         return self.backfills.create_backfill(body)
@@ -96,13 +104,13 @@ class AirflowApi:
 
     def mark_failed(self, run_id: str) -> None:
         """What a user does with "Mark run as failed" in the UI (``PATCH`` the run's state)."""
-        self.runs.patch_dag_run(DAG_ID, run_id, af.DAGRunPatchBody(state=DagRunMutableStates("failed")))
+        self.runs.patch_dag_run(self.dag_id, run_id, af.DAGRunPatchBody(state=DagRunMutableStates("failed")))
 
     def run(self, run_id: str):
-        return self.runs.get_dag_run(DAG_ID, run_id)
+        return self.runs.get_dag_run(self.dag_id, run_id)
 
     def list_runs(self) -> list:
-        return self.runs.get_dag_runs(DAG_ID, limit=100, order_by=["run_after"]).dag_runs
+        return self.runs.get_dag_runs(self.dag_id, limit=100, order_by=["run_after"]).dag_runs
 
     def wait_for_run(self, run_id: str, timeout: float = 420) -> str:
         deadline = time.monotonic() + timeout
@@ -124,7 +132,7 @@ class AirflowApi:
         raise TimeoutError(f"no new {run_type} run within {timeout} s")
 
     def task_instances_of(self, run_id: str) -> list:
-        return self.task_instances.get_task_instances(DAG_ID, run_id, limit=1000).task_instances
+        return self.task_instances.get_task_instances(self.dag_id, run_id, limit=1000).task_instances
 
     def task_states(self, run_id: str) -> dict[str, list[str]]:
         states: dict[str, list[str]] = {}
@@ -135,7 +143,7 @@ class AirflowApi:
     def log(self, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
         """A task's log as the UI shows it: every structured line (event, error details) as JSON text."""
         response = self.task_instances.get_log_without_preload_content(
-            DAG_ID, run_id, task_id, try_number, map_index=map_index, full_content=True
+            self.dag_id, run_id, task_id, try_number, map_index=map_index, full_content=True
         )
         content = json.loads(response.data)["content"]
         return "\n".join(

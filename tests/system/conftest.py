@@ -31,7 +31,23 @@ SCHEDULE_MINUTES = 1
 IDLE_SOURCE = f"s3://{BUCKET}/idle/"  # where scheduled runs look when no test points them elsewhere
 
 
-OWN_DEPLOYMENT = ("test_service_runs.py", "test_event_runs.py")  # modules that start a deployment of their own
+OWN_DEPLOYMENT = ("test_service_runs.py",)  # modules that start a deployment of their own
+# the shared deployment's sources beside the default one (``IDLE_SOURCE``, every minute, the ``auto`` engine):
+# event mode on a daily schedule with RapidOCR, and event mode's safety net on a schedule of a few minutes
+# (paused but while its test runs), each in a folder and an output of its own (ocr_pipeline.sources)
+SOURCES = {
+    "events": {
+        "source_uri": f"s3://{BUCKET}/events/", "output_uri": f"s3://{BUCKET}/events-out/",
+        "quarantine_uri": f"s3://{BUCKET}/events-quarantine/", "schedule": "0 2 * * *",
+        "event_queue": "system-events", "engine": "rapidocr",
+    },
+    "safety": {
+        "source_uri": f"s3://{BUCKET}/safety/", "output_uri": f"s3://{BUCKET}/safety-out/",
+        "quarantine_uri": f"s3://{BUCKET}/safety-quarantine/", "schedule": "*/2 * * * *",
+        "event_queue": "system-safety", "engine": "tesseract",
+    },
+}  # fmt: skip
+PAUSED_SOURCES = ("safety",)
 
 
 def pytest_collection_modifyitems(items):
@@ -76,10 +92,11 @@ class Deployment:
         heads = {k: self.s3.head_object(Bucket=BUCKET, Key=k) for k in self.keys(prefix)}
         return {k: (h["ETag"], h["LastModified"]) for k, h in heads.items()}
 
-    def sent_to_ocr(self, prefix: str) -> Counter:
-        """How many batch manifests of the deployment name each document under ``prefix``."""
+    def sent_to_ocr(self, prefix: str, output: str = "processed/") -> Counter:
+        """How many batch manifests of the deployment (under the source's ``output`` folder) name each
+        document under ``prefix``."""
         planned = Counter()
-        for key in self.keys("processed/_batches/"):
+        for key in self.keys(f"{output}_batches/"):
             if key.endswith("manifest.json"):
                 manifest = json.loads(self.read(f"s3://{BUCKET}/{key}"))
                 planned.update(d["source"] for d in manifest["documents"] if d["source"].startswith(prefix))
@@ -131,9 +148,10 @@ class Deployment:
         raise TimeoutError(f"no scheduled run ending at {end}")
 
 
-def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | None = None, event_queue=None):
+def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | None = None, sources=None):
     """Start a deployment, yield it, and take it down with its databases (a generator for fixtures);
-    ``event_queue``: a queue the bucket notifies of new objects under the source prefix (event mode)."""
+    ``sources``: more sources beside the default one (``Stack.sources``), their DAGs unpaused but
+    ``PAUSED_SOURCES``'."""
     host, port = s3_server.endpoint.removeprefix("http://").split(":")
     proxy = FlakyProxy((host, int(port)))
     subprocess.run(["redis-cli", "-n", "7", "flushdb"], check=True, capture_output=True)
@@ -146,7 +164,8 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
         database_prefix=database_prefix,
         redis_db=7,
         worker_concurrency=4,
-        event_queue=event_queue,
+        event_queue=None,
+        sources=sources or {},
         settings={
             "OCR_SCHEDULE": f"*/{SCHEDULE_MINUTES} * * * *",
             "OCR_SOURCE_URI": IDLE_SOURCE,
@@ -167,6 +186,9 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
         api = AirflowApi(stack.api_url, stack.user, stack.password)
         api.wait_for_dag()
         api.pause(False)
+        for name in sources or {}:
+            api.for_dag(f"document_ingest__{name}").wait_for_dag()
+            api.for_dag(f"document_ingest__{name}").pause(name in PAUSED_SOURCES)
         yield Deployment(stack, api, proxy, s3_server.client())
     finally:
         stack.down()
@@ -178,7 +200,7 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
 def deployment(s3_server, tmp_path_factory):
     """The default deployment (the local launcher), shared by the modules whose cases do not interfere
     (each works under prefixes of its own and leaves no run active)."""
-    yield from deploy(s3_server, tmp_path_factory.mktemp("stack"), "ocr_systest")
+    yield from deploy(s3_server, tmp_path_factory.mktemp("stack"), "ocr_systest", sources=SOURCES)
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 ``plugins/documents_plugin.py``).
 
 Every route asks Airflow's auth manager who is calling (the UI's session cookie, or a bearer token) and
-needs read access to ``document_ingest``'s runs. It reads only what the catalog names: the source object
-and outputs of a catalogued document, through the ``aws_default`` connection (``OCR_AWS_CONN_ID``).
+shows only the documents of the sources whose DAG runs the user may read (``ocr_pipeline.sources``: one
+DAG per source); a user who may read none is refused. It reads only what the catalog names: the source
+object and outputs of a catalogued document, through its source's connection (``aws_default``).
 Reprocessing is not done here: the page triggers the DAG through Airflow's own REST API with the user's
 session, so Airflow itself decides whether the user may.
 """
@@ -21,18 +22,17 @@ from urllib.parse import quote
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
-from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import Depends, FastAPI, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
-from ocr_pipeline import layout
+from ocr_pipeline import layout, sources
 from ocr_pipeline.catalog.store import Catalog
 from ocr_pipeline.settings import PipelineSettings
 from ocr_pipeline.ui import queries
 from ocr_pipeline.ui.page_images import PageImages, PageUnavailable
 
-DAG_ID = "document_ingest"
 MAX_INT = 2**31 - 1  # the catalog's integer columns: anything bigger is no row, and must not reach the driver
 DocumentId = Annotated[int, Path(ge=1, le=MAX_INT)]
 PageIndex = Annotated[int, Path(ge=0, le=MAX_INT)]
@@ -47,23 +47,31 @@ OUTPUTS = {  # the catalog column of each output a document links to, and its me
 }
 
 
-def _require(method: str):
-    """Airflow's own check: ``method`` on ``document_ingest``'s runs, for the user of this request."""
-    return Depends(requires_access_dag(method, DagAccessEntity.RUN, DAG_ID))
-
-
-def _may_trigger(user) -> bool:
+def _may(method: str, dag_id: str, user) -> bool:
+    """Airflow's own check: ``method`` on the runs of ``dag_id``, for ``user``."""
     return get_auth_manager().is_authorized_dag(
-        method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user
+        method=method, access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id), user=user
     )
 
 
-def _settings() -> PipelineSettings:
-    return PipelineSettings.build()  # the deployment's: the environment the api-server runs with
+def _visible_sources(user: GetUserDep) -> tuple[sources.Source, ...]:
+    """The sources whose runs the user of this request may read: what the view shows them."""
+    visible = tuple(s for s in sources.deployed() if _may("GET", s.dag_id, user))
+    if not visible:
+        raise HTTPException(403, "you may read the runs of no document source's DAG")
+    return visible
 
 
-def _hook():
-    return _hook_of(_settings().aws_conn_id)
+Visible = Annotated[tuple[sources.Source, ...], Depends(_visible_sources)]  # once per request
+
+
+def _settings(dag_id: str | None = None) -> PipelineSettings:
+    """A source's settings (the environment the api-server runs with, and the sources file)."""
+    return sources.by_dag_id(dag_id).settings()
+
+
+def _hook(dag_id: str | None = None):
+    return _hook_of(_settings(dag_id).aws_conn_id)
 
 
 @functools.cache
@@ -73,11 +81,11 @@ def _hook_of(aws_conn_id: str):
     return S3Hook(aws_conn_id=aws_conn_id)
 
 
-def _pages() -> PageImages:
+def _pages(dag_id: str) -> PageImages:
     cache = FilePath(os.environ.get("OCR_VIEW_CACHE_DIR") or FilePath(tempfile.gettempdir()) / "ocr-documents-view")
     megabytes = int(os.environ.get("OCR_VIEW_CACHE_MB", "512"))
     source_megabytes = int(os.environ.get("OCR_VIEW_MAX_SOURCE_MB", "200"))
-    return _page_images_of(_settings().aws_conn_id, cache, megabytes, source_megabytes)
+    return _page_images_of(_settings(dag_id).aws_conn_id, cache, megabytes, source_megabytes)
 
 
 @functools.cache
@@ -86,30 +94,34 @@ def _page_images_of(aws_conn_id: str, cache: FilePath, megabytes: int, source_me
 
 
 def _catalog():
-    return Catalog(_settings().catalog_url).engine
+    return Catalog(_settings().catalog_url).engine  # one catalog, every source's
 
 
-def _document(document_id: int) -> dict:
+def _document(document_id: int, visible: tuple[sources.Source, ...]) -> dict:
     found = queries.one_document(_catalog(), document_id)
-    if found is None:
+    if found is None or found["dag_id"] not in {s.dag_id for s in visible}:
         raise HTTPException(404, f"no document {document_id} in the catalog")
     return found
 
 
-def _reprocess_conf(source_uri: str) -> dict:
-    """The conf that sends one document through again: only it, reprocessed, from the source prefix it was
-    read under (the configured one, or else its own folder) so that its outputs keep their names."""
+def _reprocess_conf(found: dict) -> dict:
+    """The conf that sends one document through its source's DAG again: only it, reprocessed, from the
+    source prefix it was read under (the configured one, or else its own folder) so that its outputs keep
+    their names."""
+    source_uri = found["source_uri"]
     conf = {"document": source_uri, "reprocess": True}
-    if not source_uri.startswith(_settings().source_uri):
+    if not source_uri.startswith(_settings(found["dag_id"]).source_uri):
         conf["source_uri"] = source_uri.rsplit("/", 1)[0] + "/"
     return conf
 
 
-def _read_json(uri: str) -> dict:
-    return json.loads(_hook().read_key(uri))
+def _read_json(uri: str, dag_id: str) -> dict:
+    return json.loads(_hook(dag_id).read_key(uri))
 
 
 def _filters(
+    visible: Visible,
+    source: str | None = None,
     status: str | None = None,
     engine: str | None = None,
     prefix: str | None = None,
@@ -117,15 +129,17 @@ def _filters(
     processed_to: date | None = None,
     q: Annotated[str | None, Query(max_length=200, description="words of the recognised text")] = None,
 ) -> queries.DocumentFilter:
-    """The list's filters, from the query string (the list and its totals take the same ones)."""
-    return queries.DocumentFilter(status, engine, prefix, processed_from, processed_to, q)
+    """The list's filters, from the query string (the list and its totals take the same ones), within the
+    sources the user may read (``source``: one of them, by name)."""
+    dag_ids = tuple(s.dag_id for s in visible if source in (None, "", s.name))
+    return queries.DocumentFilter(dag_ids, status, engine, prefix, processed_from, processed_to, q)
 
 
 Filters = Annotated[queries.DocumentFilter, Depends(_filters)]
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Documents", dependencies=[_require("GET")])
+    app = FastAPI(title="Documents", dependencies=[Depends(_visible_sources)])
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -147,20 +161,21 @@ def create_app() -> FastAPI:
         return {"total": total, "offset": offset, "limit": limit, "items": items}
 
     @app.get("/api/summary")
-    def summary(where: Filters) -> dict:
+    def summary(where: Filters, visible: Visible) -> dict:
         return {
             **queries.totals(_catalog(), where),
             "pages_per_day": queries.pages_per_day(_catalog(), where),
             "engines": queries.engines_in_use(_catalog()),
+            "sources": [{"name": s.name, "dag_id": s.dag_id, "source_uri": _settings(s.dag_id).source_uri} for s in visible],
         }
 
     @app.get("/api/documents/{document_id}", responses=NOT_FOUND)
-    async def document(document_id: DocumentId, user: GetUserDep) -> dict:
-        found = _document(document_id)
+    async def document(document_id: DocumentId, user: GetUserDep, visible: Visible) -> dict:
+        found = _document(document_id, visible)
         result, result_error = None, None
         if found["json_uri"]:
             try:
-                result = await run_in_threadpool(_read_json, found["json_uri"])
+                result = await run_in_threadpool(_read_json, found["json_uri"], found["dag_id"])
             except Exception as error:  # noqa: BLE001 - shown to the user beside the catalog row
                 result_error = f"cannot read {found['json_uri']}: {error}"
         return {
@@ -168,8 +183,8 @@ def create_app() -> FastAPI:
             "pages": result["pages"] if result else [],
             "result_error": result_error,
             "outputs": {kind: bool(found[column]) for kind, (column, _) in OUTPUTS.items()},
-            "can_reprocess": _may_trigger(user),
-            "reprocess": {"dag_id": DAG_ID, "conf": _reprocess_conf(found["source_uri"])},
+            "can_reprocess": _may("POST", found["dag_id"], user),
+            "reprocess": {"dag_id": found["dag_id"], "conf": _reprocess_conf(found)},
         }
 
     @app.get(
@@ -177,34 +192,35 @@ def create_app() -> FastAPI:
         responses={**NOT_FOUND, 409: {"description": "The source object changed or cannot be shown"}},
         response_class=FileResponse,
     )
-    def page_image(document_id: DocumentId, index: PageIndex) -> FileResponse:
-        found = _document(document_id)
+    def page_image(document_id: DocumentId, index: PageIndex, visible: Visible) -> FileResponse:
+        found = _document(document_id, visible)
         if not found["json_uri"]:
             raise HTTPException(404, "the document has no pages to show: it was not read")
         # the browser asks again each time (the ETag makes that cheap): after a reprocess the URL stays the same
         headers = {"Cache-Control": "private, no-cache"}
         result = found["processed_at"].isoformat()  # a reprocess is a new result, with a page image of its own
-        if cached := _pages().cached(found["source_uri"], found["etag"], result, index):
+        if cached := _pages(found["dag_id"]).cached(found["source_uri"], found["etag"], result, index):
             return FileResponse(cached, media_type="image/png", headers=headers)
-        pages = {p["index"]: p for p in _read_json(found["json_uri"])["pages"]}
+        pages = {p["index"]: p for p in _read_json(found["json_uri"], found["dag_id"])["pages"]}
         if index not in pages:
             raise HTTPException(404, f"the document has no page {index + 1}")
         try:
-            path = _pages().png(found["source_uri"], found["etag"], result, pages[index])
+            path = _pages(found["dag_id"]).png(found["source_uri"], found["etag"], result, pages[index])
         except PageUnavailable as error:
             raise HTTPException(409, str(error)) from error
         return FileResponse(path, media_type="image/png", headers=headers)
 
     @app.get("/api/documents/{document_id}/outputs/{kind}", responses=NOT_FOUND, response_class=StreamingResponse)
-    def output(document_id: DocumentId, kind: str) -> StreamingResponse:
+    def output(document_id: DocumentId, kind: str, visible: Visible) -> StreamingResponse:
         if kind not in OUTPUTS:
             raise HTTPException(404, f"no output {kind!r}; one of {', '.join(OUTPUTS)}")
         column, media_type = OUTPUTS[kind]
-        uri = _document(document_id)[column]
+        found = _document(document_id, visible)
+        uri = found[column]
         if not uri:
             raise HTTPException(404, f"the document has no {kind} output")
         bucket, key = layout.split(uri)
-        body = _hook().get_key(key, bucket_name=bucket).get()["Body"]
+        body = _hook(found["dag_id"]).get_key(key, bucket_name=bucket).get()["Body"]
         name = quote(key.rsplit("/", 1)[-1])
         return StreamingResponse(
             body.iter_chunks(), media_type=media_type, headers={"Content-Disposition": f"inline; filename*=UTF-8''{name}"}

@@ -21,8 +21,10 @@ MAX_PAGE_SIZE = 200
 
 @dataclass(frozen=True)
 class DocumentFilter:
-    """The list's filters; each one left empty filters nothing."""
+    """The list's filters; each one left empty filters nothing but ``dag_ids``: the sources' DAGs whose
+    documents may be shown."""
 
+    dag_ids: tuple[str, ...]
     status: str | None = None
     engine: str | None = None
     prefix: str | None = None  # of the source URI
@@ -31,7 +33,7 @@ class DocumentFilter:
     search: str | None = None  # words of the recognised text
 
     def conditions(self, dialect: str) -> list:
-        found = []
+        found = [documents.c.dag_id.in_(self.dag_ids)]
         if self.status:
             found.append(documents.c.status == self.status)
         if self.engine:
