@@ -48,6 +48,11 @@ RETRIES = {
     "max_retry_delay": timedelta(minutes=30),
 }
 BATCH_TIMEOUT = timedelta(hours=int(os.environ.get("OCR_BATCH_TIMEOUT_HOURS", "4")))
+# Active runs at once. In event mode many more: Airflow 3 leaves an asset event that arrives while its DAG is
+# at max_active_runs without a run until the next event comes (apache/airflow#56050): with 4, a burst of 200
+# uploads (10 asset events) got 5 runs and the other 100 documents waited for their messages to come back
+# (the visibility timeout). The cost: runs at once share the host's cores, and each is slower.
+MAX_ACTIVE_RUNS, EVENT_MAX_ACTIVE_RUNS = 2, 16
 
 
 def timetable(deployed: PipelineSettings, source: sources.Source):
@@ -117,7 +122,7 @@ def ingest_dag(source: sources.Source):
         schedule=timetable(deployed, source),
         start_date=datetime(2024, 1, 1),
         catchup=False,
-        max_active_runs=2,
+        max_active_runs=EVENT_MAX_ACTIVE_RUNS if deployed.event_queue_url else MAX_ACTIVE_RUNS,
         default_args=RETRIES,
         params=form(deployed),
         tags=["ocr", "s3", f"source:{source.name}"],
