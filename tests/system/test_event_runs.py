@@ -164,7 +164,7 @@ def test_with_notifications_off_the_next_scheduled_run_takes_what_the_events_mis
         s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={"QueueConfigurations": wired})
     try:
         runs = {r.dag_run_id: r for r in api.list_runs()}
-        taken_by = {runs[r["run_id"]] for r in rows.values()}
+        taken_by = [runs[r["run_id"]] for r in rows.values()]
         assert {r.run_type.value for r in taken_by} == {"scheduled"}
         assert all(r.data_interval_end > uploaded for r in taken_by)
         assert {r["status"] for r in rows.values()} == {"succeeded"}
