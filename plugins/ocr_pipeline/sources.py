@@ -54,18 +54,19 @@ class Source:
     name: str
     entry: dict = field(default_factory=dict)
 
+    def asset_name(self, kind: str) -> str:
+        """The name of this source's thing of a kind (its DAG, its outputs asset, its notifications asset):
+        the kind's own name for the default source, ``<kind>__<source>`` for the others."""
+        return kind if self.name == DEFAULT else f"{kind}__{self.name}"
+
     @property
     def dag_id(self) -> str:
-        return DAG_ID if self.name == DEFAULT else f"{DAG_ID}__{self.name}"
+        return self.asset_name(DAG_ID)
 
     @property
     def variable_prefix(self) -> str:
         """The prefix of this source's Airflow Variables (before the setting's name)."""
         return "ocr_" if self.name == DEFAULT else f"ocr_{self.name}__"
-
-    def asset_name(self, kind: str) -> str:
-        """The name of this source's asset of a kind (its outputs, its notifications)."""
-        return kind if self.name == DEFAULT else f"{kind}__{self.name}"
 
     def settings(self, **overrides) -> PipelineSettings:
         """The environment, this source's entry over it, then ``overrides`` (Variables, the trigger form)."""
@@ -80,9 +81,7 @@ def load(path: Path | None = None) -> list[Source]:
     sources = [Source(name, dict(entry or {})) for name, entry in _read(Path(path)).items()]
     if not sources:
         raise ConfigurationError(f"the sources file {path} declares no source")
-    for source in sources:
-        _check(source, path)
-    _check_distinct(sources, path)
+    _check_distinct({source.name: _check(source, path) for source in sources}, path)
     return sources
 
 
@@ -118,7 +117,8 @@ def _read(path: Path) -> dict:
     return declared
 
 
-def _check(source: Source, path) -> None:
+def _check(source: Source, path) -> PipelineSettings:
+    """The source's settings, once its name and entry are found good."""
     if not isinstance(source.name, str) or not NAME.match(source.name):
         raise ConfigurationError(
             f"{path}: {source.name!r} is not a source name (lower-case letters, digits, single underscores)"
@@ -134,14 +134,13 @@ def _check(source: Source, path) -> None:
             )
         )
     try:
-        source.settings()
+        return source.settings()
     except ConfigurationError as error:
         raise ConfigurationError(f"{path}: source {source.name!r}: {error}") from error
 
 
-def _check_distinct(sources: list[Source], path) -> None:
+def _check_distinct(settings: dict[str, PipelineSettings], path) -> None:
     """Two sources with one queue would take each other's messages; with one output, overwrite each other."""
-    settings = {s.name: s.settings() for s in sources}
     for setting in ("output_uri", "event_queue_url"):
         owners: dict[str, str] = {}
         for name, values in settings.items():
