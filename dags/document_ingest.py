@@ -4,9 +4,10 @@ One DAG per source (``ocr_pipeline.sources``): ``document_ingest`` for the defau
 ``document_ingest__<name>`` for each other source of the sources file, all writing to one catalog.
 
 wait_for_documents (new work only) → discover (claims the run's work in the
-catalog) → plan (batches, a manifest each in S3) → ocr (one mapped task per
-batch, in the ``gpu`` pool) → postprocess (per batch) → catalog → fail_run
-(fails the run, naming what failed, if anything did).
+catalog and plans it: batches, a manifest each in S3) → ocr (one mapped task per
+batch, in the ``gpu`` pool) → catalog (the batches' reports into catalog rows) → fail_run
+(fails the run, naming what failed, if anything did). Few tasks on purpose: each costs an event run
+seconds of scheduling (see the README's "A run's fixed cost").
 
 Lineage: ``ocr`` has the batch's S3 objects as inputs and the outputs written as outputs (OpenLineage),
 the ``ocr_outputs`` asset as its outlet; ``catalog`` has the catalog's tables as outlets
@@ -32,7 +33,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 from ocr_pipeline import events, sources, tasks
 from ocr_pipeline.catalog.assets import catalog_assets
 from ocr_pipeline.discovery import Selection
-from ocr_pipeline.handoffs import Batch, BatchRows, Launched
+from ocr_pipeline.handoffs import Batch, Launched
 from ocr_pipeline.launchers import load_launcher
 from ocr_pipeline.sensors import NewDocumentsSensor
 from ocr_pipeline.settings import PipelineSettings, resolve
@@ -139,8 +140,9 @@ def ingest_dag(source: sources.Source):
         def discover(
             params=None, dag_run=None, data_interval_start=None, data_interval_end=None, ti=None,
             triggering_asset_events=None,
-        ) -> dict:
-            """Find the run's work and claim it in the catalog; XCom gets the counts."""
+        ) -> list[dict]:
+            """Find the run's work, claim it in the catalog and plan it into batches (their manifests in S3);
+            XCom gets the batches' references (``ocr`` maps over them) and, as ``found``, the counts."""
             from airflow.configuration import conf
 
             selection = Selection.for_run(
@@ -149,30 +151,20 @@ def ingest_dag(source: sources.Source):
             settings = resolve(params, dag_run.dag_id)
             event_run = {"dag_run": dag_run, "triggering_asset_events": triggering_asset_events}
             notified, _ = events.run_objects(event_run, settings)
-            return tasks.discover(
+            found = tasks.discover(
                 settings, selection, dag_run.dag_id, dag_run.run_id, tasks.run_is_active(ti),
                 conf.getint("core", "max_map_length"), notified,
-            ).model_dump()  # fmt: skip
-
-        @task
-        def plan(found: dict, params=None, dag_run=None) -> list[dict]:
-            """The run's claims into batches, their manifests in S3; XCom gets the batches' references."""
-            return [b.model_dump() for b in tasks.plan(resolve(params, dag_run.dag_id), dag_run.run_id)]
-
-        @task(trigger_rule="all_done")
-        def postprocess(batch: dict, params=None, ti=None, dag_run=None) -> dict:
-            launched = ti.xcom_pull(task_ids="ocr", map_indexes=ti.map_index)
-            launched = Launched.model_validate(launched) if launched else None
-            settings = resolve(params, dag_run.dag_id)
-            return tasks.postprocess(settings, Batch.model_validate(batch), launched).model_dump()
+            )  # fmt: skip
+            ti.xcom_push("found", found.model_dump())
+            return [b.model_dump() for b in tasks.plan(settings, dag_run.run_id)]
 
         @task(trigger_rule="all_done_min_one_success", outlets=catalog_assets(deployed.catalog_url))
-        def catalog(batches: list[dict], results, params=None, dag_run=None) -> dict:
+        def catalog(batches: list[dict], launched, params=None, dag_run=None) -> dict:
             day = (dag_run.logical_date or dag_run.run_after).date()
             planned = [Batch.model_validate(b) for b in batches]
-            fresh = [BatchRows.model_validate(r) if r else None for r in results or []]
+            ran = [Launched.model_validate(r) if r else None for r in launched or []]
             settings = resolve(params, dag_run.dag_id)
-            return tasks.catalog(settings, planned, fresh, dag_run.dag_id, dag_run.run_id, day).model_dump()
+            return tasks.catalog(settings, planned, ran, dag_run.dag_id, dag_run.run_id, day).model_dump()
 
         @task(trigger_rule="one_failed", retries=0)
         def fail_run(ti=None, dag_run=None) -> None:
@@ -182,9 +174,8 @@ def ingest_dag(source: sources.Source):
                 f"This run failed: {', '.join(failed) or 'an upstream task'} (see their logs)"
             )
 
-        found = discover()
-        sense >> found
-        batches = plan(found)
+        batches = discover()
+        sense >> batches
         ocr = launcher.partial(
             task_id="ocr",
             storage_conn_id=deployed.aws_conn_id,
@@ -193,10 +184,8 @@ def ingest_dag(source: sources.Source):
             execution_timeout=BATCH_TIMEOUT,
             **launcher.deployment_arguments(),
         ).expand(batch=batches)
-        results = postprocess.expand(batch=batches)
-        ocr >> results
-        recorded = catalog(batches, results)
-        [sense, found, batches, ocr, results, recorded] >> fail_run()
+        recorded = catalog(batches, ocr.output)
+        [sense, batches, ocr, recorded] >> fail_run()
 
     return document_ingest()
 

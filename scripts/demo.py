@@ -134,32 +134,30 @@ def step_lines(dag, dag_run) -> list[str]:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    from ocr_pipeline.handoffs import BatchRows, CatalogSummary, Discovered, Launched
+    from ocr_pipeline.handoffs import CatalogSummary, Discovered, Launched
 
     with create_session() as session:
-        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, key="return_value")).all()
+        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id)).all()
         values: dict[str, list] = {}
-        for row in rows:
-            values.setdefault(row.task_id, []).append(XComModel.deserialize_value(row))
+        for row in rows:  # discover's keys as their own "task": what it found, the batches it planned
+            name = row.task_id if row.key == "return_value" else f"{row.task_id}.{row.key}"
+            values.setdefault(name, []).append(XComModel.deserialize_value(row))
     tis: dict[str, list] = {}
     for ti in dag_run.get_task_instances():
         tis.setdefault(ti.task_id, []).append(ti)
 
     def said(task_id: str) -> str:
         got = values.get(task_id, [])
-        if task_id == "discover" and got:
-            d = Discovered.model_validate(got[0])
-            return f"{d.listed} listed, {d.new} new, {d.claimed} claimed"
-        if task_id == "plan" and got:
-            batches = len(got[0])
-            return f"{sum(b['documents'] for b in got[0])} documents in {batches} batch{'es' if batches != 1 else ''}"
+        if task_id == "discover" and values.get("discover.found"):
+            d = Discovered.model_validate(values["discover.found"][0])
+            planned = values.get("discover", [[]])[0]
+            return (f"{d.listed} listed, {d.new} new, {d.claimed} claimed: {sum(b['documents'] for b in planned)} "
+                    f"documents in {len(planned)} batch{'es' if len(planned) != 1 else ''}")  # fmt: skip
         if task_id == "ocr" and got:
             done = [Launched.model_validate(v) for v in got]
             seconds = sum((ti.duration or 0) for ti in tis["ocr"])
             pages = sum(d.pages for d in done)
             return f"{sum(d.documents for d in done)} documents, {pages} pages, {pages / max(seconds, 1e-9):.2f} pages/s"
-        if task_id == "postprocess" and got:
-            return f"{sum(BatchRows.model_validate(v).documents for v in got)} catalog rows"
         if task_id == "catalog" and got:
             c = CatalogSummary.model_validate(got[0])
             return f"{c.documents} documents: {c.succeeded} succeeded, {c.failed} failed, {c.low_text} with little text"
@@ -229,7 +227,7 @@ def run_once() -> int:
         if bag.import_errors:
             print(bag.import_errors, file=sys.stderr)
             return 1
-        print("Running document_ingest with dag.test(): sense, discover, plan, OCR, post-process, catalogue ...")
+        print("Running document_ingest with dag.test(): sense, discover and plan, OCR, catalogue ...")
         with output_to(log):
             dag = bag.dags["document_ingest"]
             dag_run = dag.test()

@@ -1,9 +1,9 @@
 """What one task hands the next through XCom: small typed values, validated where a task receives them.
 
-    discover ──Discovered──▶ plan ──[Batch]──▶ ocr ──Launched──▶ postprocess ──BatchRows──▶ catalog
+    discover ──[Batch] (and its counts, Discovered, as XCom "found")──▶ ocr (one per Batch) ──Launched──▶ catalog
 
 Counts and references only: the documents themselves are in the catalog (a
-run's claims) and in S3 (manifests, reports, rows), so no value grows with a
+run's claims) and in S3 (manifests, reports), so no value grows with a
 batch or a bucket.
 """
 
@@ -43,10 +43,6 @@ class Batch(BaseModel):
         return layout.report_uri(self.folder)
 
     @property
-    def rows_uri(self) -> str:
-        return layout.rows_uri(self.folder)
-
-    @property
     def failure_uri(self) -> str:
         return layout.failure_uri(self.folder)
 
@@ -61,17 +57,6 @@ class Launched(BaseModel):
     failed: int
     pages: int
     report_uri: str
-
-
-class BatchRows(BaseModel):
-    """A batch's catalog rows, written to ``rows_uri``; ``complete`` is false when its OCR task failed, and
-    ``failure`` then says why, as its last attempt said it."""
-
-    batch_id: str
-    complete: bool
-    rows_uri: str | None = None
-    documents: int = 0
-    failure: str | None = None
 
 
 class CatalogSummary(BaseModel):

@@ -64,10 +64,6 @@ def failure_uri(batch_folder_uri: str) -> str:
     return f"{batch_folder_uri}failure.txt"
 
 
-def rows_uri(batch_folder_uri: str) -> str:
-    return f"{batch_folder_uri}rows.jsonl"
-
-
 def quarantine_uri(source_uri: str, source_prefix_uri: str, quarantine_prefix_uri: str) -> str:
     return quarantine_prefix_uri + relative_name(source_uri, source_prefix_uri)
 

@@ -1,11 +1,10 @@
 """A batch's catalog rows: from its report (outputs checked, figures, thin documents flagged), and as JSON Lines
-(a batch's rows for the catalog step, the day's catalog manifest for everyone)."""
+(the day's catalog manifest for everyone)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 
 from ocr_pipeline.catalog.schema import documents
 from ocr_pipeline.planning import PlannedDocument
@@ -13,8 +12,6 @@ from ocr_task.contract import Report
 
 ROW_COLUMNS = tuple(c.name for c in documents.columns if c.name != "id")
 MANIFEST_COLUMNS = tuple(c for c in ROW_COLUMNS if c != "retryable")
-BATCH_ROW_COLUMNS = (*ROW_COLUMNS, "text")  # a batch's rows for the catalog step carry the text for search
-_TIMES = tuple(c.name for c in documents.columns if c.type.python_type is datetime)
 
 
 def batch_rows(
@@ -82,13 +79,3 @@ def json_lines(rows: list[dict], columns: tuple[str, ...] = MANIFEST_COLUMNS) ->
     return "".join(
         json.dumps({c: value(row.get(c)) for c in columns}, ensure_ascii=False) + "\n" for row in rows
     )
-
-
-def from_json_lines(text: str) -> list[dict]:
-    """Rows written by ``json_lines(rows, BATCH_ROW_COLUMNS)``, with their times as datetimes again."""
-    rows = [json.loads(line) for line in text.splitlines() if line]
-    for row in rows:
-        for column in _TIMES:
-            if row.get(column):
-                row[column] = datetime.fromisoformat(row[column])
-    return rows

@@ -14,7 +14,7 @@ from ocr_pipeline import discovery, layout, planning, quarantine, rows
 from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.catalog.assets import report_catalog_written
 from ocr_pipeline.discovery import Selection
-from ocr_pipeline.handoffs import Batch, BatchRows, CatalogSummary, Discovered, Launched
+from ocr_pipeline.handoffs import Batch, CatalogSummary, Discovered, Launched
 from ocr_pipeline.planning import BatchManifest
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.contract import Report
@@ -111,68 +111,35 @@ def plan(settings: PipelineSettings, run_id: str) -> list[Batch]:
     return batches
 
 
-def postprocess(settings: PipelineSettings, batch: Batch, launched: Launched | None) -> BatchRows:
-    """One batch's report into catalog rows, written beside its manifest for the catalog step.
-
-    The OCR task hands on that it ran. When that task failed after its
-    retries there is no such word (or only one left by an earlier attempt of
-    the run, for another plan: ignored), and the batch's documents stay uncatalogued.
-    """
-    hook = _hook(settings)
-    if launched is None or launched.batch_id != batch.batch_id:
-        failure = hook.read_key(batch.failure_uri) if hook.check_for_key(batch.failure_uri) else None
-        log.error("Batch %s has no report from this attempt: its OCR task failed (%s)", batch.batch_id, failure)
-        return BatchRows(batch_id=batch.batch_id, complete=False, failure=failure)
-    manifest = BatchManifest.model_validate_json(hook.read_key(batch.manifest_uri))
-    report = Report.model_validate_json(hook.read_key(batch.report_uri))
-
-    def exists(uri: str) -> bool:
-        return hook.check_for_key(uri)
-
-    found = rows.batch_rows(
-        batch.batch_id,
-        manifest.documents,
-        report,
-        exists,
-        settings.low_text_chars_per_page,
-        launched.try_number,
-    )
-    for row in found:
-        if row["status"] == "succeeded":
-            row["text"] = hook.read_key(row["text_uri"])
-    hook.load_string(rows.json_lines(found, rows.BATCH_ROW_COLUMNS), batch.rows_uri, replace=True)
-    return BatchRows(batch_id=batch.batch_id, complete=True, rows_uri=batch.rows_uri, documents=len(found))
-
-
 def catalog(
     settings: PipelineSettings,
     batches: list[Batch],
-    results: list[BatchRows | None],
+    launched: list[Launched | None],
     dag_id: str,
     run_id: str,
     day: date,
 ) -> CatalogSummary:
-    """Catalogue what this run's batches produced: upsert rows, quarantine rejects, write the day's
-    manifest, give back the claims.
+    """Catalogue what this run's batches produced: each batch's report into rows (outputs checked, the text
+    for search read), upsert them, quarantine rejects, write the day's manifest, give back the claims.
 
-    Only results of the batches this attempt planned count: a re-run (a
-    backfill clearing a finished run) must never write what an earlier
-    attempt produced. A batch with no result, or an incomplete one, fails the
-    task after the others are catalogued; its documents go back to the next run.
+    ``launched``: what the OCR tasks handed on. Only a batch this attempt
+    planned whose OCR task says it ran counts: a re-run (a backfill clearing a
+    finished run) must never write what an earlier attempt produced. A batch
+    with no such word (its OCR task failed after its retries) fails the task
+    after the others are catalogued; its documents go back to the next run.
     """
     if not batches:
         raise AirflowSkipException("No batches in this run: nothing to catalogue")
-    planned = {b.batch_id: b for b in batches}
-    fresh = {r.batch_id: r for r in results if r is not None and r.batch_id in planned}
-    complete = [fresh[b] for b in planned if b in fresh and fresh[b].complete]
-    unfinished = [planned[b] for b in planned if b not in fresh or not fresh[b].complete]
-    causes = sorted({fresh[b.batch_id].failure for b in unfinished if b.batch_id in fresh and fresh[b.batch_id].failure})
+    ran = {r.batch_id: r for r in launched if r is not None}
+    complete = [(b, ran[b.batch_id]) for b in batches if b.batch_id in ran]
+    unfinished = [b for b in batches if b.batch_id not in ran]
     store = Catalog(settings.catalog_url)
     hook = _hook(settings)
+    causes = sorted({hook.read_key(b.failure_uri) for b in unfinished if hook.check_for_key(b.failure_uri)})
     now = datetime.now(UTC)
     catalogued = [
         {**row, "dag_id": dag_id, "run_id": run_id, "processed_at": now}
-        for result in complete for row in rows.from_json_lines(hook.read_key(result.rows_uri))
+        for batch, outcome in complete for row in _batch_rows(settings, hook, batch, outcome)
     ]  # fmt: skip
     quarantine.copy_rejected(catalogued, hook, settings.source_uri, settings.quarantine_uri, log)
     store.upsert(catalogued)
@@ -197,8 +164,8 @@ def catalog(
     if unfinished:
         left = sum(b.documents for b in unfinished)
         problems.append(
-            f"OCR batches {', '.join(b.batch_id for b in unfinished)} did not finish (their OCR or post-processing "
-            f"failed after its retries): {left} documents were not catalogued and their claims were given back, "
+            f"OCR batches {', '.join(b.batch_id for b in unfinished)} did not finish (their OCR failed after its "
+            f"retries): {left} documents were not catalogued and their claims were given back, "
             "so the next run takes them again" + (f". Cause: {'; '.join(causes)}" if causes else "")
         )
     if retryable := [r for r in catalogued if r.get("retryable")]:
@@ -210,6 +177,20 @@ def catalog(
     if problems:
         raise AirflowFailException("; ".join(problems))
     return summary
+
+
+def _batch_rows(settings: PipelineSettings, hook: S3Hook, batch: Batch, launched: Launched) -> list[dict]:
+    """One batch's catalog rows from its report, each succeeded one with its text (the catalog's search)."""
+    manifest = BatchManifest.model_validate_json(hook.read_key(batch.manifest_uri))
+    report = Report.model_validate_json(hook.read_key(batch.report_uri))
+    found = rows.batch_rows(
+        batch.batch_id, manifest.documents, report, hook.check_for_key, settings.low_text_chars_per_page,
+        launched.try_number,
+    )  # fmt: skip
+    for row in found:
+        if row["status"] == "succeeded":
+            row["text"] = hook.read_key(row["text_uri"])
+    return found
 
 
 def failed_tasks(task_states: dict) -> list[str]:

@@ -130,14 +130,12 @@ def test_the_catalog_writes_only_what_this_attempt_produced(s3, sqlite_catalog):
     left behind (a backfill clearing a finished run; mapped tasks that became 'removed')."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from ocr_pipeline.handoffs import Batch, BatchRows
+    from ocr_pipeline.handoffs import Batch, Launched
 
-    stale_rows = [{"source_uri": "s3://docs/incoming/a.png", "etag": "e", "size": 1, "status": "succeeded",
-                   "last_modified": "2024-01-01T00:00:00+00:00", "batch_id": "old00000-0000"}]  # fmt: skip
-    s3.put_object(
-        Bucket=BUCKET, Key="processed/_batches/old/rows.jsonl", Body=json.dumps(stale_rows[0]) + "\n"
-    )
-    stale = BatchRows(batch_id="old00000-0000", complete=True, rows_uri=f"s3://{BUCKET}/processed/_batches/old/rows.jsonl")
+    # what an earlier attempt's OCR task handed on
+    old = Batch(batch_id="old00000-0000", folder=f"s3://{BUCKET}/processed/_batches/old/", documents=1)
+    stale = Launched(batch_id=old.batch_id, try_number=1, documents=1, succeeded=1, failed=0, pages=1,
+                     report_uri=old.report_uri)  # fmt: skip
     settings = resolve({})
     with pytest.raises(AirflowSkipException):
         tasks.catalog(settings, [], [stale], "document_ingest", "run-1", datetime(2024, 1, 1).date())
@@ -244,7 +242,7 @@ def test_one_key_the_role_may_not_read_is_retryable_the_rest_lands_and_the_next_
 def test_a_run_whose_plan_fails_gives_back_its_claims_and_the_next_run_takes_its_documents(
     s3, sqlite_catalog, sample_docs, monkeypatch
 ):
-    """``plan`` failing after its retries means ``catalog`` never runs: the run's end (the listener) gives the
+    """``discover`` failing as it plans, after its retries, means ``catalog`` never runs: the run's end (the listener) gives the
     claims back, and the next run's sensor sees the documents as new work again."""
     from airflow.utils.state import DagRunState
 
@@ -252,7 +250,7 @@ def test_a_run_whose_plan_fails_gives_back_its_claims_and_the_next_run_takes_its
     monkeypatch.setenv("OCR_OUTPUT_URI", "s3://no-such-output-bucket/processed/")  # manifests cannot be written
     failed = load_dag().test()
     assert failed.state == DagRunState.FAILED
-    assert task_states(failed)["plan"] == ["failed"]
+    assert task_states(failed)["discover"] == ["failed"]
     with sqlite_catalog.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM claims").scalar() == 0
 

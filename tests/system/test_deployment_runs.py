@@ -340,7 +340,7 @@ def test_plan_failing_after_its_retries_leaves_its_documents_to_the_next_run(dep
     prefix = deployment.new_prefix("noplan")
     for name in ("english.png", "russian.png"):
         deployment.upload(prefix, sample_docs[name].path, name)
-    # S3 refuses the batch manifests (Airflow's own writes): plan fails, every attempt, and catalog never runs
+    # S3 refuses the batch manifests (Airflow's own writes): discover fails as it plans, every attempt, and catalog never runs
     fault = deployment.proxy.inject(500, "InternalError", path="PUT /system/processed/_batches/", airflow_too=True)
     try:
         first = api.trigger({"source_uri": prefix})
@@ -349,8 +349,8 @@ def test_plan_failing_after_its_retries_leaves_its_documents_to_the_next_run(dep
         deployment.proxy.clear()
     assert fault.answered > 0
     states = api.task_states(first)
-    assert states["plan"] == ["failed"] and states["fail_run"] == ["failed"]
-    assert [ti.try_number for ti in api.task_instances_of(first) if ti.task_id == "plan"] == [3]
+    assert states["discover"] == ["failed"] and states["fail_run"] == ["failed"]
+    assert [ti.try_number for ti in api.task_instances_of(first) if ti.task_id == "discover"] == [3]
     assert deployment.claims() == []  # given back when the run ended
 
     second = api.trigger({"source_uri": prefix})
