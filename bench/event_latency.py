@@ -34,7 +34,7 @@ from ocr_pipeline.catalog import Catalog  # noqa: E402
 from scripts.stack import Stack  # noqa: E402
 from tests.samples import small_image  # noqa: E402
 
-TASKS = ("wait_for_documents", "discover", "ocr", "catalog")
+TASKS = ("discover", "ocr", "catalog")
 
 
 def percentile(values: list[float], share: float) -> float:

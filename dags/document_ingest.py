@@ -3,7 +3,7 @@
 One DAG per source (``ocr_pipeline.sources``): ``document_ingest`` for the default source,
 ``document_ingest__<name>`` for each other source of the sources file, all writing to one catalog.
 
-wait_for_documents (new work only) → discover (claims the run's work in the
+discover (a sensor: new work only; then claims the run's work in the
 catalog and plans it: batches, a manifest each in S3) → ocr (one mapped task per
 batch, in the ``gpu`` pool) → catalog (the batches' reports into catalog rows) → fail_run
 (fails the run, naming what failed, if anything did). Few tasks on purpose: each costs an event run
@@ -32,10 +32,9 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ocr_pipeline import events, sources, tasks
 from ocr_pipeline.catalog.assets import catalog_assets
-from ocr_pipeline.discovery import Selection
 from ocr_pipeline.handoffs import Batch, Launched
 from ocr_pipeline.launchers import load_launcher
-from ocr_pipeline.sensors import NewDocumentsSensor
+from ocr_pipeline.sensors import DiscoverySensor
 from ocr_pipeline.settings import PipelineSettings, resolve
 from ocr_task.engines import engine_names
 
@@ -130,33 +129,7 @@ def ingest_dag(source: sources.Source):
         doc_md=__doc__,
     )
     def document_ingest():
-        sense = NewDocumentsSensor(
-            task_id="wait_for_documents",
-            poke_interval=SENSOR_POKE_SECONDS,
-            timeout=SENSOR_TIMEOUT,
-        )
-
-        @task
-        def discover(
-            params=None, dag_run=None, data_interval_start=None, data_interval_end=None, ti=None,
-            triggering_asset_events=None,
-        ) -> list[dict]:
-            """Find the run's work, claim it in the catalog and plan it into batches (their manifests in S3);
-            XCom gets the batches' references (``ocr`` maps over them) and, as ``found``, the counts."""
-            from airflow.configuration import conf
-
-            selection = Selection.for_run(
-                dag_run.run_type, data_interval_start, data_interval_end, params, dag_run.run_after
-            )
-            settings = resolve(params, dag_run.dag_id)
-            event_run = {"dag_run": dag_run, "triggering_asset_events": triggering_asset_events}
-            notified, _ = events.run_objects(event_run, settings)
-            found = tasks.discover(
-                settings, selection, dag_run.dag_id, dag_run.run_id, tasks.run_is_active(ti),
-                conf.getint("core", "max_map_length"), notified,
-            )  # fmt: skip
-            ti.xcom_push("found", found.model_dump())
-            return [b.model_dump() for b in tasks.plan(settings, dag_run.run_id)]
+        discover = DiscoverySensor(task_id="discover", poke_interval=SENSOR_POKE_SECONDS, timeout=SENSOR_TIMEOUT)
 
         @task(trigger_rule="all_done_min_one_success", outlets=catalog_assets(deployed.catalog_url))
         def catalog(batches: list[dict], launched, params=None, dag_run=None) -> dict:
@@ -174,8 +147,6 @@ def ingest_dag(source: sources.Source):
                 f"This run failed: {', '.join(failed) or 'an upstream task'} (see their logs)"
             )
 
-        batches = discover()
-        sense >> batches
         ocr = launcher.partial(
             task_id="ocr",
             storage_conn_id=deployed.aws_conn_id,
@@ -183,9 +154,9 @@ def ingest_dag(source: sources.Source):
             outlets=[outputs],
             execution_timeout=BATCH_TIMEOUT,
             **launcher.deployment_arguments(),
-        ).expand(batch=batches)
-        recorded = catalog(batches, ocr.output)
-        [sense, batches, ocr, recorded] >> fail_run()
+        ).expand(batch=discover.output)
+        recorded = catalog(discover.output, ocr.output)
+        [discover, ocr, recorded] >> fail_run()
 
     return document_ingest()
 

@@ -139,7 +139,7 @@ def step_lines(dag, dag_run) -> list[str]:
     with create_session() as session:
         rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id)).all()
         values: dict[str, list] = {}
-        for row in rows:  # discover's keys as their own "task": what it found, the batches it planned
+        for row in rows:  # discover's counts as a "task" of their own: what it found (its return: the batches)
             name = row.task_id if row.key == "return_value" else f"{row.task_id}.{row.key}"
             values.setdefault(name, []).append(XComModel.deserialize_value(row))
     tis: dict[str, list] = {}
@@ -227,7 +227,7 @@ def run_once() -> int:
         if bag.import_errors:
             print(bag.import_errors, file=sys.stderr)
             return 1
-        print("Running document_ingest with dag.test(): sense, discover and plan, OCR, catalogue ...")
+        print("Running document_ingest with dag.test(): discover (new work? claim it, plan it), OCR, catalogue ...")
         with output_to(log):
             dag = bag.dags["document_ingest"]
             dag_run = dag.test()

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOCKERFILES = ["docker/ocr-task/Dockerfile", "docker/ocr-task/Dockerfile.cpu", "docker/airflow/Dockerfile"]
 LONG_RUNNING = {
     "postgres", "redis", "minio", "ocr-service", "vlm", "airflow-apiserver", "airflow-scheduler",
-    "airflow-dag-processor", "airflow-worker", "airflow-triggerer",
+    "airflow-dag-processor", "airflow-worker", "airflow-triggerer", "elasticmq", "notifications-bridge",
 }  # fmt: skip
 
 
@@ -104,7 +104,8 @@ def _names_the_code_reads() -> set[str]:
     names |= {f"OCR_VL_{f.upper()}" for f in VlSettings.model_fields}
     names |= {f"OCR_SERVICE_{f.upper()}" for f in ServiceSettings.model_fields}
     names |= {f"OCR_{f.upper()}" for f in PipelineSettings.model_fields}
-    for source in [REPO / "dags" / "document_ingest.py", *(REPO / "plugins" / "ocr_pipeline" / "launchers").glob("*.py")]:
+    for source in [REPO / "dags" / "document_ingest.py", REPO / "plugins" / "ocr_pipeline" / "notifications_bridge.py",
+                   *(REPO / "plugins" / "ocr_pipeline" / "launchers").glob("*.py")]:  # fmt: skip
         names |= set(re.findall(r'"(OCR_[A-Z_]+)"', source.read_text()))
     return names
 
@@ -146,6 +147,28 @@ def test_the_ocr_service_asks_for_the_token_airflow_sends_and_allows_only_the_pi
     assert any(pipeline["OCR_OUTPUT_URI"].startswith(prefix) for prefix in write)
     assert not any(pipeline["OCR_SOURCE_URI"].startswith(prefix) for prefix in write)  # sources never writable
     assert service["ports"] == ["127.0.0.1:8081:8081"]
+
+
+def test_event_mode_is_wired_from_minio_through_the_bridge_to_the_queue_the_triggerer_reads(compose):
+    """MinIO → (webhook, with the bridge's token) notifications bridge → ElasticMQ queue ← the triggerer, whose
+    connection reaches SQS at ElasticMQ and S3 at MinIO."""
+    services, pipeline = compose["services"], compose["x-airflow-common"]["environment"]
+    minio, bridge = services["minio"]["environment"], services["notifications-bridge"]["environment"]
+    assert minio["MINIO_NOTIFY_WEBHOOK_ENDPOINT_OCR"] == "http://notifications-bridge:8090/"
+    assert "--port" in services["notifications-bridge"]["entrypoint"] and "8090" in services["notifications-bridge"]["entrypoint"]
+    token = bridge["OCR_BRIDGE_TOKEN"]
+    assert token.startswith("${OCR_BRIDGE_TOKEN:?") and minio["MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_OCR"] == f"Bearer {token}"
+    assert bridge["OCR_BRIDGE_QUEUE_URL"] == pipeline["OCR_EVENT_QUEUE_URL"]
+    queue = pipeline["OCR_EVENT_QUEUE_URL"].rsplit("/", 1)[1]
+    conf = (REPO / "docker/elasticmq/elasticmq.conf").read_text()
+    assert re.search(rf"^\s*{queue} {{", conf, re.M) and "accountId = 000000000000" in conf
+    assert f"{pipeline['OCR_EVENT_QUEUE_URL'].rsplit('/', 2)[0]}" == bridge["AWS_ENDPOINT_URL_SQS"] == "http://elasticmq:9324"
+    init = "\n".join(services["minio-init"]["command"])
+    source = pipeline["OCR_SOURCE_URI"].removeprefix("s3://").split("/", 1)
+    assert f"mc event add --ignore-existing local/{source[0]} arn:minio:sqs::OCR:webhook --event put --prefix {source[1]}" in init
+    airflow_init = "\n".join(services["airflow-init"]["command"])
+    assert '"service_config": {"sqs": {"endpoint_url": "http://elasticmq:9324"}}' in airflow_init
+    assert "OCR_BRIDGE_TOKEN" in (REPO / "README.md").read_text()
 
 
 def test_the_vlm_server_is_what_the_ocr_service_is_told_to_use(compose):

@@ -90,7 +90,7 @@ def notified_objects(messages: Iterable[dict], source_uri: str, exclude: tuple[s
 def _created_object(record, source_uri: str, exclude: tuple[str, ...]) -> tuple[SourceObject | None, str]:
     """The object an ``ObjectCreated`` record names, or None and why it is not work."""
     try:
-        event = record["eventName"]
+        event = str(record["eventName"]).removeprefix("s3:")  # MinIO writes "s3:ObjectCreated:Put"
         bucket = record["s3"]["bucket"]["name"]
         entry = record["s3"]["object"]
         key = unquote_plus(entry["key"])  # S3 sends keys URL-encoded, spaces as "+"
@@ -100,7 +100,7 @@ def _created_object(record, source_uri: str, exclude: tuple[str, ...]) -> tuple[
     except (KeyError, TypeError, ValueError) as error:
         return None, f"a record without {error}: not an S3 event record"
     uri = f"s3://{bucket}/{key}"
-    if not str(event).startswith("ObjectCreated:"):
+    if not event.startswith("ObjectCreated:"):
         return None, f"{event} for {uri}: not a new object"
     if not uri.startswith(source_uri) or uri.startswith(exclude) or key.endswith("/"):
         return None, f"{uri} is not under the source prefix {source_uri}"

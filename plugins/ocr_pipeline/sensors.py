@@ -1,4 +1,6 @@
-"""The DAG's first task: is there work for this run? It waits only where new work can still count for it.
+"""The DAG's first task, ``discover``: is there work for this run? It waits only where new work can still
+count for it, and when there is, it claims the run's work and plans its batches in the same poke (one task,
+not three: each task costs an event run seconds of scheduling).
 
 Which runs wait, and why: a run's selection is a LastModified window (``discovery.Selection``), and S3 sets
 LastModified when an object is uploaded, so nothing uploaded from now on can fall into a window that has
@@ -22,8 +24,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from airflow.configuration import conf
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from ocr_pipeline import discovery, events, tasks
@@ -40,17 +43,19 @@ def waiting_seconds(selection: discovery.Selection, now: datetime, longest: floa
     return min(longest, (selection.end - now).total_seconds())
 
 
-class NewDocumentsSensor(BaseSensorOperator):
+class DiscoverySensor(BaseSensorOperator):
     """Satisfied only by *new* work: an object that this run's selection admits, that the catalog has not
     finished and that no active run holds (see ``discovery``); the claims of runs that have ended are
     dropped first, so work an ended run left behind is new work again.
 
-    Each poke walks the listing (or the inventory report) a page at a time
+    Each poke first looks cheaply: it walks the listing (or the inventory report) a page at a time
     and stops at the first new object, so a poke costs one listing page when
     there is work and memory stays flat whatever the bucket's size (the
-    provider's ``S3KeySensor`` lists every matching key into memory). Nothing
-    new skips the run; a failure to reach S3 or the catalog fails it, like
-    any other error. Runs in reschedule mode: the worker slot is free between pokes.
+    provider's ``S3KeySensor`` lists every matching key into memory). On new work, the same poke finds the
+    run's work, claims it and plans its batches (``tasks.discover``, ``tasks.plan``): its XCom is the
+    batches ``ocr`` maps over, and ``found`` the counts. Nothing new skips the run; a failure to reach S3 or
+    the catalog fails it, like any other error (and a retry decides afresh: ``tasks.discover`` gives back an
+    earlier attempt's claims). Runs in reschedule mode: the worker slot is free between pokes.
     """
 
     def __init__(self, **kwargs):
@@ -82,10 +87,10 @@ class NewDocumentsSensor(BaseSensorOperator):
             context["params"], context["dag_run"].run_after,
         )  # fmt: skip
 
-    def poke(self, context) -> bool:
+    def poke(self, context) -> bool | PokeReturnValue:
         settings = resolve(context["params"], context["dag_run"].dag_id)
         selection = self._selection(context)
-        run_id = context["dag_run"].run_id
+        run_id, dag_id = context["dag_run"].run_id, context["dag_run"].dag_id
         catalog = Catalog(settings.catalog_url)
         catalog.migrate()
         dropped = catalog.drop_claims_of_ended_runs(run_id, tasks.run_is_active(context["ti"]))
@@ -98,8 +103,16 @@ class NewDocumentsSensor(BaseSensorOperator):
         found, walk = discovery.new_work(
             pages, selection, discovery.catalog_check(catalog, run_id, selection), capacity=1, order="key"
         )
-        if messages:  # this run has looked at them: whatever they name is its work, or nothing new
-            log.info("Deleted %d of %d S3 notification messages", events.consume(messages, settings), len(messages))
         log.info("%s under %s (%s): %d listed before deciding", "New work" if found else "Nothing new",
                  settings.source_uri, selection.describe(), walk.listed)  # fmt: skip
-        return bool(found)
+        batches = None
+        if found:
+            counts = tasks.discover(
+                settings, selection, dag_id, run_id, tasks.run_is_active(context["ti"]),
+                conf.getint("core", "max_map_length"), notified,
+            )  # fmt: skip
+            context["ti"].xcom_push("found", counts.model_dump())
+            batches = [b.model_dump() for b in tasks.plan(settings, run_id)]
+        if messages:  # this run has taken what they name (its claims), or nothing in them was new
+            log.info("Deleted %d of %d S3 notification messages", events.consume(messages, settings), len(messages))
+        return PokeReturnValue(is_done=True, xcom_value=batches) if found else False

@@ -152,7 +152,7 @@ def test_sensor_times_out_into_a_skipped_run(s3, sqlite_catalog, monkeypatch):
     monkeypatch.setenv("OCR_SENSOR_POKE_SECONDS", "1")
     dag_run = run(load_dag())  # nothing under incoming/: not a failure
     states = task_states(dag_run)
-    assert states["wait_for_documents"] == ["skipped"]
+    assert states["discover"] == ["skipped"]
     assert set(sum(states.values(), [])) == {"skipped"}, states
     assert sqlite_catalog.rows() == []
 
@@ -167,7 +167,7 @@ def test_a_sensor_that_cannot_reach_its_bucket_fails_the_run(s3, sqlite_catalog,
     dag_run = load_dag().test()
     assert dag_run.state == DagRunState.FAILED
     states = task_states(dag_run)
-    assert states["wait_for_documents"] == ["failed"] and states["fail_run"] == ["failed"]
+    assert states["discover"] == ["failed"] and states["fail_run"] == ["failed"]
 
 
 def test_a_sensor_waits_for_new_objects_not_for_any(s3, sqlite_catalog, sample_docs, monkeypatch):
@@ -178,7 +178,7 @@ def test_a_sensor_waits_for_new_objects_not_for_any(s3, sqlite_catalog, sample_d
     monkeypatch.setenv("OCR_SENSOR_TIMEOUT", "2")
     monkeypatch.setenv("OCR_SENSOR_POKE_SECONDS", "1")
     states = task_states(run(load_dag()))
-    assert states["wait_for_documents"] == ["skipped"] and states["ocr"] == ["skipped"]
+    assert states["discover"] == ["skipped"] and states["ocr"] == ["skipped"]
 
 
 @pytest.fixture
@@ -256,7 +256,7 @@ def test_a_run_whose_plan_fails_gives_back_its_claims_and_the_next_run_takes_its
 
     monkeypatch.setenv("OCR_OUTPUT_URI", f"s3://{BUCKET}/processed/")
     second = run(load_dag())
-    assert task_states(second)["wait_for_documents"] == ["success"]
+    assert task_states(second)["discover"] == ["success"]
     rows = sqlite_catalog.rows()
     assert len(rows) == 2 and {(r["status"], r["run_id"]) for r in rows} == {("succeeded", second.run_id)}
 
@@ -275,7 +275,7 @@ def test_the_sensor_frees_the_claims_of_runs_that_have_ended(s3, sqlite_catalog,
 
     dag_run = run(load_dag())
 
-    assert task_states(dag_run)["wait_for_documents"] == ["success"]
+    assert task_states(dag_run)["discover"] == ["success"]
     assert [r["run_id"] for r in sqlite_catalog.rows()] == [dag_run.run_id]
 
 
@@ -288,7 +288,7 @@ def test_a_run_with_nothing_new_ends_at_once(s3, sqlite_catalog, monkeypatch):
     started = time.monotonic()
     dag_run = run(load_dag())
     assert time.monotonic() - started < 60
-    assert task_states(dag_run)["wait_for_documents"] == ["skipped"]
+    assert task_states(dag_run)["discover"] == ["skipped"]
 
 
 def test_reprocess_covers_a_prefix_larger_than_a_run_run_after_run(s3, sqlite_catalog, sample_docs, monkeypatch):
@@ -314,7 +314,7 @@ def test_reprocess_covers_a_prefix_larger_than_a_run_run_after_run(s3, sqlite_ca
     assert sorted(len(by_run.get(r, [])) for r in runs) == [1, 2, 2]  # the last run had one left
     assert sorted(sum((by_run.get(r, []) for r in runs), [])) == sorted(names)  # every one, once
     states = task_states(run(load_dag(), reprocess=True, reprocess_before=cutoff))
-    assert states["wait_for_documents"] == ["skipped"]  # nothing processed before the cutoff is left
+    assert states["discover"] == ["skipped"]  # nothing processed before the cutoff is left
 
 
 def test_a_quarantine_copy_that_fails_fails_the_task_and_a_gone_object_is_passed_over(s3):

@@ -109,7 +109,7 @@ def test_redis_restarted_while_tasks_are_queued(deployment, api, sample_docs):
     assert deployment.stack.kill_component("worker", signal.SIGTERM)  # nothing takes the tasks off the queue
     try:
         run_id = api.trigger({"source_uri": prefix})
-        _wait_for_task(api, run_id, "wait_for_documents", ("queued",))
+        _wait_for_task(api, run_id, "discover", ("queued",))
         _redis_restart()
     finally:
         deployment.stack.start_component("worker")

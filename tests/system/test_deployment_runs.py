@@ -289,20 +289,17 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(deployment, api,
 def test_s3_unreachable_during_discovery_fails_the_run(deployment, api, sample_docs):
     prefix = deployment.new_prefix("s3down")
     deployment.upload(prefix, sample_docs["english.png"].path, "english.png")
-    run_id = api.trigger({"source_uri": prefix})
+    deployment.proxy.blocked = True  # S3 is down for the run's discovery (every attempt)
     try:
-        deadline = time.monotonic() + 120
-        while api.task_states(run_id).get("wait_for_documents") != ["success"]:
-            assert time.monotonic() < deadline, api.task_states(run_id)
-            time.sleep(0.3)
-        deployment.proxy.blocked = True  # S3 goes down between the sensor and discovery
+        run_id = api.trigger({"source_uri": prefix})
         assert api.wait_for_run(run_id) == "failed"
     finally:
         deployment.proxy.blocked = False
     states = api.task_states(run_id)
     assert states["discover"] == ["failed"] and states["fail_run"] == ["failed"]
+    assert [ti.try_number for ti in api.task_instances_of(run_id) if ti.task_id == "discover"] == [3]
     assert "discover" in api.log(run_id, "fail_run")
-    assert deployment.catalog_rows(prefix) == []
+    assert deployment.catalog_rows(prefix) == [] and deployment.claims() == []
 
 
 def _wait_for_running_ocr(api, run_id: str, timeout: float = 300) -> None:
@@ -329,7 +326,7 @@ def test_a_run_marked_failed_mid_batch_leaves_its_documents_to_the_next_run(depl
 
     second = api.trigger({"source_uri": prefix})
     assert api.wait_for_run(second) == "success"
-    assert api.task_states(second)["wait_for_documents"] == ["success"]
+    assert api.task_states(second)["discover"] == ["success"]
     rows = deployment.catalog_rows(prefix)
     assert _names(rows) == Counter(names)  # each once
     assert {(r["status"], r["run_id"]) for r in rows} == {("succeeded", second)}
@@ -366,8 +363,8 @@ def test_a_manual_run_with_nothing_new_is_skipped_within_a_minute(deployment, ap
     assert api.wait_for_run(run_id, timeout=60) == "success"
     assert time.monotonic() - started < 60
     states = api.task_states(run_id)
-    assert states["wait_for_documents"] == ["skipped"] and set(sum(states.values(), [])) == {"skipped"}
-    assert "its window is closed" in api.log(run_id, "wait_for_documents")
+    assert states["discover"] == ["skipped"] and set(sum(states.values(), [])) == {"skipped"}
+    assert "its window is closed" in api.log(run_id, "discover")
 
 
 def test_s3_throttling_then_denying_the_ocr_step_retries_the_batch_and_fails_no_document(deployment, api, sample_docs):
