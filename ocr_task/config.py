@@ -103,6 +103,9 @@ class OcrSettings(BaseSettings):
         "retried) instead of reporting them one by one",
     )
     progress_seconds: float = Field(10.0, gt=0, description="How often a batch logs its progress")
+    searchable_pdf: bool = Field(
+        True, description="Write <name>.pdf beside the text: the document as it came with an invisible text layer"
+    )
     vl: VlSettings = Field(default_factory=VlSettings)
 
     def worker_count(self) -> int:

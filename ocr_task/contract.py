@@ -72,6 +72,7 @@ class Outputs(BaseModel):
     text: str
     markdown: str
     json_: str = Field(alias="json")
+    pdf: str | None = None  # the searchable PDF (None: turned off, or it could not be made; the log says why)
 
     model_config = {"populate_by_name": True}
 

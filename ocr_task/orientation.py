@@ -116,6 +116,16 @@ def estimate_skew(gray: Image.Image) -> float:
     return round(float(best), 2)
 
 
+def straighten_matrix(width: int, height: int, skew: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The affine map ``straighten`` applies to a ``width`` × ``height`` page, and the canvas it makes (the
+    searchable PDF takes boxes back through it)."""
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), skew, 1.0)  # counter-clockwise, as Pillow's
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    size = (int(np.ceil(height * sin + width * cos)), int(np.ceil(height * cos + width * sin)))
+    matrix[:, 2] += (size[0] - width) / 2, (size[1] - height) / 2
+    return matrix, size
+
+
 def straighten(image: Image.Image, skew: float) -> tuple[Image.Image, float]:
     """Rotate away a skew of at least 0.3°, the page enlarged to hold its corners; returns the image and the
     skew that was corrected. OpenCV's affine warp: 8 ms on an A4 page at 200 dpi, where Pillow's rotate took 40.
@@ -126,10 +136,7 @@ def straighten(image: Image.Image, skew: float) -> tuple[Image.Image, float]:
         return image, 0.0
     pixels = np.asarray(image)
     height, width = pixels.shape[:2]
-    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), skew, 1.0)  # counter-clockwise, as Pillow's
-    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
-    size = (int(np.ceil(height * sin + width * cos)), int(np.ceil(height * cos + width * sin)))
-    matrix[:, 2] += (size[0] - width) / 2, (size[1] - height) / 2
+    matrix, size = straighten_matrix(width, height, skew)
     fill = paper_colour(pixels)
     turned = cv2.warpAffine(pixels, matrix, size, flags=cv2.INTER_LINEAR, borderValue=fill)
     return Image.fromarray(turned), skew

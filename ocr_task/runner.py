@@ -15,6 +15,7 @@ the launcher, never a row of failed documents.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -34,6 +35,7 @@ from ocr_task.errors import BatchCancelled, BatchError, DocumentError, DocumentU
 from ocr_task.naming import unique_names
 from ocr_task.progress import Progress
 from ocr_task.result import DocumentResult, PageResult
+from ocr_task.searchable_pdf import searchable_pdf
 from ocr_task.storage import Storage, join, key_of
 from ocr_task.workers import PageFailed, process_pages, start_workers, warm_up
 
@@ -52,6 +54,8 @@ class _Job:
     pending: list[Future] = field(default_factory=list)
     failure: DocumentError | DocumentUnreachable | None = None  # why it could not be opened or read
     all_submitted: bool = False
+    source: Source | None = None  # the document's file, kept until the document is finished (its PDF)
+    workdir: Path | None = None  # where it was downloaded (a local source is read where it is): removed after
 
     @property
     def finished(self) -> bool:
@@ -115,7 +119,7 @@ class BatchRunner:
         set no further document starts and :class:`BatchCancelled` is raised, with no report written.
         """
         started_at, started = datetime.now(UTC), time.perf_counter()
-        entries = self._process(items, StorageOutputs(self.storage, output), progress, cancel)
+        entries = self._process(items, StorageOutputs(self.storage, output, self.settings), progress, cancel)
         check_outage(entries, self.settings.batch_failure_share)
         report = Report(
             output=output,
@@ -130,11 +134,12 @@ class BatchRunner:
         self.storage.write_bytes(report_uri, report.to_json().encode(), "application/json")
         return report
 
-    def read(self, item: ManifestDocument) -> tuple[ReportEntry, DocumentResult | None]:
-        """One document recognised and kept in memory (no output written): its entry and its result."""
-        kept = KeptOutputs()
+    def read(self, item: ManifestDocument) -> tuple[ReportEntry, DocumentResult | None, bytes | None]:
+        """One document recognised and kept in memory (no output written): its entry, its result and its
+        searchable PDF."""
+        kept = KeptOutputs(self.settings)
         [entry] = self._process([item], kept, None, None)
-        return entry, kept.documents.get(entry.name)
+        return entry, kept.documents.get(entry.name), kept.pdfs.get(entry.name)
 
     def _process(self, items, outputs, progress, cancel) -> list[ReportEntry]:
         names = unique_names([item.name or key_of(item.source) for item in items])
@@ -167,13 +172,33 @@ def check_outage(entries: list[ReportEntry], share: float) -> None:
         )
 
 
+@dataclass
+class Source:
+    """A document's file as downloaded, and its kind (``documents.detect_kind``)."""
+
+    path: Path
+    kind: str
+
+
+def pdf_of(document: DocumentResult, source: Source | None, settings: OcrSettings) -> bytes | None:
+    """The searchable PDF (``searchable_pdf``), or None when it is turned off or cannot be made: the text,
+    Markdown and JSON still land, and the log says why."""
+    if not settings.searchable_pdf or source is None:
+        return None
+    try:
+        return searchable_pdf(source.path, source.kind, document)
+    except Exception as error:  # noqa: BLE001 - the PDF is one output of four: the others still land
+        log.warning("no searchable PDF for %s: %s: %s", document.source, type(error).__name__, error)
+        return None
+
+
 class StorageOutputs:
-    """Writes a document's text, Markdown and JSON under an output folder or S3 prefix."""
+    """Writes a document's text, Markdown, JSON and searchable PDF under an output folder or S3 prefix."""
 
-    def __init__(self, storage: Storage, output: str):
-        self.storage, self.output = storage, output
+    def __init__(self, storage: Storage, output: str, settings: OcrSettings):
+        self.storage, self.output, self.settings = storage, output, settings
 
-    def write(self, document: DocumentResult) -> Outputs:
+    def write(self, document: DocumentResult, source: Source | None = None) -> Outputs:
         outputs = Outputs(
             text=join(self.output, document.name + ".txt"),
             markdown=join(self.output, document.name + ".md"),
@@ -183,17 +208,25 @@ class StorageOutputs:
         write(outputs.text, render.to_text(document).encode(), "text/plain; charset=utf-8")
         write(outputs.markdown, render.to_markdown(document).encode(), "text/markdown; charset=utf-8")
         write(outputs.json_, render.to_json(document).encode(), "application/json")
+        if (pdf := pdf_of(document, source, self.settings)) is not None:
+            outputs.pdf = join(self.output, document.name + ".pdf")
+            write(outputs.pdf, pdf, "application/pdf")
         return outputs
 
 
 class KeptOutputs:
-    """Keeps each document's result in memory instead of writing it (the service's uploads)."""
+    """Keeps each document's result (and its searchable PDF) in memory instead of writing it (the
+    service's uploads)."""
 
-    def __init__(self):
+    def __init__(self, settings: OcrSettings):
+        self.settings = settings
         self.documents: dict[str, DocumentResult] = {}
+        self.pdfs: dict[str, bytes] = {}
 
-    def write(self, document: DocumentResult) -> None:
+    def write(self, document: DocumentResult, source: Source | None = None) -> None:
         self.documents[document.name] = document
+        if (pdf := pdf_of(document, source, self.settings)) is not None:
+            self.pdfs[document.name] = pdf
 
 
 class _Run:
@@ -224,14 +257,14 @@ class _Run:
         job.started = time.perf_counter()
         try:
             check_size(self.storage.size(item.source), self.settings)  # before downloading it
-            with tempfile.TemporaryDirectory(dir=scratch) as workdir:
-                path = self.storage.fetch(item.source, Path(workdir), item.etag)
-                document = open_document(path, key_of(item.source), self.settings)
-                job.media_type = MEDIA_TYPES[document.kind]
-                try:
-                    self._submit_pages(job, document.pages())
-                finally:
-                    document.close()
+            job.workdir = Path(tempfile.mkdtemp(dir=scratch))
+            path = self.storage.fetch(item.source, job.workdir, item.etag)
+            document = open_document(path, key_of(item.source), self.settings)
+            job.media_type, job.source = MEDIA_TYPES[document.kind], Source(path, document.kind)
+            try:
+                self._submit_pages(job, document.pages())
+            finally:
+                document.close()
         except (DocumentError, DocumentUnreachable) as error:
             job.failure = error
             for future in job.pending:
@@ -292,6 +325,13 @@ class _Run:
         return sorted(pages, key=lambda p: p.index)
 
     def _finish(self, job: _Job) -> ReportEntry:
+        try:
+            return self._entry(job)
+        finally:
+            if job.workdir is not None:
+                shutil.rmtree(job.workdir, ignore_errors=True)
+
+    def _entry(self, job: _Job) -> ReportEntry:
         item = job.item
         entry = dict(source=item.source, name=job.name, etag=item.etag, media_type=job.media_type)
         try:
@@ -307,7 +347,7 @@ class _Run:
             return ReportEntry(**entry, status="failed", error=str(error), retryable=retryable, seconds=seconds)
         seconds = round(time.perf_counter() - job.started, 3)
         document = DocumentResult(item.source, job.name, job.media_type, item.etag, pages, {"total": seconds})
-        outputs = self.outputs.write(document)
+        outputs = self.outputs.write(document, job.source)
         confidence = document.mean_confidence
         return ReportEntry(
             **entry,

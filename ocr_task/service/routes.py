@@ -6,10 +6,11 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from ocr_task import result as render
@@ -71,10 +72,12 @@ async def ready(engine: AnyEngine):
 @v1.post(
     "/ocr",
     response_model=UploadResult,
-    responses=problems(413, 415, 422, 429, 503),
+    responses={**problems(406, 413, 415, 422, 429, 503),
+               200: {"content": {"application/pdf": {}}, "description": "What was read; with Accept: "
+                     "application/pdf, the searchable PDF (the document with its text as an invisible layer)"}},
     summary="OCR one uploaded document and answer with what was read (for small documents)",
 )
-async def ocr_upload(file: UploadFile, engine: ReadyEngine) -> UploadResult:
+async def ocr_upload(file: UploadFile, engine: ReadyEngine, request: Request) -> UploadResult:
     source = file.filename or "upload"
     name = output_name(Path(source).name)
     async with engine.turns:
@@ -84,7 +87,7 @@ async def ocr_upload(file: UploadFile, engine: ReadyEngine) -> UploadResult:
                 while chunk := await file.read(1 << 20):
                     out.write(chunk)
             try:
-                entry, document = await run_in_threadpool(engine.runner.read, ManifestDocument(source=str(path), name=name))
+                entry, document, pdf = await run_in_threadpool(engine.runner.read, ManifestDocument(source=str(path), name=name))
             except BatchError as error:
                 raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
     if document is None and entry.retryable:  # not the document's fault: try again later
@@ -93,6 +96,11 @@ async def ocr_upload(file: UploadFile, engine: ReadyEngine) -> UploadResult:
         error = entry.error or "document failed"
         unsupported = error.startswith("unsupported document type")
         raise HTTPException(415 if unsupported else 422, error)
+    if "application/pdf" in request.headers.get("accept", ""):
+        if pdf is None:
+            raise HTTPException(406, "no searchable PDF could be made of this document (OCR_SEARCHABLE_PDF, or the log)")
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(Path(name).stem)}.pdf"})  # fmt: skip
     return UploadResult(
         entry=entry.model_copy(update={"source": source}),
         text=render.to_text(document),
