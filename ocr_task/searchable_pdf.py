@@ -139,6 +139,7 @@ def _draw(pdf, geometry: _PageGeometry, bbox, text: str) -> None:
     # the page's y axis points down: a counter-clockwise angle on the page is the negative of atan2's
     angle = -math.degrees(math.atan2(bottom_right[1] - bottom_left[1], bottom_right[0] - bottom_left[0]))
     pdf.set_font("glyphless", size=height)
+    pdf.set_stretching(100)  # fpdf2 measures a string at the current stretching
     pdf.set_stretching(100 * width / pdf.get_string_width(text))
     with pdf.rotation(angle, *origin):
         pdf.text(*origin, text)

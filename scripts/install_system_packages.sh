@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # System packages the CPU engines and the sample documents need, installed when missing:
 # Tesseract 5 with English, Russian and orientation data, fonts for the sample pages (DejaVu; WenQuanYi for Chinese),
-# and Chromium for the Documents view's browser tests (driven by Playwright, which downloads no browser).
+# Chromium for the Documents view's browser tests (driven by Playwright, which downloads no browser), and qpdf and
+# poppler-utils, with which the tests read the searchable PDFs back (qpdf --check, pdftotext).
 # Packages given as arguments are added (the image environments install what a Dockerfile's apt-get line names).
 set -euo pipefail
 
-packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-osd fonts-dejavu-core fonts-wqy-microhei chromium "$@")
+packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-osd fonts-dejavu-core fonts-wqy-microhei chromium \
+  qpdf poppler-utils "$@")
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
