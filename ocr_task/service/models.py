@@ -61,6 +61,7 @@ _MEANING = {
     401: "Missing or wrong bearer token",
     403: "A source, output or report outside the allowed storage",
     404: "No such job (finished long ago, or the service restarted)",
+    406: "Asked for a searchable PDF (Accept: application/pdf) that could not be made",
     413: "Request body over the size limit",
     415: "Unsupported document type",
     422: "Bad document or bad request",

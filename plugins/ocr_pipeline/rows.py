@@ -56,7 +56,8 @@ def batch_rows(
         )
         if entry.status == "succeeded":
             outputs = entry.outputs
-            missing = [uri for uri in (outputs.text, outputs.markdown, outputs.json_) if not exists(uri)]
+            written = (outputs.text, outputs.markdown, outputs.json_, *([outputs.pdf] if outputs.pdf else []))
+            missing = [uri for uri in written if not exists(uri)]
             if missing:
                 row.update(
                     status="failed", error=f"output missing after OCR: {', '.join(missing)}", retryable=True
@@ -66,6 +67,7 @@ def batch_rows(
                     text_uri=outputs.text,
                     markdown_uri=outputs.markdown,
                     json_uri=outputs.json_,
+                    pdf_uri=outputs.pdf,
                     low_text=entry.characters < low_text_chars_per_page * max(entry.pages, 1),
                 )
         rows.append(row)

@@ -26,7 +26,7 @@ def test_migrations_create_the_schema_and_can_run_again(catalog_url):
     columns = {c["name"] for c in inspect(catalog.engine).get_columns("documents")}
     assert {
         "source_uri", "etag", "size", "status", "error", "pages", "engine", "text_uri", "markdown_uri",
-        "json_uri", "dag_id", "run_id", "try_number", "processed_at",
+        "json_uri", "pdf_uri", "dag_id", "run_id", "try_number", "processed_at",
     } <= columns  # fmt: skip
 
 

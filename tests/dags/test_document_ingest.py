@@ -62,6 +62,8 @@ def test_ingest_catalog_rerun_and_changed_object(s3, catalog_url, sample_docs):
         assert row["text_uri"] == f"s3://{BUCKET}/processed/2024/{name}@{row['etag'][:12]}.txt"
         assert cer(sample_docs[name].text, read(s3, row["text_uri"]).decode()) < 0.03
         assert read(s3, row["json_uri"]) and read(s3, row["markdown_uri"])
+        assert row["pdf_uri"] == row["text_uri"].removesuffix(".txt") + ".pdf"
+        assert read(s3, row["pdf_uri"]).startswith(b"%PDF-")  # the searchable PDF (tests/ocr_task/test_searchable_pdf.py)
         assert (
             row["pages"] >= 1
             and row["characters"] > 500
@@ -128,4 +130,4 @@ def test_ocr_tasks_emit_asset_events_and_openlineage_datasets(
     outputs = {(d["namespace"], d["name"]) for d in complete[0]["outputs"]}
     assert inputs == {("s3://docs", "incoming/2024/english.png"), ("s3://docs", "incoming/2024/empty.png")}
     etag = s3.head_object(Bucket=BUCKET, Key="incoming/2024/english.png")["ETag"].strip('"')[:12]
-    assert outputs == {("s3://docs", f"processed/2024/english.png@{etag}.{ext}") for ext in ("txt", "md", "json")}
+    assert outputs == {("s3://docs", f"processed/2024/english.png@{etag}.{ext}") for ext in ("txt", "md", "json", "pdf")}

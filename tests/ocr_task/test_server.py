@@ -88,6 +88,19 @@ def test_an_upload_comes_back_as_text_markdown_and_json(service, sample_docs):
     assert result["document"]["pages"][0]["script"] == "Cyrillic"
 
 
+def test_an_upload_asked_for_as_pdf_comes_back_as_the_searchable_pdf(service, sample_docs):
+    import pypdfium2 as pdfium
+
+    with sample_docs["russian.png"].path.open("rb") as f:
+        response = service.client.post("/v1/ocr", files={"file": ("Акт сверки.png", f)},
+                                       headers={"Accept": "application/pdf"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    assert "filename*=UTF-8''" in response.headers["content-disposition"]
+    with pdfium.PdfDocument(response.content) as pdf:
+        assert cer(sample_docs["russian.png"].text, pdf[0].get_textpage().get_text_range()) <= 0.03
+
+
 def test_a_job_runs_in_the_background_and_reports(service, documents_bucket, sample_docs):
     source = put(documents_bucket, sample_docs["english.png"].path, "in/english.png")
     manifest = {

@@ -26,6 +26,7 @@ def _assert_outputs(deployment: Deployment, rows: list[dict], sample_docs=None) 
             continue
         text = deployment.read(row["text_uri"]).decode()
         assert deployment.read(row["markdown_uri"]) and deployment.read(row["json_uri"])
+        assert deployment.read(row["pdf_uri"]).startswith(b"%PDF-")
         name = row["source_uri"].rsplit("/", 1)[1]
         if sample_docs and name in sample_docs:
             assert cer(sample_docs[name].text, text) < 0.03, name

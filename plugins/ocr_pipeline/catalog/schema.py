@@ -43,6 +43,7 @@ documents = Table(
     Column("text_uri", Text),
     Column("markdown_uri", Text),
     Column("json_uri", Text),
+    Column("pdf_uri", Text),  # the searchable PDF; None when turned off (OCR_SEARCHABLE_PDF) or not made
     Column("quarantine_uri", Text),
     Column("dag_id", String(250)),
     Column("run_id", String(250), index=True),

@@ -1,7 +1,7 @@
 """What the ``ocr`` task tells OpenLineage about one batch, whichever launcher ran it.
 
 * inputs: the batch's S3 objects (from the report; from the manifest when the batch wrote no report);
-* outputs: the text, Markdown and JSON written, only for documents that have them (a failed document is no
+* outputs: the text, Markdown, JSON and searchable PDF written, only for documents that have them (a failed document is no
   output);
 * the ``ocrBatch`` run facet (schema: ``docs/lineage/OcrBatchRunFacet.json``): the batch, its manifest and
   report, its figures, and the Airflow run and attempt it belongs to. With the provider's ``parent`` facet it
@@ -53,7 +53,7 @@ def batch_lineage(batch: Batch, report: Report | None, manifest: Manifest | None
     if report is not None:
         sources = [entry.source for entry in report.documents]
         written = [entry.outputs for entry in report.documents if entry.outputs]
-        outputs = [s3_dataset(uri) for o in written for uri in (o.text, o.markdown, o.json_)]
+        outputs = [s3_dataset(uri) for o in written for uri in (o.text, o.markdown, o.json_, o.pdf) if uri]
     else:
         sources = [document.source for document in manifest.documents] if manifest else []
         outputs = []

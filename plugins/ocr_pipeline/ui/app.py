@@ -43,6 +43,7 @@ OUTPUTS = {  # the catalog column of each output a document links to, and its me
     "text": ("text_uri", "text/plain; charset=utf-8"),
     "markdown": ("markdown_uri", "text/markdown; charset=utf-8"),
     "json": ("json_uri", "application/json"),
+    "pdf": ("pdf_uri", "application/pdf"),
     "quarantine": ("quarantine_uri", "application/octet-stream"),
 }
 
