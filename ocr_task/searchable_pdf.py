@@ -123,7 +123,11 @@ def _lines(blocks: list[Block]) -> Iterator[tuple[tuple[float, float, float, flo
         texts = [t for t in block.text.splitlines() if t.strip()]
         x0, y0, x1, y1 = block.bbox
         band = (y1 - y0) / max(len(texts), 1)
-        yield from (((x0, y0 + i * band, x1, y0 + (i + 1) * band), t) for i, t in enumerate(texts))
+        for i, text in enumerate(texts):
+            # at the top of its band, no taller than its characters are wide: a short answer over a tall block
+            # would otherwise be one huge line, whose spaces viewers no longer see between its words
+            height = min(band, 2 * (x1 - x0) / len(text.strip()))
+            yield (x0, y0 + i * band, x1, y0 + i * band + height), text
 
 
 def _draw(pdf, geometry: _PageGeometry, bbox, text: str) -> None:

@@ -93,6 +93,17 @@ def test_the_cli_sends_each_ocr_page_to_the_server_and_writes_its_answers_in_pag
     assert document["pages"][2]["blocks"][0]["text"] == answer_for(16)
     assert answer_for(10) in (tmp_path / "photo.png.md").read_text()
 
+    # the searchable PDF: the VLM's blocks (no lines) spread over their boxes; the text-layer page keeps its own
+    import pypdfium2 as pdfium
+    from rapidfuzz.distance import Levenshtein
+
+    raw = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(tmp_path / "mixed.pdf.pdf"), "-"],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    for ours, theirs in zip(raw.split("\f"), pages, strict=False):
+        assert Levenshtein.distance(" ".join(ours.split()), " ".join(theirs.split())) <= 0.01 * len(theirs.strip()) + 1
+    with pdfium.PdfDocument(tmp_path / "mixed.pdf.pdf") as ours, pdfium.PdfDocument(documents / "mixed.pdf") as source:
+        assert ours[0].get_textpage().count_chars() == source[0].get_textpage().count_chars()  # no second layer
+
 
 def test_the_auto_engine_routes_ocr_pages_to_the_vlm_when_enabled(server, documents, tmp_path):
     env = vl_env(server, OCR_ENGINE="auto", OCR_VL_ENABLED="true")
