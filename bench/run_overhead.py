@@ -1,0 +1,101 @@
+"""A run's fixed cost: ``airflow dags test document_ingest`` against the OCR step's CLI alone, on the same
+one-page scans in a local S3 server.
+
+    .venv/bin/python bench/run_overhead.py [--documents 100] [--batch-sizes 100,20]
+
+The CLI reads every document under the prefix in one batch (``python -m ocr_task run --input s3://…/``);
+each DAG run (a fresh catalog each time, the ``local`` launcher, the CPU engine) takes the same documents
+with the given batch size. Both are timed as a user times them: the command's wall time, process start-up
+included (not Airflow's one-off ``db migrate``). Prints the seconds, the ratio, and the per-run fixed cost
+(the DAG's time less the CLI's, with one batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+
+from tests import samples  # noqa: E402
+from tests.conftest import start_s3_server  # noqa: E402
+
+BUCKET = "docs"
+
+
+def upload(client, count: int, folder: Path) -> None:
+    for n in range(count):
+        page = samples.render_page(samples.paragraphs("en", 2, seed=100 + n), title=f"Invoice {n}")
+        path = folder / f"scan-{n:03}.jpg"
+        samples.scan_like(page.image, seed=n).save(path, quality=85)
+        client.upload_file(str(path), BUCKET, f"incoming/{path.name}")
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[:4]} failed: {done.stderr[-2000:]}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=100)
+    parser.add_argument("--batch-sizes", default="100,20")
+    args = parser.parse_args()
+    server, s3 = start_s3_server()
+    try:
+        client = s3.client()
+        client.create_bucket(Bucket=BUCKET)
+        with tempfile.TemporaryDirectory() as scratch:
+            work = Path(scratch)
+            (work / "scans").mkdir()
+            upload(client, args.documents, work / "scans")
+            env = {**os.environ, **s3.env, "OCR_ENGINE": "auto"}
+            python = sys.executable
+            cli = timed([python, "-m", "ocr_task", "run", "--input", f"s3://{BUCKET}/incoming/",
+                         "--output", f"s3://{BUCKET}/cli/"], env)  # fmt: skip
+            print(f"CLI alone: {args.documents} documents in {cli:.1f} s")
+            airflow_env = {
+                **env,
+                "AIRFLOW_HOME": str(work / "airflow"),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
+                                                        "extra": {"endpoint_url": s3.endpoint, "region_name": "us-east-1"}}),
+                "OCR_SOURCE_URI": f"s3://{BUCKET}/incoming/", "OCR_QUARANTINE_URI": f"s3://{BUCKET}/quarantine/",
+                "OCR_LAUNCHER": "local",
+                "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
+                "PATH": os.pathsep.join([str(Path(python).parent), os.environ.get("PATH", "")]),
+            }  # fmt: skip
+            airflow = [python, "-m", "airflow"]
+            subprocess.run([*airflow, "db", "migrate"], env=airflow_env, capture_output=True, check=True)
+            subprocess.run([*airflow, "pools", "set", "gpu", "1", "OCR"], env=airflow_env, capture_output=True, check=True)
+            for size in (int(s) for s in args.batch_sizes.split(",")):
+                run_env = {**airflow_env, "OCR_BATCH_SIZE": str(size), "OCR_MAX_BATCHES": str(max(1, -(-args.documents // size))),
+                           "OCR_OUTPUT_URI": f"s3://{BUCKET}/dag-{size}/",
+                           "OCR_CATALOG_URL": f"sqlite:///{work / f'catalog-{size}.db'}"}  # fmt: skip
+                seconds = timed([*airflow, "dags", "test", "document_ingest"], run_env)
+                rows = subprocess.run(
+                    [python, "-c", "import sys; from ocr_pipeline.catalog import Catalog; "
+                     "print(sum(r['status'] == 'succeeded' for r in Catalog(sys.argv[1]).rows()))", run_env["OCR_CATALOG_URL"]],
+                    env=run_env, capture_output=True, text=True, check=True,
+                ).stdout.strip()  # fmt: skip
+                print(f"airflow dags test, batches of {size}: {seconds:.1f} s ({rows} catalogued), "
+                      f"{seconds / cli:.2f}× the CLI; fixed cost {seconds - cli:+.1f} s")  # fmt: skip
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
