@@ -111,7 +111,7 @@ def test_document_page_image_boxes_and_outputs(catalogued, airflow_app, s3):
     turned = airflow_app.get(f"/documents/api/documents/{by_name['upside_down.png']['id']}", headers=admin).json()
     [page] = turned["pages"]
     assert page["rotation"] == 180 and page["blocks"] and all(len(b["bbox"]) == 4 for b in page["blocks"])
-    assert turned["outputs"] == {"text": True, "markdown": True, "json": True, "quarantine": False}
+    assert turned["outputs"] == {"text": True, "markdown": True, "json": True, "pdf": True, "quarantine": False}
 
     # the page as the OCR step saw it: turned upright, with the proportions its boxes are on; Tesseract reads it
     image = airflow_app.get(f"/documents/api/documents/{turned['document']['id']}/pages/0.png", headers=admin)
@@ -132,6 +132,8 @@ def test_document_page_image_boxes_and_outputs(catalogued, airflow_app, s3):
     text = airflow_app.get(f"/documents/api/documents/{pdf['document']['id']}/outputs/text", headers=admin)
     key = pdf["document"]["text_uri"].removeprefix(f"s3://{BUCKET}/")
     assert text.content == s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    searchable = airflow_app.get(f"/documents/api/documents/{pdf['document']['id']}/outputs/pdf", headers=admin)
+    assert searchable.headers["content-type"] == "application/pdf" and searchable.content.startswith(b"%PDF-")
     broken = by_name["broken.pdf"]
     quarantined = airflow_app.get(f"/documents/api/documents/{broken['id']}/outputs/quarantine", headers=admin)
     assert quarantined.content == b"%PDF-1.4\n% cut short"
