@@ -18,6 +18,15 @@ from airflow_client.client.models.dag_run_mutable_states import DagRunMutableSta
 
 FINISHED = {"success", "failed"}
 DAG_ID = "document_ingest"
+REQUEST_TIMEOUT = (10, 60)  # connect, read: a request the API server never answers fails instead of hanging
+
+
+class _TimedApiClient(af.ApiClient):
+    """The official client with a timeout on every request (it has none by default: a request to an API
+    server that stopped answering waited until pytest's timeout killed the test)."""
+
+    def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):
+        return super().call_api(method, url, header_params, body, post_params, _request_timeout or REQUEST_TIMEOUT)
 
 
 class AirflowApi:
@@ -30,7 +39,8 @@ class AirflowApi:
         )
         response.raise_for_status()
         configuration = af.Configuration(host=url, access_token=response.json()["access_token"])
-        self.client = af.ApiClient(configuration)
+        configuration.retries = 3  # urllib3's: connection errors and read timeouts of idempotent requests
+        self.client = _TimedApiClient(configuration)
         self.dags = DAGApi(self.client)
         self.runs = DagRunApi(self.client)
         self.task_instances = TaskInstanceApi(self.client)

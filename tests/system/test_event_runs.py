@@ -20,19 +20,18 @@ import pytest
 from tests.samples import small_image
 from tests.system.conftest import BUCKET
 
-pytestmark = [
-    pytest.mark.system,
-    # Known failing, kept running so that it shows: on the shared deployment with the rest of the suite beside
-    # it (fresh clone, 2026-12-02) the 20 steady uploads were each catalogued by an event run but the test
-    # failed, and the burst's uploads got no asset event within 10 minutes. Being investigated (issue 25's note).
-    pytest.mark.xfail(reason="event mode on the loaded shared deployment: see the comment above", strict=False),
-]
+pytestmark = pytest.mark.system
+# Known failing in the full suite, kept running so that it shows (not strict: a pass is reported as XPASS).
+# The steady test passed alone (2026-12-02: p50 9.8 s, p95 25.5 s, max 40.6 s) and catalogued all 20 uploads
+# within 12 s each in the full suite, where it was then killed by pytest's 600 s timeout after its uploads;
+# the burst test failed once with a REST call timing out. Suspected: REST calls that hung (the client had no
+# timeout; airflow_api.py now sets one and retries).
+KNOWN_FAILING = pytest.mark.xfail(reason="event tests in the full suite: see the comment above", strict=False)
 EVENTS = "document_ingest__events"
 SAFETY = "document_ingest__safety"
 SOURCE = f"s3://{BUCKET}/events/"
-# p95 from upload to catalogued. The aim is 60 s. It was met (59.0 s) only with this machine's two cores
-# otherwise idle; the suite runs other tests beside this one (README, event mode)
-LATENCY_BOUND = 120
+LATENCY_BOUND = 60  # p95 from upload to catalogued, the issue's aim
+SPACING = 10  # seconds between uploads: 20 of them over about three minutes
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +76,14 @@ def drained(sqs, url: str) -> bool:
     return attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
+@KNOWN_FAILING
 def test_uploads_spread_over_minutes_are_catalogued_by_event_runs(deployment, events_api, one_line):
-    """20 one-page uploads, one every 15 s: each catalogued by an event run, p95 under ``LATENCY_BOUND``."""
+    """20 one-page uploads, one every ``SPACING`` s: each catalogued by an event run, p95 under ``LATENCY_BOUND``."""
     uploaded: dict[str, datetime] = {}
     latencies: dict[str, float] = {}
     start = time.monotonic()
     for n in range(20):
-        while time.monotonic() < start + 15 * n:  # a steady rate; meanwhile, what has been catalogued
+        while time.monotonic() < start + SPACING * n:  # a steady rate; meanwhile, what has been catalogued
             rows = {r["source_uri"]: r for r in deployment.catalog_rows(SOURCE) if r["source_uri"] in uploaded}
             latencies.update({u: (r["processed_at"] - uploaded[u]).total_seconds() for u, r in rows.items()})
             time.sleep(0.5)
@@ -103,6 +103,7 @@ def test_uploads_spread_over_minutes_are_catalogued_by_event_runs(deployment, ev
     assert len(deployment.catalog_rows(f"{SOURCE}steady/")) == 20  # each once
 
 
+@KNOWN_FAILING
 def test_a_burst_of_200_uploads_shares_at_most_20_runs_and_each_is_catalogued_once(deployment, events_api, one_line, sqs):
     deployment.wait_until_idle()
     before = {r.dag_run_id for r in events_api.list_runs()}
