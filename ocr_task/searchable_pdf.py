@@ -41,16 +41,16 @@ def searchable_pdf(source: Path, kind: str, result: DocumentResult) -> bytes:
     """The PDF of ``source`` (a ``kind`` the OCR step reads) with ``result``'s text as its text layer."""
     import pikepdf
 
-    base = pikepdf.open(io.BytesIO(source.read_bytes() if kind == "pdf" else _image_pdf(source, kind, result)))
-    if len(base.pages) != len(result.pages):
-        raise SearchablePdfError(f"the PDF has {len(base.pages)} pages and the result {len(result.pages)}")
-    layer = _text_layer(base, result)
-    with pikepdf.open(io.BytesIO(layer)) as text:
-        for page, page_result, text_page in zip(base.pages, result.pages, text.pages, strict=True):
-            if _has_layer(page_result):
-                _graft(page, pikepdf.Page(text_page))
-        out = io.BytesIO()
-        base.save(out, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    out = io.BytesIO()
+    opened = source if kind == "pdf" else io.BytesIO(_image_pdf(source, kind, result))
+    with pikepdf.open(opened) as base:
+        if len(base.pages) != len(result.pages):
+            raise SearchablePdfError(f"the PDF has {len(base.pages)} pages and the result {len(result.pages)}")
+        with pikepdf.open(io.BytesIO(_text_layer(base, result))) as text:
+            for page, page_result, text_page in zip(base.pages, result.pages, text.pages, strict=True):
+                if _has_layer(page_result):
+                    _graft(page, pikepdf.Page(text_page))
+            base.save(out, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return out.getvalue()
 
 
