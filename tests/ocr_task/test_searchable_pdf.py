@@ -187,3 +187,28 @@ def test_each_word_in_the_pdf_lies_inside_the_box_the_ocr_gives_for_it(read, nam
         holders = [text for text, line in lines if _inside(box, line)]
         assert holders, f"{word!r} at {box} lies in no line's box"
         assert any(word in text.replace(" ", "") or word in text for text in holders), (word, holders)
+
+
+@pytest.mark.parametrize("name", ["russian_scan.jpg", "english scan.jpg"])
+def test_on_a_deskewed_scan_each_word_selects_that_word_on_the_image(read, name):
+    """The scan is tilted (the OCR step straightened it before reading): each word's box in the PDF, cut out of
+    the image as stored and read on its own, holds that word. The longest words, where a misplaced box shows."""
+    import tesserocr
+
+    from ocr_task.engines.tessdata import find_tessdata
+
+    source, _, document, pdf_path = read[name]
+    [page_json] = document["pages"]
+    assert abs(page_json["skew"]) >= 0.5, "the page was not straightened: the test would prove nothing"
+    with pdfium.PdfDocument(pdf_path) as pdf:
+        height = pdf[0].get_height()
+        words = sorted(_words(pdf[0]), key=lambda w: -len(w[0]))[:12]
+    image = Image.open(source).convert("L")
+    k = page_json["dpi"] / 72
+    misread = []
+    for word, (left, bottom, right, top) in words:
+        crop = image.crop((round(left * k) - 4, round((height - top) * k) - 4, round(right * k) + 4, round((height - bottom) * k) + 4))
+        seen = tesserocr.image_to_text(crop, lang="rus+eng", path=str(find_tessdata()), psm=tesserocr.PSM.SINGLE_LINE).strip()
+        if Levenshtein.normalized_distance(word.strip(".,;:"), seen.strip(".,;:")) > 0.25:
+            misread.append((word, seen))
+    assert len(misread) <= 2, misread
