@@ -15,7 +15,7 @@ import pytest
 
 from ocr_pipeline import events
 from tests.conftest import REPO
-from tests.service_process import free_port
+from tests.network import free_port
 
 TOKEN = "bridge-token-" + "y" * 20
 

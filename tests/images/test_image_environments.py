@@ -6,7 +6,6 @@ path: the code comes from what the Dockerfile installed and copied."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from tests.images.environments import REPO, build
+from tests.network import free_port
 from tests.samples import cer
 
 ENGINE_PACKAGES = ("cv2", "tesserocr", "onnxruntime", "paddleocr", "paddle", "rapidocr")
@@ -59,12 +59,6 @@ def _airflow_env(image, **more):
 def _printed(result: subprocess.CompletedProcess):
     """The JSON a command printed last (Airflow's CLI logs to the same stream before it)."""
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_airflow_image_parses_the_dags_with_no_import_errors_and_no_engine(airflow_image):
@@ -156,7 +150,7 @@ def _ready(port: int, timeout: float = 120) -> httpx.Response:
 
 
 def test_the_cpu_image_serves_and_is_ready(cpu_image):
-    port = _free_port()
+    port = free_port()
     service = _serve(cpu_image, port)
     try:
         response = _ready(port)
@@ -184,7 +178,7 @@ def test_the_gpu_image_says_which_models_are_missing_and_how_to_provision_them(g
     assert result.returncode != 0, said
     assert "PP-DocLayoutV3" in said and "PaddleOCR-VL-1.6-0.9B" in said and "Missing" in said, said
     assert "models fetch" in said, said  # how to provision them offline
-    port = _free_port()
+    port = free_port()
     service = _serve(gpu_image, port, OCR_VL_MODELS_HOME=str(models))
     try:
         response = _ready(port)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 from tests.conftest import run_cli
+from tests.network import free_port
 from tests.samples import cer
 
 
@@ -85,16 +85,10 @@ def test_manifest_on_s3_with_etags_and_names(s3_server, bucket):
     assert missing["error"] == f"object not found: s3://{bucket}/incoming/2024/missing.png"
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_storage_stops_the_batch_with_exit_1(s3_server, tmp_path):
     result = run_cli(
         "run", "--input", "s3://docs/incoming/a.pdf", "--output", str(tmp_path),
-        env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{_closed_port()}"},
+        env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"},
     )  # fmt: skip
     assert result.returncode == 1
     assert "batch stopped: S3 unreachable" in result.stderr

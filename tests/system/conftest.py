@@ -9,7 +9,6 @@ Tests drive it only as a user does, through the REST API (``airflow_api``); they
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +22,7 @@ import pytest
 from ocr_pipeline.catalog import Catalog
 from scripts.stack import Stack
 from tests.conftest import backdate
+from tests.network import free_port
 from tests.s3_proxy import FlakyProxy
 from tests.system.airflow_api import AirflowApi
 
@@ -57,12 +57,6 @@ def pytest_collection_modifyitems(items):
     rest = [item for item in items if item.path.name not in OWN_DEPLOYMENT]
     first = next((i for i, item in enumerate(rest) if item.path.parent == Path(__file__).parent), len(rest))
     items[:] = rest[:first] + own + rest[first:]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -158,8 +152,8 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
     stack = Stack(
         home=home,
         bucket=BUCKET,
-        api_port=_free_port(),
-        lineage_port=_free_port(),
+        api_port=free_port(),
+        lineage_port=free_port(),
         s3_endpoint=proxy.endpoint,
         database_prefix=database_prefix,
         redis_db=7,
