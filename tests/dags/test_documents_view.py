@@ -112,6 +112,8 @@ def test_document_page_image_boxes_and_outputs(catalogued, airflow_app, s3):
     [page] = turned["pages"]
     assert page["rotation"] == 180 and page["blocks"] and all(len(b["bbox"]) == 4 for b in page["blocks"])
     assert turned["outputs"] == {"text": True, "markdown": True, "json": True, "pdf": True, "quarantine": False}
+    assert "rotation 180°" in page["facts"] and page["facts"][0] == "ocr"
+    assert not any("undefined" in fact or "None" in fact for fact in page["facts"]), page["facts"]
 
     # the page as the OCR step saw it: turned upright, with the proportions its boxes are on; Tesseract reads it
     image = airflow_app.get(f"/documents/api/documents/{turned['document']['id']}/pages/0.png", headers=admin)
@@ -288,3 +290,24 @@ def test_several_sources_filtered_per_source_reprocessed_through_their_own_dag(
         connection.exec_driver_sql("UPDATE documents SET dag_id = 'document_ingest__gone' WHERE id = ?", (invoice["id"],))
     assert airflow_app.get(f"/documents/api/documents/{invoice['id']}", headers=admin).status_code == 404
     assert items(airflow_app, admin, source="invoices") == []
+
+
+@pytest.mark.parametrize(
+    "page, shown, not_shown",
+    [
+        ({"source": "ocr", "rotation": 0, "orientation_check": {"read_as_is": 0.93, "detected_rotation": 0}},
+         "orientation checked: read as it came, confidence 0.93", "undefined"),
+        ({"source": "ocr", "rotation": 90, "orientation_check": {"read_as_is": 0.2, "tried": {"0": 0.2, "90": 0.9},
+                                                                  "kept_rotation": 90}},
+         "orientation checked (0°: 0.20, 90°: 0.90), kept 90°", "None"),
+        ({"source": "text-layer", "text_layer_check": {"used": True, "reason": "OCR of its lines reads the same"}},
+         "text layer used: OCR of its lines reads the same", "rotation None"),
+        ({}, "rotation 0°", "None"),
+    ],
+    ids=["read as it came", "turned", "text layer", "no fields"],
+)  # fmt: skip
+def test_page_facts_come_from_the_pages_fields_and_never_say_undefined(page, shown, not_shown):
+    from ocr_pipeline.ui.page_facts import page_facts
+
+    facts = page_facts(page)
+    assert shown in facts and not any(not_shown in f for f in facts), facts

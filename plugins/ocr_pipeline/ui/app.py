@@ -31,6 +31,7 @@ from ocr_pipeline import layout, sources
 from ocr_pipeline.catalog.store import Catalog
 from ocr_pipeline.settings import PipelineSettings
 from ocr_pipeline.ui import queries
+from ocr_pipeline.ui.page_facts import page_facts
 from ocr_pipeline.ui.page_images import PageImages, PageUnavailable
 
 MAX_INT = 2**31 - 1  # the catalog's integer columns: anything bigger is no row, and must not reach the driver
@@ -181,7 +182,7 @@ def create_app() -> FastAPI:
                 result_error = f"cannot read {found['json_uri']}: {error}"
         return {
             "document": found,
-            "pages": result["pages"] if result else [],
+            "pages": [{**page, "facts": page_facts(page)} for page in result["pages"]] if result else [],
             "result_error": result_error,
             "outputs": {kind: bool(found[column]) for kind, (column, _) in OUTPUTS.items()},
             "can_reprocess": _may("POST", found["dag_id"], user),

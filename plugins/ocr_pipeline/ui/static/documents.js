@@ -144,13 +144,7 @@ function showPage() {
   $("page-label").textContent = `page ${page.index + 1} of ${state.doc.pages.length}`;
   $("page-previous").disabled = state.page === 0;
   $("page-next").disabled = state.page >= state.doc.pages.length - 1;
-  const timings = Object.entries(page.timings || {}).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(", ");
-  $("page-facts").textContent = [
-    `${page.source}`, `engine ${page.engine.name} ${page.engine.version}`, `language ${page.lang || "–"}`,
-    `rotation ${page.rotation}°`, `skew ${(page.skew || 0).toFixed(2)}°`, page.scale > 1 ? `enlarged ×${page.scale}` : page.scale < 1 ? `reduced ×${page.scale}` : "",
-    page.blank ? "blank page" : "", page.flattened ? "photo: boxes are on the flattened page" : "",
-    page.orientation_check ? `orientation checked: ${JSON.stringify(page.orientation_check.tried)}` : "", timings,
-  ].filter(Boolean).join(" · ");
+  $("page-facts").textContent = (page.facts || []).join(" · ");  // worked out by the API (ui/page_facts.py)
   $("page-picture").src = `${API}/documents/${doc.id}/pages/${page.index}.png`;
   const svg = $("boxes");
   svg.setAttribute("viewBox", `0 0 ${page.width} ${page.height}`);
