@@ -23,7 +23,6 @@ is in ``ocr_pipeline.discovery``; where settings come from in
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, Param, dag, task
@@ -35,19 +34,18 @@ from ocr_pipeline.catalog.assets import catalog_assets
 from ocr_pipeline.handoffs import Batch, Launched
 from ocr_pipeline.launchers import load_launcher
 from ocr_pipeline.sensors import DiscoverySensor
-from ocr_pipeline.settings import PipelineSettings, resolve
+from ocr_pipeline.settings import DagShapeSettings, PipelineSettings, resolve
 from ocr_task.engines import engine_names
 
 # Read when the DAG file is parsed: what the DAGs' shape depends on (the environment and the sources file).
-SENSOR_TIMEOUT = int(os.environ.get("OCR_SENSOR_TIMEOUT", str(6 * 3600)))
-SENSOR_POKE_SECONDS = int(os.environ.get("OCR_SENSOR_POKE_SECONDS", "60"))
+SHAPE = DagShapeSettings()
 RETRIES = {
     "retries": 2,
-    "retry_delay": timedelta(seconds=int(os.environ.get("OCR_RETRY_DELAY_SECONDS", "60"))),
+    "retry_delay": timedelta(seconds=SHAPE.retry_delay_seconds),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
 }
-BATCH_TIMEOUT = timedelta(hours=int(os.environ.get("OCR_BATCH_TIMEOUT_HOURS", "4")))
+BATCH_TIMEOUT = timedelta(hours=SHAPE.batch_timeout_hours)
 # Active runs at once. In event mode many more: Airflow 3 leaves an asset event that arrives while its DAG is
 # at max_active_runs without a run until the next event comes (apache/airflow#56050): with 4, a burst of 200
 # uploads (10 asset events) got 5 runs and the other 100 documents waited for their messages to come back
@@ -129,7 +127,9 @@ def ingest_dag(source: sources.Source):
         doc_md=__doc__,
     )
     def document_ingest():
-        discover = DiscoverySensor(task_id="discover", poke_interval=SENSOR_POKE_SECONDS, timeout=SENSOR_TIMEOUT)
+        discover = DiscoverySensor(
+            task_id="discover", poke_interval=SHAPE.sensor_poke_seconds, timeout=SHAPE.sensor_timeout
+        )
 
         @task(trigger_rule="all_done_min_one_success", outlets=catalog_assets(deployed.catalog_url))
         def catalog(batches: list[dict], launched, params=None, dag_run=None) -> dict:

@@ -22,14 +22,23 @@ import argparse
 import hmac
 import json
 import logging
-import os
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Header, HTTPException, Request, Response
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024  # SQS's largest message
+
+
+class BridgeSettings(BaseSettings):
+    """``OCR_BRIDGE_TOKEN`` and ``OCR_BRIDGE_QUEUE_URL`` (the SQS endpoint: boto3's ``AWS_ENDPOINT_URL_SQS``)."""
+
+    model_config = SettingsConfigDict(env_prefix="OCR_BRIDGE_", extra="ignore")
+
+    token: str = ""
+    queue_url: str
 
 
 def create_app(token: str, queue_url: str, sqs=None) -> FastAPI:
@@ -76,7 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8090)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    app = create_app(os.environ.get("OCR_BRIDGE_TOKEN", ""), os.environ["OCR_BRIDGE_QUEUE_URL"])
+    settings = BridgeSettings()
+    app = create_app(settings.token, settings.queue_url)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -36,6 +36,18 @@ FORM_FIELDS = ("source_uri", "engine", "lang", "batch_size")
 LOCAL_EXECUTORS = {"LocalExecutor"}
 
 
+class DagShapeSettings(BaseSettings):
+    """What the DAG file reads when it is parsed, for every source: its tasks' timeouts and retries
+    (``OCR_SENSOR_TIMEOUT`` …). Changing one takes a new parse, as any change of a DAG's shape does."""
+
+    model_config = SettingsConfigDict(env_prefix="OCR_", extra="ignore", frozen=True)
+
+    sensor_timeout: int = 6 * 3600  # seconds a run whose window is still open may wait for new work
+    sensor_poke_seconds: int = 60
+    retry_delay_seconds: int = 60  # the first retry's delay; it doubles, up to 30 minutes
+    batch_timeout_hours: int = 4  # an OCR batch that runs longer is failed (and retried)
+
+
 class ConfigurationError(ValueError):
     """A setting that no retry can fix."""
 
