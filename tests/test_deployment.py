@@ -12,7 +12,7 @@ import yaml
 
 from ocr_pipeline.launchers import load_launcher
 from ocr_pipeline.notifications_bridge import BridgeSettings
-from ocr_pipeline.settings import DagShapeSettings, PipelineSettings
+from ocr_pipeline.settings import DagShapeSettings, LauncherSettings, PipelineSettings, ViewSettings
 from ocr_task.config import OcrSettings, VlSettings
 from ocr_task.service.settings import ServiceSettings
 
@@ -104,7 +104,9 @@ def _names_the_code_reads() -> set[str]:
     names = {f"OCR_{f.upper()}" for f in OcrSettings.model_fields if f != "vl"}
     names |= {f"OCR_VL_{f.upper()}" for f in VlSettings.model_fields}
     names |= {f"OCR_SERVICE_{f.upper()}" for f in ServiceSettings.model_fields}
-    names |= {f"OCR_{f.upper()}" for f in (*PipelineSettings.model_fields, *DagShapeSettings.model_fields)}
+    for settings in (PipelineSettings, DagShapeSettings, LauncherSettings):
+        names |= {f"OCR_{f.upper()}" for f in settings.model_fields}
+    names |= {f"OCR_VIEW_{f.upper()}" for f in ViewSettings.model_fields}
     names |= {f"OCR_BRIDGE_{f.upper()}" for f in BridgeSettings.model_fields}
     for source in [REPO / "dags" / "document_ingest.py", *(REPO / "plugins" / "ocr_pipeline" / "launchers").glob("*.py")]:
         names |= set(re.findall(r'"(OCR_[A-Z_]+)"', source.read_text()))

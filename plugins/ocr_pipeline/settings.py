@@ -48,6 +48,29 @@ class DagShapeSettings(BaseSettings):
     batch_timeout_hours: int = 4  # an OCR batch that runs longer is failed (and retried)
 
 
+class LauncherSettings(BaseSettings):
+    """How the launchers reach the OCR step (one deployment, every source): the image the container launchers
+    run, the Python the local one runs, the service's connection, a Kubernetes secret with S3 credentials."""
+
+    model_config = SettingsConfigDict(env_prefix="OCR_", extra="ignore", frozen=True)
+
+    image: str = "ocr-task:latest"
+    task_python: str | None = None  # the local launcher's interpreter; None: Airflow's own
+    service_conn_id: str = "ocr_service"
+    service_poll_seconds: float = 15
+    k8s_aws_secret: str | None = None  # its keys become the pod's environment (AWS_ACCESS_KEY_ID, …)
+
+
+class ViewSettings(BaseSettings):
+    """The Documents view's page-image cache."""
+
+    model_config = SettingsConfigDict(env_prefix="OCR_VIEW_", extra="ignore", frozen=True)
+
+    cache_dir: Path | None = None  # None: a folder in the system's temporary directory
+    cache_mb: int = 512
+    max_source_mb: int = 200  # a larger source document is not rendered
+
+
 class ConfigurationError(ValueError):
     """A setting that no retry can fix."""
 

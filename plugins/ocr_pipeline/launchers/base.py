@@ -23,6 +23,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from ocr_pipeline import layout
 from ocr_pipeline.handoffs import Batch, Launched
 from ocr_pipeline.launchers.lineage import batch_lineage
+from ocr_pipeline.settings import LauncherSettings
 from ocr_task.contract import EXIT_USAGE, Manifest, Report
 
 # Settings of the OCR step that a launcher hands on to the container from the Airflow worker's environment.
@@ -49,7 +50,7 @@ def ocr_command(batch: Batch) -> list[str]:
 
 def ocr_image() -> str:
     """The OCR image the container launchers run (``OCR_IMAGE``)."""
-    return os.environ.get("OCR_IMAGE", "ocr-task:latest")
+    return LauncherSettings().image
 
 
 def ocr_step_environment() -> dict[str, str]:

@@ -19,6 +19,7 @@ from ocr_pipeline.launchers.base import (
     ocr_image,
     ocr_step_environment,
 )
+from ocr_pipeline.settings import LauncherSettings
 
 
 def _k8s_env(values: dict[str, str]):
@@ -41,7 +42,7 @@ class KubernetesOcrOperator(OcrLaunch, KubernetesPodOperator):
             "tolerations", [k8s.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")]
         )
         kwargs.setdefault("env_vars", _k8s_env(ocr_step_environment()))
-        secret = os.environ.get("OCR_K8S_AWS_SECRET")
+        secret = LauncherSettings().k8s_aws_secret
         if secret:
             kwargs.setdefault("env_from", [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=secret))])
         kwargs.setdefault("on_finish_action", "delete_pod")  # exit code 3 is a batch that ran: no pod left behind

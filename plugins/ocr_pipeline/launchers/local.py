@@ -10,6 +10,7 @@ import tempfile
 from airflow.sdk.exceptions import AirflowException
 
 from ocr_pipeline.launchers.base import OcrLaunch, StorageAccess, ocr_command
+from ocr_pipeline.settings import LauncherSettings
 from ocr_task.contract import EXIT_OK, EXIT_SOME_FAILED
 
 
@@ -22,7 +23,7 @@ class OcrStepFailed(AirflowException):
 class LocalOcrOperator(OcrLaunch):
     def __init__(self, *, python: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.python = python or os.environ.get("OCR_TASK_PYTHON") or sys.executable
+        self.python = python or LauncherSettings().task_python or sys.executable
         self.command = [self.python, *ocr_command(self.batch)[1:]]
 
     def exit_code_of(self, error: Exception) -> int | None:

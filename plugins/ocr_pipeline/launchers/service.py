@@ -18,12 +18,12 @@ that would write the same report; a task marked failed or cleared while deferred
 from __future__ import annotations
 
 import json
-import os
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline.launchers.base import OcrLaunch
 from ocr_pipeline.launchers.service_job import JOBS_ENDPOINT, OcrJobTrigger, bearer_headers, cancel_job
+from ocr_pipeline.settings import LauncherSettings
 
 
 class ServiceOcrOperator(OcrLaunch):
@@ -43,10 +43,8 @@ class ServiceOcrOperator(OcrLaunch):
 
     @classmethod
     def deployment_arguments(cls) -> dict:
-        return {
-            "http_conn_id": os.environ.get("OCR_SERVICE_CONN_ID", "ocr_service"),
-            "poll_seconds": float(os.environ.get("OCR_SERVICE_POLL_SECONDS", "15")),
-        }
+        settings = LauncherSettings()
+        return {"http_conn_id": settings.service_conn_id, "poll_seconds": settings.service_poll_seconds}
 
     def execute(self, context) -> None:
         self.forget_report()

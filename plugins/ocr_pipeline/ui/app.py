@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import tempfile
 from datetime import date
 from pathlib import Path as FilePath
@@ -29,7 +28,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from ocr_pipeline import layout, sources
 from ocr_pipeline.catalog.store import Catalog
-from ocr_pipeline.settings import PipelineSettings
+from ocr_pipeline.settings import PipelineSettings, ViewSettings
 from ocr_pipeline.ui import queries
 from ocr_pipeline.ui.page_facts import page_facts
 from ocr_pipeline.ui.page_images import PageImages, PageUnavailable
@@ -84,10 +83,9 @@ def _hook_of(aws_conn_id: str):
 
 
 def _pages(dag_id: str) -> PageImages:
-    cache = FilePath(os.environ.get("OCR_VIEW_CACHE_DIR") or FilePath(tempfile.gettempdir()) / "ocr-documents-view")
-    megabytes = int(os.environ.get("OCR_VIEW_CACHE_MB", "512"))
-    source_megabytes = int(os.environ.get("OCR_VIEW_MAX_SOURCE_MB", "200"))
-    return _page_images_of(_settings(dag_id).aws_conn_id, cache, megabytes, source_megabytes)
+    view = ViewSettings()
+    cache = view.cache_dir or FilePath(tempfile.gettempdir()) / "ocr-documents-view"
+    return _page_images_of(_settings(dag_id).aws_conn_id, cache, view.cache_mb, view.max_source_mb)
 
 
 @functools.cache
