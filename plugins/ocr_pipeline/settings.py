@@ -58,7 +58,13 @@ class LauncherSettings(BaseSettings):
     task_python: str | None = None  # the local launcher's interpreter; None: Airflow's own
     service_conn_id: str = "ocr_service"
     service_poll_seconds: float = 15
+    k8s_namespace: str = "default"
+    k8s_in_cluster: bool = True
     k8s_aws_secret: str | None = None  # its keys become the pod's environment (AWS_ACCESS_KEY_ID, …)
+    docker_url: str = "unix://var/run/docker.sock"
+    docker_network: str = "bridge"
+    batch_job_definition: str = "ocr-task-gpu"  # AWS Batch
+    batch_job_queue: str = "ocr-gpu"
 
 
 class ViewSettings(BaseSettings):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
 
 from ocr_pipeline.launchers.base import OcrLaunch, as_batch, ocr_command, ocr_step_environment
+from ocr_pipeline.settings import LauncherSettings
 
 
 class BatchOcrOperator(OcrLaunch, BatchOperator):
@@ -27,11 +26,8 @@ class BatchOcrOperator(OcrLaunch, BatchOperator):
 
     @classmethod
     def deployment_arguments(cls) -> dict:
-        env = os.environ.get
-        return {
-            "job_definition": env("OCR_BATCH_JOB_DEFINITION", "ocr-task-gpu"),
-            "job_queue": env("OCR_BATCH_JOB_QUEUE", "ocr-gpu"),
-        }
+        settings = LauncherSettings()
+        return {"job_definition": settings.batch_job_definition, "job_queue": settings.batch_job_queue}
 
     def exit_code_of(self, error: Exception) -> int | None:
         """The job's container exit code, as AWS Batch describes the failed job."""

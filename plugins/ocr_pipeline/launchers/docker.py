@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from airflow.providers.docker.operators.docker import DockerOperator
 from docker.types import DeviceRequest
 
@@ -15,6 +13,7 @@ from ocr_pipeline.launchers.base import (
     ocr_image,
     ocr_step_environment,
 )
+from ocr_pipeline.settings import LauncherSettings
 
 
 class DockerOcrOperator(OcrLaunch, DockerOperator):
@@ -35,12 +34,8 @@ class DockerOcrOperator(OcrLaunch, DockerOperator):
 
     @classmethod
     def deployment_arguments(cls) -> dict:
-        env = os.environ.get
-        return {
-            "image": ocr_image(),
-            "docker_url": env("OCR_DOCKER_URL", "unix://var/run/docker.sock"),
-            "network_mode": env("OCR_DOCKER_NETWORK", "bridge"),
-        }
+        settings = LauncherSettings()
+        return {"image": ocr_image(), "docker_url": settings.docker_url, "network_mode": settings.docker_network}
 
     def launch(self, context) -> None:
         access = StorageAccess.of(self.storage_conn_id)

@@ -6,8 +6,6 @@ Credentials come from the pod's service account (IRSA) or a Secret named by
 
 from __future__ import annotations
 
-import os
-
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
 
@@ -54,12 +52,8 @@ class KubernetesOcrOperator(OcrLaunch, KubernetesPodOperator):
 
     @classmethod
     def deployment_arguments(cls) -> dict:
-        env = os.environ.get
-        return {
-            "image": ocr_image(),
-            "namespace": env("OCR_K8S_NAMESPACE", "default"),
-            "in_cluster": env("OCR_K8S_IN_CLUSTER", "true").lower() == "true",
-        }
+        settings = LauncherSettings()
+        return {"image": ocr_image(), "namespace": settings.k8s_namespace, "in_cluster": settings.k8s_in_cluster}
 
     def launch(self, context) -> None:
         access = StorageAccess.of(self.storage_conn_id)
