@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ocr_task.engines import EngineName
 
 VlBackend = Literal["native", "vllm-server", "sglang-server", "fastdeploy-server"]
 SERVER_BACKENDS = {"vllm-server", "sglang-server", "fastdeploy-server"}
@@ -69,15 +71,8 @@ class OcrSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OCR_", extra="ignore")
 
-    engine: str = "auto"
+    engine: EngineName = "auto"
     lang: str | None = Field(None, description="Language hint, Tesseract style: 'rus+eng', 'eng', 'chi_sim'")
-
-    @field_validator("engine")
-    @classmethod
-    def _registered_engine(cls, value: str) -> str:
-        from ocr_task.engines import check_engine_name
-
-        return check_engine_name(value)
 
     dpi: int = Field(200, ge=50, le=600)
     workers: int = Field(0, ge=0, description="Worker processes for OCR pages; 0 = cores available")

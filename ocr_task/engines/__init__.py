@@ -12,7 +12,9 @@ imports no engine and no OpenCV: the Airflow side reads the names from here
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import AfterValidator
 
 if TYPE_CHECKING:
     from ocr_task.config import OcrSettings
@@ -36,6 +38,10 @@ def check_engine_name(name: str) -> str:
     if name not in engine_names():
         raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(engine_names())}")
     return name
+
+
+# an engine name in any settings model (the OCR step's and the pipeline's): refused unless it is one of these
+EngineName = Annotated[str, AfterValidator(check_engine_name)]
 
 
 def engine_class(name: str) -> type[Engine]:

@@ -24,6 +24,8 @@ from typing import Literal
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ocr_task.engines import EngineName
+
 DEPLOYMENT_FIELDS = (
     "output_uri", "quarantine_uri", "catalog_url", "launcher", "aws_conn_id", "schedule", "event_queue_url",
     "event_visibility_timeout",
@@ -97,7 +99,7 @@ class PipelineSettings(BaseSettings):
     output_uri: str = "s3://docs/processed/"
     quarantine_uri: str = "s3://docs/quarantine/"
     catalog_url: str = ""
-    engine: str = "auto"
+    engine: EngineName = "auto"
     lang: str | None = None
     launcher: str = "local"
     batch_size: int = 20
@@ -123,13 +125,6 @@ class PipelineSettings(BaseSettings):
     @classmethod
     def _catalog_default(cls, value: str) -> str:
         return value or _default_catalog_url()
-
-    @field_validator("engine")
-    @classmethod
-    def _registered_engine(cls, value: str) -> str:
-        from ocr_task.engines import check_engine_name
-
-        return check_engine_name(value)
 
     @field_validator("launcher")
     @classmethod
