@@ -96,7 +96,7 @@ def test_the_lineage_consumer_receives_the_runs_lineage_by_the_spec(deployment, 
     assert {(d["namespace"], d["name"]) for e in ocr for d in e["inputs"]} == sources
     rows = deployment.catalog_rows(prefix)
     written = {(f"s3://{bucket}", uri.split("/", 3)[3]) for r in rows if r["status"] == "succeeded"
-               for uri in (r["text_uri"], r["markdown_uri"], r["json_uri"])}  # fmt: skip
+               for uri in (r["text_uri"], r["markdown_uri"], r["json_uri"], r["pdf_uri"])}  # fmt: skip
     assert {(d["namespace"], d["name"]) for e in ocr for d in e["outputs"]} == written
     assert not any("broken" in name for _, name in written)
     batches = [e["run"]["facets"]["ocrBatch"] for e in ocr]
