@@ -21,12 +21,6 @@ from tests.samples import small_image
 from tests.system.conftest import BUCKET
 
 pytestmark = pytest.mark.system
-# Marked as known failing (not strict: a pass is reported as XPASS) until they have passed in several full
-# suites. The steady test passed alone (2026-12-02: p50 9.8 s, p95 25.5 s, max 40.6 s); in one full suite it
-# catalogued all 20 uploads within 12 s each and was then killed by pytest's 600 s timeout after its uploads,
-# and the burst test once failed with a REST call timing out. Suspected: REST calls that hung (the client had
-# no timeout; airflow_api.py now sets one and retries). Since then both passed in a full suite on a fresh clone.
-KNOWN_FAILING = pytest.mark.xfail(reason="event tests in the full suite: see the comment above", strict=False)
 EVENTS = "document_ingest__events"
 SAFETY = "document_ingest__safety"
 SOURCE = f"s3://{BUCKET}/events/"
@@ -76,7 +70,6 @@ def drained(sqs, url: str) -> bool:
     return attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
-@KNOWN_FAILING
 def test_uploads_spread_over_minutes_are_catalogued_by_event_runs(deployment, events_api, one_line):
     """20 one-page uploads, one every ``SPACING`` s: each catalogued by an event run, p95 under ``LATENCY_BOUND``."""
     uploaded: dict[str, datetime] = {}
@@ -103,7 +96,6 @@ def test_uploads_spread_over_minutes_are_catalogued_by_event_runs(deployment, ev
     assert len(deployment.catalog_rows(f"{SOURCE}steady/")) == 20  # each once
 
 
-@KNOWN_FAILING
 def test_a_burst_of_200_uploads_shares_at_most_20_runs_and_each_is_catalogued_once(deployment, events_api, one_line, sqs):
     deployment.wait_until_idle()
     before = {r.dag_run_id for r in events_api.list_runs()}
