@@ -95,7 +95,7 @@ def discover_and_plan(catalog_url: str, prefix: str, run_id: str) -> dict:
     engine = _engine(catalog_url)
     event.listen(engine, "before_cursor_execute", count)
     start = time.perf_counter()
-    found = tasks.discover(settings, Selection(), "document_ingest", run_id, lambda dag, run: False, 1024)
+    found = tasks.discover(settings, Selection(), "document_ingest", run_id, tasks.open_catalog(settings, run_id, lambda dag, run: False, 1024))
     batches = tasks.plan(settings, run_id)
     seconds = time.perf_counter() - start
     event.remove(engine, "before_cursor_execute", count)

@@ -154,10 +154,21 @@ class _PageGeometry:
     the origin at its top left (fpdf2's coordinates)."""
 
     def __init__(self, page: PageResult, width: float, height: float, rotate: int):
+        from ocr_task.orientation import straighten_matrix
+
         self.page, self.width, self.height, self.rotate = page, width, height, rotate % 360
         visual = (height, width) if self.rotate in (90, 270) else (width, height)
         self.pixels_per_point = page.dpi / 72
-        self.visual_pixels = (visual[0] * self.pixels_per_point, visual[1] * self.pixels_per_point)
+        w, h = visual[0] * self.pixels_per_point, visual[1] * self.pixels_per_point
+        self.scale = page.scale or 1
+        if self.scale < 1:  # reduced first, then turned and straightened
+            w, h = w * self.scale, h * self.scale
+        self.turned_from = (w, h)  # the page's size before it was turned upright
+        upright = (h, w) if page.rotation in (90, 270) else (w, h)
+        # the straightening's inverse, worked out once a page
+        self.unstraighten = (
+            _inverse_affine(straighten_matrix(round(upright[0]), round(upright[1]), page.skew)[0]) if page.skew else None
+        )
 
     def to_page(self, x: float, y: float) -> tuple[float, float]:
         vx, vy = self._as_stored(x, y)
@@ -167,21 +178,14 @@ class _PageGeometry:
 
     def _as_stored(self, x: float, y: float) -> tuple[float, float]:
         """Undo the reading's steps in reverse: enlargement, straightening, turning upright, reduction."""
-        from ocr_task.orientation import straighten_matrix
-
-        page, (w, h) = self.page, self.visual_pixels
-        scale = page.scale or 1
-        if scale < 1:  # reduced first, then turned and straightened
-            w, h = w * scale, h * scale
-        else:
-            x, y = x / scale, y / scale
-        upright = (h, w) if page.rotation in (90, 270) else (w, h)
-        if page.skew:
-            matrix, _ = straighten_matrix(round(upright[0]), round(upright[1]), page.skew)
-            x, y = _inverse_affine(matrix) @ np.array([x, y, 1.0])
-        x, y = {0: (x, y), 90: (w - y, x), 180: (w - x, h - y), 270: (y, h - x)}[page.rotation % 360]
-        if scale < 1:
-            x, y = x / scale, y / scale
+        if self.scale > 1:
+            x, y = x / self.scale, y / self.scale
+        if self.unstraighten is not None:
+            x, y = self.unstraighten @ np.array([x, y, 1.0])
+        w, h = self.turned_from
+        x, y = {0: (x, y), 90: (w - y, x), 180: (w - x, h - y), 270: (y, h - x)}[self.page.rotation % 360]
+        if self.scale < 1:
+            x, y = x / self.scale, y / self.scale
         return float(x), float(y)
 
 

@@ -30,7 +30,6 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from ocr_pipeline import discovery, events, tasks
-from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.settings import resolve
 
 log = logging.getLogger(__name__)
@@ -54,8 +53,8 @@ class DiscoverySensor(BaseSensorOperator):
     provider's ``S3KeySensor`` lists every matching key into memory). On new work, the same poke finds the
     run's work, claims it and plans its batches (``tasks.discover``, ``tasks.plan``): its XCom is the
     batches ``ocr`` maps over, and ``found`` the counts. Nothing new skips the run; a failure to reach S3 or
-    the catalog fails it, like any other error (and a retry decides afresh: ``tasks.discover`` gives back an
-    earlier attempt's claims). Runs in reschedule mode: the worker slot is free between pokes.
+    the catalog fails it, like any other error (and a retry decides afresh: ``tasks.open_catalog`` gives back
+    an earlier attempt's claims before the poke looks). Runs in reschedule mode: the worker slot is free between pokes.
     """
 
     def __init__(self, **kwargs):
@@ -91,11 +90,8 @@ class DiscoverySensor(BaseSensorOperator):
         settings = resolve(context["params"], context["dag_run"].dag_id)
         selection = self._selection(context)
         run_id, dag_id = context["dag_run"].run_id, context["dag_run"].dag_id
-        catalog = Catalog(settings.catalog_url)
-        catalog.migrate()
-        dropped = catalog.drop_claims_of_ended_runs(run_id, tasks.run_is_active(context["ti"]))
-        if dropped:
-            log.info("Dropped %d claims of runs that have ended: their objects are work again", dropped)
+        max_map_length = conf.getint("core", "max_map_length")
+        catalog = tasks.open_catalog(settings, run_id, tasks.run_is_active(context["ti"]), max_map_length)
 
         notified, messages = events.run_objects(context, settings)
         hook = S3Hook(aws_conn_id=settings.aws_conn_id)
@@ -107,10 +103,7 @@ class DiscoverySensor(BaseSensorOperator):
                  settings.source_uri, selection.describe(), walk.listed)  # fmt: skip
         batches = None
         if found:
-            counts = tasks.discover(
-                settings, selection, dag_id, run_id, tasks.run_is_active(context["ti"]),
-                conf.getint("core", "max_map_length"), notified,
-            )  # fmt: skip
+            counts = tasks.discover(settings, selection, dag_id, run_id, catalog, notified)
             context["ti"].xcom_push("found", counts.model_dump())
             batches = [b.model_dump() for b in tasks.plan(settings, run_id)]
         if messages:  # this run has taken what they name (its claims), or nothing in them was new

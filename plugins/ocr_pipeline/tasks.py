@@ -59,26 +59,34 @@ def _not_found(error: Exception) -> bool:
     return getattr(getattr(error, "response", None), "status_code", None) == 404
 
 
-def discover(
-    settings: PipelineSettings,
-    selection: Selection,
-    dag_id: str,
-    run_id: str,
-    is_active: Callable[[str, str], bool],
-    max_map_length: int,
-    notified: list[discovery.SourceObject] | None = None,
-) -> Discovered:
-    """Find this run's work (see ``discovery`` for the rules; ``notified``: an event run's objects) and claim
-    it in the catalog; returns counts."""
+def open_catalog(
+    settings: PipelineSettings, run_id: str, is_active: Callable[[str, str], bool], max_map_length: int
+) -> Catalog:
+    """The catalog, ready for this run to decide afresh: a run too wide to map is refused before anything;
+    the schema is migrated, an earlier attempt's claims given back, the claims of ended runs dropped (their
+    objects are work again)."""
     try:
         planning.check_mapped_width(settings.max_batches, max_map_length)
     except planning.MappingLimitExceeded as error:
         raise AirflowFailException(str(error)) from error
     catalog = Catalog(settings.catalog_url)
     catalog.migrate()
-    catalog.release(run_id)  # an earlier attempt's claims: this attempt decides afresh
-    catalog.drop_claims_of_ended_runs(run_id, is_active)
+    catalog.release(run_id)
+    if dropped := catalog.drop_claims_of_ended_runs(run_id, is_active):
+        log.info("Dropped %d claims of runs that have ended: their objects are work again", dropped)
+    return catalog
 
+
+def discover(
+    settings: PipelineSettings,
+    selection: Selection,
+    dag_id: str,
+    run_id: str,
+    catalog: Catalog,
+    notified: list[discovery.SourceObject] | None = None,
+) -> Discovered:
+    """Find this run's work (see ``discovery`` for the rules; ``notified``: an event run's objects) and claim
+    it in ``catalog`` (``open_catalog``); returns counts."""
     pages = discovery.source_pages(settings, _hook(settings), selection.document, notified)
     found, walk = discovery.new_work(
         pages, selection, discovery.catalog_check(catalog, run_id, selection), settings.capacity,

@@ -95,7 +95,7 @@ def test_a_real_listing_is_checked_a_page_at_a_time_and_the_oldest_are_claimed(s
 
     event.listen(catalog.engine, "before_cursor_execute", count)
     try:
-        counts = tasks.discover(settings, Selection(), "document_ingest", "run-1", lambda d, r: False, 1024)
+        counts = tasks.discover(settings, Selection(), "document_ingest", "run-1", tasks.open_catalog(settings, "run-1", lambda d, r: False, 1024))
     finally:
         event.remove(catalog.engine, "before_cursor_execute", count)
 
@@ -188,4 +188,4 @@ def test_an_inventory_of_another_bucket_is_refused(s3, monkeypatch, tmp_path):
         }
     )
     with pytest.raises(InventoryError, match="of bucket 'docs', not of 'another'"):
-        tasks.discover(settings, Selection(), "document_ingest", "run-1", lambda d, r: False, 1024)
+        tasks.discover(settings, Selection(), "document_ingest", "run-1", tasks.open_catalog(settings, "run-1", lambda d, r: False, 1024))

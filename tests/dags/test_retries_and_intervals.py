@@ -78,7 +78,7 @@ def test_each_kind_of_run_selects_by_its_own_rule(s3, sqlite_catalog, sample_doc
 
     def claimed(run_type, interval, params=None) -> list[dict]:
         selection = Selection.for_run(run_type, *interval, params)
-        tasks.discover(settings, selection, "document_ingest", "probe", lambda dag_id, run_id: False, 1024)
+        tasks.discover(settings, selection, "document_ingest", "probe", tasks.open_catalog(settings, "probe", lambda dag_id, run_id: False, 1024))
         found = sqlite_catalog.claimed("probe")
         sqlite_catalog.release("probe")
         return found
@@ -110,7 +110,7 @@ def test_max_batches_past_the_mapping_limit_is_refused_before_claiming(s3, sqlit
     upload(s3, sample_docs, ["english.png"])
     settings = resolve({}).model_copy(update={"max_batches": 2000})
     with pytest.raises(AirflowFailException, match="max_map_length=1024"):
-        tasks.discover(settings, Selection(), "document_ingest", "run-1", lambda d, r: True, 1024)
+        tasks.discover(settings, Selection(), "document_ingest", "run-1", tasks.open_catalog(settings, "run-1", lambda d, r: True, 1024))
     with sqlite_catalog.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM claims").scalar() == 0
     # the same through a Variable, as a user raises it, in a real run: refused, the run failed, nothing claimed
