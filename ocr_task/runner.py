@@ -134,10 +134,12 @@ class BatchRunner:
         self.storage.write_bytes(report_uri, report.to_json().encode(), "application/json")
         return report
 
-    def read(self, item: ManifestDocument) -> tuple[ReportEntry, DocumentResult | None, bytes | None]:
-        """One document recognised and kept in memory (no output written): its entry, its result and its
-        searchable PDF."""
-        kept = KeptOutputs(self.settings)
+    def read(
+        self, item: ManifestDocument, with_pdf: bool = False
+    ) -> tuple[ReportEntry, DocumentResult | None, bytes | None]:
+        """One document recognised and kept in memory (no output written): its entry, its result and, when
+        asked for, its searchable PDF."""
+        kept = KeptOutputs(self.settings if with_pdf else self.settings.model_copy(update={"searchable_pdf": False}))
         [entry] = self._process([item], kept, None, None)
         return entry, kept.documents.get(entry.name), kept.pdfs.get(entry.name)
 
@@ -215,8 +217,8 @@ class StorageOutputs:
 
 
 class KeptOutputs:
-    """Keeps each document's result (and its searchable PDF) in memory instead of writing it (the
-    service's uploads)."""
+    """Keeps each document's result (and its searchable PDF, unless ``settings`` turn it off) in memory
+    instead of writing it (the service's uploads)."""
 
     def __init__(self, settings: OcrSettings):
         self.settings = settings

@@ -80,6 +80,7 @@ async def ready(engine: AnyEngine):
 async def ocr_upload(file: UploadFile, engine: ReadyEngine, request: Request) -> UploadResult:
     source = file.filename or "upload"
     name = output_name(Path(source).name)
+    wants_pdf = "application/pdf" in request.headers.get("accept", "")  # made only when asked for
     async with engine.turns:
         with tempfile.TemporaryDirectory(prefix="ocr-upload-") as scratch:
             path = Path(scratch) / name
@@ -87,7 +88,8 @@ async def ocr_upload(file: UploadFile, engine: ReadyEngine, request: Request) ->
                 while chunk := await file.read(1 << 20):
                     out.write(chunk)
             try:
-                entry, document, pdf = await run_in_threadpool(engine.runner.read, ManifestDocument(source=str(path), name=name))
+                item = ManifestDocument(source=str(path), name=name)
+                entry, document, pdf = await run_in_threadpool(engine.runner.read, item, wants_pdf)
             except BatchError as error:
                 raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
     if document is None and entry.retryable:  # not the document's fault: try again later
@@ -96,7 +98,7 @@ async def ocr_upload(file: UploadFile, engine: ReadyEngine, request: Request) ->
         error = entry.error or "document failed"
         unsupported = error.startswith("unsupported document type")
         raise HTTPException(415 if unsupported else 422, error)
-    if "application/pdf" in request.headers.get("accept", ""):
+    if wants_pdf:
         if pdf is None:
             raise HTTPException(406, "no searchable PDF could be made of this document (OCR_SEARCHABLE_PDF, or the log)")
         return Response(pdf, media_type="application/pdf",
