@@ -55,7 +55,8 @@ def searchable_pdf(source: Path, kind: str, result: DocumentResult) -> bytes:
 
 
 def _image_pdf(source: Path, kind: str, result: DocumentResult) -> bytes:
-    """The image as PDF pages at the resolution each was read at, its stream kept where PDF can hold it."""
+    """The image as PDF pages at the resolution it was read at (its first page's: the frames of one TIFF
+    share it in practice), its stream kept where PDF can hold it."""
     import img2pdf
     from PIL import Image
 
