@@ -45,14 +45,20 @@ def _ordered(points: np.ndarray) -> np.ndarray:
     )
 
 
-def flattened(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """The page cut out of the photo and warped to a rectangle as large as its longest edges."""
+def flattening(corners: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """The perspective transform that takes the page at ``corners`` of a photo to an upright rectangle as large
+    as its longest edges, and that rectangle's size (width, height)."""
     top_left, top_right, bottom_right, bottom_left = corners
     width = round(max(np.linalg.norm(top_right - top_left), np.linalg.norm(bottom_right - bottom_left)))
     height = round(max(np.linalg.norm(bottom_left - top_left), np.linalg.norm(bottom_right - top_right)))
     target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
-    matrix = cv2.getPerspectiveTransform(corners, target)
-    return cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.getPerspectiveTransform(np.float32(corners), target), (width, height)
+
+
+def flattened(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """The page cut out of the photo and warped to a rectangle (``flattening``)."""
+    matrix, size = flattening(corners)
+    return cv2.warpPerspective(image, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 def evenly_lit(gray: np.ndarray) -> np.ndarray:
@@ -64,9 +70,9 @@ def evenly_lit(gray: np.ndarray) -> np.ndarray:
     return np.clip(gray.astype(np.float32) / np.maximum(paper, 1) * 255, 0, 255).astype(np.uint8)
 
 
-def unphotographed(gray: np.ndarray) -> np.ndarray | None:
-    """The page as if scanned, or None when the image is not a photo of a page."""
+def unphotographed(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The page as if scanned and its corners in the photo, or None when the image is not a photo of a page."""
     corners = page_corners(gray)
     if corners is None:
         return None
-    return evenly_lit(flattened(gray, corners))
+    return evenly_lit(flattened(gray, corners)), corners

@@ -92,7 +92,7 @@ class _Prepared:
     seconds: float
     scale: float = 1  # enlarged (small text) or reduced (very large text) by this factor
     tables: list[Grid] = field(default_factory=list)  # ruled tables, read cell by cell
-    flattened: bool = False  # a photo: the page was cut out of it and its perspective undone
+    flattened: list[list[float]] | None = None  # a photo: the page's corners in it (PageResult.flattened)
     blank: bool = False  # no ink of a letter's size: not sent to an engine
     orientation_deferred: bool = False  # read as it came: orientation detected only if the reading is unsure
     letters: int | None = None  # letter-sized ink components (None: not measured)
@@ -177,13 +177,14 @@ class PagePipeline:
     def _prepare(self, page: ImagePage, may_defer: bool = True) -> _Prepared:
         started = time.perf_counter()
         image = Image.fromarray(page.image)
-        rotation, skew, script, scale, flattened, deferred, letters = 0, 0.0, None, 1, False, False, None
+        rotation, skew, script, scale, flattened, deferred, letters = 0, 0.0, None, 1, None, False, None
         if self._wants_upright_pages():
             gray = image if image.mode == "L" else image.convert("L")
-            page_only = unphotographed(np.asarray(gray))
-            if page_only is not None:  # a photo of a page: cut out, perspective undone, light evened (photo.py)
+            photo = unphotographed(np.asarray(gray))
+            if photo is not None:  # a photo of a page: cut out, perspective undone, light evened (photo.py)
+                page_only, corners = photo
                 gray = image = Image.fromarray(page_only)
-                flattened = True
+                flattened = [[round(float(x), 2), round(float(y), 2)] for x, y in corners]
             measure = measure_text(gray)
             letters = measure.letters
             if measure.letters < BLANK_LETTERS:  # nothing to read: no orientation, no engine (a blank page)

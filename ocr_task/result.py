@@ -64,7 +64,9 @@ class PageResult:
     blank: bool = False  # nothing to read on the page: no text, and not a failure
     scale: float = 1  # times the page was enlarged (small text) or reduced (very large text) before reading; boxes
     # are on the page as read
-    flattened: bool = False  # a photo: the page was cut out, its perspective undone (boxes are on the flat page)
+    # a photo: the page's corners in it (top left, top right, bottom right, bottom left; pixels of the image as
+    # stored), where it was cut out and its perspective undone (photo.flattening); the boxes are on the flat page
+    flattened: list[list[float]] | None = None
     # set when a low-confidence reading made the page be read other ways up: mean confidence per rotation
     orientation_check: dict | None = None
     # set when a page read with one script's model was unsure and read again with the combined one

@@ -12,9 +12,9 @@
   selects it on the image. **pikepdf** (qpdf) grafts the layer onto the pages and writes the file.
 * **Geometry.** The result's boxes are on the page as it was read: turned upright, straightened and
   resized (``PageResult.rotation``, ``skew``, ``scale``). Each box is taken back through those steps to
-  the page as it is stored, and through the page's own ``/Rotate``. A page whose own text layer was used
-  keeps it, with no second layer; a photographed page (``flattened``: cut out and its perspective
-  undone) gets no layer, as its boxes cannot be taken back; blank pages have nothing to add.
+  the page as it is stored, and through the page's own ``/Rotate``; on a photographed page, from the page
+  cut out and flattened back into the photo's perspective (``flattened``: its corners). A page whose own
+  text layer was used keeps it, with no second layer; blank pages have nothing to add.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _image_pdf(source: Path, kind: str, result: DocumentResult) -> bytes:
 
 
 def _has_layer(page: PageResult) -> bool:
-    return page.source == "ocr" and not page.blank and not page.flattened and bool(page.text.strip())
+    return page.source == "ocr" and not page.blank and bool(page.text.strip())
 
 
 def _graft(page, text_page) -> None:
@@ -156,11 +156,16 @@ class _PageGeometry:
 
     def __init__(self, page: PageResult, width: float, height: float, rotate: int):
         from ocr_task.orientation import straighten_matrix
+        from ocr_task.photo import flattening
 
         self.page, self.width, self.height, self.rotate = page, width, height, rotate % 360
         visual = (height, width) if self.rotate in (90, 270) else (width, height)
         self.pixels_per_point = page.dpi / 72
         w, h = visual[0] * self.pixels_per_point, visual[1] * self.pixels_per_point
+        self.unflatten = None
+        if page.flattened:  # read as the page cut out of the photo: back into the photo's perspective
+            flattening_matrix, (w, h) = flattening(np.float32(page.flattened))
+            self.unflatten = np.linalg.inv(flattening_matrix)
         self.scale = page.scale or 1
         if self.scale < 1:  # reduced first, then turned and straightened
             w, h = w * self.scale, h * self.scale
@@ -178,7 +183,8 @@ class _PageGeometry:
         return {0: (vx, vy), 90: (vy, h - vx), 180: (w - vx, h - vy), 270: (w - vy, vx)}[self.rotate]
 
     def _as_stored(self, x: float, y: float) -> tuple[float, float]:
-        """Undo the reading's steps in reverse: enlargement, straightening, turning upright, reduction."""
+        """Undo the reading's steps in reverse: enlargement, straightening, turning upright, reduction,
+        flattening."""
         if self.scale > 1:
             x, y = x / self.scale, y / self.scale
         if self.unstraighten is not None:
@@ -187,6 +193,9 @@ class _PageGeometry:
         x, y = {0: (x, y), 90: (w - y, x), 180: (w - x, h - y), 270: (y, h - x)}[self.page.rotation % 360]
         if self.scale < 1:
             x, y = x / self.scale, y / self.scale
+        if self.unflatten is not None:
+            px, py, pz = self.unflatten @ np.array([x, y, 1.0])
+            x, y = px / pz, py / pz
         return float(x), float(y)
 
 
