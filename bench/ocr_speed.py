@@ -109,7 +109,7 @@ def build_pages(folder: Path, per_kind: int) -> list[tuple[str, Path, str, list[
         strip = folder / f"small-image-{n}.png"
         small.image.save(strip)
         pages.append(("small-image", strip, small.text, [strip]))
-        labels = samples.labelled_drawing(n, 20 + 3 * (n % 4))
+        labels = samples.labelled_drawing(n, 20 + 3 * (n % 4), ("en", "ru")[n % 2])  # place names, Latin or Russian
         drawing = folder / f"sparse-labels-{n}.png"
         samples.scan_like(labels.image, seed).save(drawing, dpi=(200, 200))
         pages.append(("sparse-labels", drawing, labels.text, [drawing]))

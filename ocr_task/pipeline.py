@@ -46,6 +46,7 @@ from ocr_task.engines.auto import (
     LATIN_LANG,
     UNKNOWN_SCRIPT_LANG,
     choose,
+    has_cjk,
     language_to_check,
     latin_only_language,
     letters_of,
@@ -67,7 +68,7 @@ from ocr_task.orientation import (
 from ocr_task.orientation_model import OrientationClassifier
 from ocr_task.photo import unphotographed
 from ocr_task.resolution import despeckled, enlarged, measure_text, reduced
-from ocr_task.result import EngineInfo, Line, PageResult
+from ocr_task.result import BBox, Block, EngineInfo, Line, PageResult
 from ocr_task.sparse import (
     RUSSIAN_LABELS_CONFIDENCE,
     SPARSE_LETTERS,
@@ -315,9 +316,28 @@ class PagePipeline:
         single = latin_only_language(self.settings, item.engine, item.lang, item.scale, result.text)
         if single:
             item, result = self._read_again(item, result, single, keep_if=lambda _, new: new >= LANGUAGE_CHECK_CONFIDENCE)
+        guessed = self._unconfirmed_cjk_script(item, result)
+        if guessed:  # read again as a sparse page of unknown script, below
+            item = replace(item, engine=TESSERACT, lang=UNKNOWN_SCRIPT_LANG, script=None)
+            result = replace(self._read(item), orientation_check=result.orientation_check)
         if self._is_sparse_for_tesseract(item, result):
             result = self._sparse_checked(item, result)
+            if guessed:
+                result = replace(result, language_check={**result.language_check, "detected_script_unconfirmed": guessed})
         return self._lookalikes_checked(item, result)
+
+    def _auto_without_hint(self) -> bool:
+        settings = self.settings
+        return settings.engine == AUTO and not settings.lang and not settings.vl.enabled
+
+    def _unconfirmed_cjk_script(self, item: _Prepared, result: PageResult) -> str | None:
+        """The script detected on a sparse page that ``auto`` sent to RapidOCR as Chinese or Japanese, when
+        RapidOCR read no such character there: with a few dozen letters to go on, OSD calls a Russian map
+        Japanese, and RapidOCR reads its labels as Latin nonsense. None when there is nothing to doubt."""
+        sparse = item.letters is not None and item.letters < SPARSE_LETTERS
+        if not (self._auto_without_hint() and sparse and item.engine == RAPIDOCR and item.script in CJK_SCRIPTS):
+            return None
+        return None if has_cjk(result.text) else item.script
 
     def _lookalikes_checked(self, item: _Prepared, result: PageResult) -> PageResult:
         """A Latin page's lines that the combined model read with Cyrillic look-alikes, read again with ``eng``
@@ -333,9 +353,7 @@ class PagePipeline:
     def _is_sparse_for_tesseract(self, item: _Prepared, result: PageResult) -> bool:
         """A page with few letters, on the page or in its reading (a map's lines and dashes look like letters to
         the count), that ``auto`` sent to Tesseract with no language hint (see ``sparse``)."""
-        settings = self.settings
-        auto = settings.engine == AUTO and not settings.lang and not settings.vl.enabled
-        if not auto or item.engine != TESSERACT or item.letters is None:
+        if not self._auto_without_hint() or item.engine != TESSERACT or item.letters is None:
             return False
         if item.letters < SPARSE_LETTERS:
             return True
@@ -358,8 +376,11 @@ class PagePipeline:
         # its reading of the tables too, as lines: cell by cell, RapidOCR's detector costs half a second a cell
         candidate = self._read(replace(item, engine=RAPIDOCR, lang=None, tables=[]))
         tried[RAPIDOCR] = round(candidate.mean_confidence or 0.0, 4)
-        if not latin_read and candidate.blocks:  # RapidOCR found the labels; Tesseract reads them one by one
-            boxed = self._read_boxes(item, candidate)
+        if not latin_read:  # RapidOCR's detector finds the labels; Tesseract reads them one by one
+            # outside the ruled tables, which Tesseract's reading holds already, cell by cell
+            tables = [replace(block) for block in result.blocks if block.cells is not None]
+            boxes = self.engines.get(RAPIDOCR).find_lines(item.text_image)
+            boxed = self._read_boxes(item, candidate, boxes, tables)
             in_boxes = f"{item.lang} in {RAPIDOCR}'s boxes"
             tried[in_boxes] = round(boxed.mean_confidence or 0.0, 4)
             if reads_russian(boxed, RUSSIAN_LABELS_CONFIDENCE) and evidence(boxed) > evidence(result):
@@ -373,17 +394,19 @@ class PagePipeline:
         }
         return replace(kept, language_check=check, orientation_check=result.orientation_check)
 
-    def _read_boxes(self, item: _Prepared, found: PageResult) -> PageResult:
-        """Each line another engine found read by ``item``'s engine, alone (its layout analysis misses labels
-        scattered among a drawing's lines)."""
+    def _read_boxes(self, item: _Prepared, found: PageResult, boxes: list[BBox], tables: list[Block]) -> PageResult:
+        """Each of the lines another engine found (``boxes``, on the page of its reading ``found``) read by
+        ``item``'s engine, alone (its layout analysis misses labels scattered among a drawing's lines), with the
+        page's ``tables`` among them."""
         engine = self.engines.get(item.engine)
         lines = []
-        for line in (ln for block in found.blocks for ln in block.lines):
+        for box in boxes:
             # 3 pixels around: the label, not the drawing around it
-            text, confidence = engine.read_cell(crop_around(item.image, line.bbox, 3), item.lang)
+            text, confidence = engine.read_cell(crop_around(item.image, box, 3), item.lang)
             if text:
-                lines.append(Line(bbox=line.bbox, text=" ".join(text.split()), confidence=confidence or 0.0))
-        return replace(found, blocks=build_blocks(lines), engine=engine.info(item.lang), lang=item.lang)
+                lines.append(Line(bbox=box, text=" ".join(text.split()), confidence=confidence or 0.0))
+        blocks = with_tables(build_blocks(lines), tables)
+        return replace(found, blocks=blocks, engine=engine.info(item.lang), lang=item.lang)
 
     def _upright_checked(self, item: _Prepared, result: PageResult) -> tuple[_Prepared, PageResult]:
         """A page read as it came: kept if the reading is confident and runs across the page; otherwise the page

@@ -12,9 +12,13 @@ Latin is read again with ``eng`` (kept if at least as confident). Then it is
 read by RapidOCR too, and the reading with more evidence is kept: a
 confident Cyrillic reading by Tesseract is a Russian page (RapidOCR cannot
 read it; where Tesseract's layout analysis missed the labels, the lines
-RapidOCR found are read by Tesseract one by one); otherwise RapidOCR's if it has clearly more letters read
-confidently (``MARGIN``: on a one-line strip both read it, and Tesseract
-keeps the line whole).
+RapidOCR's detector found are read by Tesseract one by one: the detector's
+boxes, as its recogniser drops the lines it reads badly, every Cyrillic one);
+otherwise RapidOCR's if it has clearly more letters read confidently
+(``MARGIN``: on a one-line strip both read it, and Tesseract keeps the line
+whole). OSD's script on a sparse page is a guess too: a page it called
+Chinese or Japanese, on which RapidOCR read no such character (a Russian
+map), is read as a sparse page of unknown script.
 """
 
 from __future__ import annotations

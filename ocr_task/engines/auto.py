@@ -75,6 +75,11 @@ def script_read(text: str) -> str | None:
     return "Cyrillic" if 2 * cyrillic >= letters else "Latin"
 
 
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a Chinese, Japanese or Korean character (ideograph, kana or hangul)."""
+    return any("\u3040" <= c <= "\u30ff" or "\u3400" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in text)
+
+
 def latin_only_language(settings: OcrSettings, engine: str, lang: str | None, scale: int, text: str) -> str | None:
     """``eng`` for an enlarged page that ``auto`` read with the combined model and that reads as Latin (but for
     look-alikes: its script was not told, or orientation detection was fooled); None otherwise."""

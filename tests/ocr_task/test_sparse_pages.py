@@ -38,17 +38,7 @@ def read_sparse(tmp_path_factory):
     }
 
 
-RUSSIAN_MAPS_OPEN = pytest.mark.xfail(
-    strict=True,
-    reason="issue 24, open: Russian labels among a drawing's lines. Tesseract's layout analysis misses most of "
-    "them; RapidOCR's detector finds some (Tesseract reads those in its boxes, and that reading is kept) and "
-    "misses others; OSD may call such a page Chinese, and RapidOCR cannot read Cyrillic",
-)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=RUSSIAN_MAPS_OPEN) if n.startswith("map-ru") else n for n in SPARSE]
-)
+@pytest.mark.parametrize("name", list(SPARSE))
 def test_every_label_of_a_sparse_page_is_read_in_its_own_script(read_sparse, name):
     truth, text, page = read_sparse[name]
     for label in truth.splitlines():
