@@ -42,22 +42,26 @@ def has_cyrillic(text: str) -> bool:
     return letters_of(text)[1] > 0
 
 
-def suspect_lines(result: PageResult) -> list[Line]:
+def suspect_lines(result: PageResult, sparse: bool = False) -> list[Line]:
     """The lines holding Cyrillic letters in a page that the combined model read as Latin but for a few
     look-alikes; none for any other page (a Russian page, a page read in one script's model or by another
-    engine)."""
+    engine). A ``sparse`` page (a label, a one-line crop: ``sparse``) has too few letters for the share to
+    tell: there, a reading mostly in Latin letters is enough, and the word-by-word check decides."""
     if result.lang != UNKNOWN_SCRIPT_LANG:
         return []
     letters, cyrillic = letters_of(result.text)
-    if not cyrillic or letters < LATIN_MIN_LETTERS or cyrillic > MAX_LOOKALIKE_SHARE * letters:
+    latin = 2 * cyrillic < letters if sparse else letters >= LATIN_MIN_LETTERS and cyrillic <= MAX_LOOKALIKE_SHARE * letters
+    if not cyrillic or not latin:
         return []
     return [ln for block in result.blocks if block.cells is None for ln in block.lines if has_cyrillic(ln.text)]
 
 
-def reread_lookalikes(result: PageResult, image: np.ndarray, read_words: ReadWords) -> tuple[PageResult, dict | None]:
+def reread_lookalikes(
+    result: PageResult, image: np.ndarray, read_words: ReadWords, sparse: bool = False
+) -> tuple[PageResult, dict | None]:
     """``result`` with the look-alike words of its suspect lines replaced by their ``eng`` reading off ``image``
     (what was recognised); and what was done, for the page's ``language_check`` (None: nothing to do)."""
-    suspects = suspect_lines(result)
+    suspects = suspect_lines(result, sparse)
     if not suspects:
         return result, None
     replaced: dict[int, Line] = {}

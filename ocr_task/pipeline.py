@@ -345,7 +345,8 @@ class PagePipeline:
         if self.settings.lang or item.engine != TESSERACT:
             return result
         engine = self.engines.get(item.engine)
-        result, check = reread_lookalikes(result, item.text_image, engine.read_words)
+        sparse = item.letters is not None and item.letters < SPARSE_LETTERS
+        result, check = reread_lookalikes(result, item.text_image, engine.read_words, sparse)
         if check is None:
             return result
         return replace(result, language_check={**(result.language_check or {}), "lookalikes": check})

@@ -17,6 +17,8 @@ SPARSE = {
         for seed in range(2)
     },
     "strip-en": lambda: samples.small_image(["Invoice 2291 paid on 14 March 2024"], 12, 400),
+    # "All" read as "АП" by the combined model, and too few letters for the page's share of Cyrillic to tell
+    "strip-en-lookalike": lambda: samples.small_image(["All invoices must be paid within thirty"], 12, 420),
     "strip-ru": lambda: samples.small_image(["Счёт 2291 оплачен 14 марта 2024"], 12, 400, lang="ru"),
 }
 
