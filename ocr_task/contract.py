@@ -1,16 +1,19 @@
 """The two JSON shapes the OCR step shares with whatever launches it.
 
 * **Manifest** (input): which documents to process, optionally where to and how.
-* **Report** (output, ``report.json`` beside the outputs): what happened to each.
+* **Report** (output, ``report.json`` beside the outputs): what happened to each (``DocumentStatus``).
+* **JobStatus**: the state of a batch submitted to the OCR service as a job (``ocr_task.service``).
 
 Both carry ``version``; a reader accepts its own major version. The Airflow
-side imports only this module from ``ocr_task`` (it needs pydantic only), so
-the OCR image and the Airflow image can be upgraded separately.
+side imports only this module from ``ocr_task`` (it needs pydantic only), and
+``ocr_task.naming`` (the standard library only) to plan output names by the
+step's own rule, so the OCR image and the Airflow image can be upgraded
+separately.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -19,6 +22,29 @@ EXIT_OK = 0  # every document succeeded
 EXIT_BATCH_FAILED = 1  # the batch could not run (storage unreachable, engine cannot load): retry
 EXIT_USAGE = 2  # the arguments or the manifest were refused: no retry can help
 EXIT_SOME_FAILED = 3  # the batch ran, some documents failed (they are in the report)
+
+
+
+class DocumentStatus(StrEnum):
+    """A document's outcome, in the report and in the catalog."""
+
+    succeeded = "succeeded"
+    failed = "failed"  # ``retryable`` says whether for its own fault (final) or not (the next run tries again)
+
+
+class JobStatus(StrEnum):
+    """A batch submitted to the OCR service as a job."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"  # the batch ran: its report is written (documents in it may have failed)
+    failed = "failed"  # the batch could not run (storage unreachable, engine failure): no report
+    cancelled = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+
 
 # The documents the OCR step reads: extension -> kind (the kind is also what sniffing the first bytes finds)
 EXTENSIONS = {
@@ -81,7 +107,7 @@ class ReportEntry(BaseModel):
     source: str
     name: str
     etag: str | None = None
-    status: Literal["succeeded", "failed"]
+    status: DocumentStatus
     error: str | None = None
     retryable: bool = Field(
         False,
@@ -113,8 +139,8 @@ class ReportSummary(BaseModel):
     def of(cls, entries: list[ReportEntry]) -> ReportSummary:
         return cls(
             documents=len(entries),
-            succeeded=sum(e.status == "succeeded" for e in entries),
-            failed=sum(e.status == "failed" for e in entries),
+            succeeded=sum(e.status == DocumentStatus.succeeded for e in entries),
+            failed=sum(e.status == DocumentStatus.failed for e in entries),
             pages=sum(e.pages for e in entries),
         )
 

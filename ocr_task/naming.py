@@ -4,7 +4,9 @@ A key may hold spaces, any Unicode, ``..`` segments, leading or doubled
 slashes, control characters, or be very long. The name keeps the key's
 folders and its extension (so ``a.pdf`` and ``a.png`` do not collide) and
 stays readable; when anything had to change, a short hash of the original
-key is added so that two keys never map to one name.
+key is added so that two keys never map to one name. A name is its own name
+(``output_name(output_name(k)) == output_name(k)``): the Airflow side plans
+names with this rule, and the OCR step, applying it again, keeps them.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import unicodedata
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f\\:*?"<>|]')
 _SPACES = re.compile(r"\s+")
 _MAX_SEGMENT_BYTES = 180  # leaves room for ".json" and a hash under the usual 255-byte limit
+_TAG_BYTES = 18  # "~" and a hash, or a hash and a batch's counter (unique_names): cut segments leave room for it
 
 
 def _clean_segment(segment: str) -> str:
     segment = _SPACES.sub("_", _UNSAFE.sub("_", segment)).lstrip(".")
     encoded = segment.encode("utf-8")
-    if len(encoded) > _MAX_SEGMENT_BYTES:
-        segment = encoded[:_MAX_SEGMENT_BYTES].decode("utf-8", errors="ignore")
+    if len(encoded) > _MAX_SEGMENT_BYTES:  # cut short enough that, tagged, it is still under the limit
+        segment = encoded[: _MAX_SEGMENT_BYTES - _TAG_BYTES].decode("utf-8", errors="ignore")
     return segment
 
 

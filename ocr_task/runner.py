@@ -28,7 +28,15 @@ from pathlib import Path
 
 from ocr_task import result as render
 from ocr_task.config import OcrSettings, available_cores
-from ocr_task.contract import REPORT_NAME, ManifestDocument, Outputs, Report, ReportEntry, ReportSummary
+from ocr_task.contract import (
+    REPORT_NAME,
+    DocumentStatus,
+    ManifestDocument,
+    Outputs,
+    Report,
+    ReportEntry,
+    ReportSummary,
+)
 from ocr_task.documents import MEDIA_TYPES, ImagePage, check_size, open_document
 from ocr_task.engines import AUTO, PADDLE_VL
 from ocr_task.errors import BatchCancelled, BatchError, DocumentError, DocumentUnreachable
@@ -307,7 +315,7 @@ class _Run:
             if position not in self.entries and job.finished:
                 self.entries[position] = self._finish(job)
                 job.pending.clear()  # release the page results
-                self.progress.document_done(failed=self.entries[position].status == "failed")
+                self.progress.document_done(failed=self.entries[position].status == DocumentStatus.failed)
 
     def _collect_pages(self, job: _Job) -> list[PageResult]:
         pages = list(job.pages)
@@ -346,14 +354,14 @@ class _Run:
             seconds = round(time.perf_counter() - job.started, 3)
             if retryable:
                 entry["cause"] = error.cause
-            return ReportEntry(**entry, status="failed", error=str(error), retryable=retryable, seconds=seconds)
+            return ReportEntry(**entry, status=DocumentStatus.failed, error=str(error), retryable=retryable, seconds=seconds)
         seconds = round(time.perf_counter() - job.started, 3)
         document = DocumentResult(item.source, job.name, job.media_type, item.etag, pages, {"total": seconds})
         outputs = self.outputs.write(document, job.source)
         confidence = document.mean_confidence
         return ReportEntry(
             **entry,
-            status="succeeded",
+            status=DocumentStatus.succeeded,
             pages=len(pages),
             outputs=outputs,
             seconds=seconds,

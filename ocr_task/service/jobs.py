@@ -15,29 +15,16 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from ocr_task.contract import Manifest, Report
+from ocr_task.contract import JobStatus, Manifest, Report
 from ocr_task.errors import BatchCancelled, BatchError
 from ocr_task.progress import Progress
 from ocr_task.service.engine import Engine
 
 log = logging.getLogger("ocr_task.service")
-
-
-class JobStatus(StrEnum):
-    queued = "queued"
-    running = "running"
-    succeeded = "succeeded"  # the batch ran: its report is written (documents in it may have failed)
-    failed = "failed"  # the batch could not run (storage unreachable, engine failure): no report
-    cancelled = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
 
 
 class JobProgress(BaseModel):

@@ -2,10 +2,9 @@
 
 Under the output prefix (``s3://docs/processed/``)::
 
-    2024/scan.pdf@3f2a9c1b4d5e.txt|.md|.json          the outputs, mirroring the source layout, per version
+    2024/scan.pdf@3f2a9c1b4d5e.txt|.md|.json|.pdf     the outputs, mirroring the source layout, per version
     _batches/<run>/<attempt>/<nnnn>/manifest.json     a batch's plan (the OCR step's input)
     _batches/<run>/<attempt>/<nnnn>/report.json       the OCR step's report of that batch
-    _batches/<run>/<attempt>/<nnnn>/rows.jsonl        the batch's catalog rows, for the catalog step
     _catalog/dt=2026-11-21/<run>.jsonl                the day's catalog manifest, one file per run
 
 and under the quarantine prefix, a copy of each rejected document at its source path.
@@ -16,6 +15,8 @@ from __future__ import annotations
 import re
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+from ocr_task import naming
 
 ETAG_CHARS = 12  # of an ETag in output names: enough to tell the versions of one key apart
 
@@ -41,10 +42,13 @@ def output_name(source_uri: str, etag: str, source_prefix_uri: str) -> str:
     """The output name of one version of an object: ``2024/scan.pdf@3f2a9c1b4d5e``.
 
     Two versions of one key, processed by overlapping runs, never overwrite
-    each other's outputs, and each catalog row points at its own text.
+    each other's outputs, and each catalog row points at its own text. Made
+    safe by the OCR step's own rule (``ocr_task.naming``), so the step writes
+    under the name planned here (a key with a space, ``..`` or a very long
+    name included).
     """
     version = re.sub(r"[^A-Za-z0-9]", "", etag)[:ETAG_CHARS] or "noetag"
-    return f"{relative_name(source_uri, source_prefix_uri)}@{version}"
+    return naming.output_name(f"{relative_name(source_uri, source_prefix_uri)}@{version}")
 
 
 def batch_folder(output_uri: str, run_id: str, attempt: str, number: int) -> str:

@@ -7,6 +7,7 @@ outage, lost outputs) is the infrastructure's, and its document is work for the 
 from __future__ import annotations
 
 from ocr_pipeline import layout
+from ocr_task.contract import DocumentStatus
 
 GONE = ("NoSuchKey", "404", "NotFound")
 
@@ -22,7 +23,7 @@ def copy_rejected(rows: list[dict], hook, source_prefix: str, quarantine_prefix:
     from botocore.exceptions import ClientError
 
     for row in rows:
-        if row["status"] != "failed" or row.get("retryable"):
+        if row["status"] != DocumentStatus.failed or row.get("retryable"):
             continue
         bucket, key = layout.split(row["source_uri"])
         target = layout.quarantine_uri(row["source_uri"], source_prefix, quarantine_prefix)

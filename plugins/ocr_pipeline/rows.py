@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from ocr_pipeline.catalog.schema import documents
 from ocr_pipeline.planning import PlannedDocument
-from ocr_task.contract import Report
+from ocr_task.contract import DocumentStatus, Report
 
 ROW_COLUMNS = tuple(c.name for c in documents.columns if c.name != "id")
 MANIFEST_COLUMNS = tuple(c for c in ROW_COLUMNS if c != "retryable")
@@ -41,7 +41,7 @@ def batch_rows(
         entry = entries.get(document.source)
         if entry is None:
             rows.append(
-                {**row, "status": "failed", "error": "missing from the OCR report", "retryable": True}
+                {**row, "status": DocumentStatus.failed, "error": "missing from the OCR report", "retryable": True}
             )
             continue
         row.update(
@@ -54,13 +54,13 @@ def batch_rows(
             low_confidence=entry.low_confidence,
             engine=", ".join(entry.engines) or None,
         )
-        if entry.status == "succeeded":
+        if entry.status == DocumentStatus.succeeded:
             outputs = entry.outputs
             written = (outputs.text, outputs.markdown, outputs.json_, *([outputs.pdf] if outputs.pdf else []))
             missing = [uri for uri in written if not exists(uri)]
             if missing:
                 row.update(
-                    status="failed", error=f"output missing after OCR: {', '.join(missing)}", retryable=True
+                    status=DocumentStatus.failed, error=f"output missing after OCR: {', '.join(missing)}", retryable=True
                 )
             else:
                 row.update(

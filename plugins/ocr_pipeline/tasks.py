@@ -17,7 +17,7 @@ from ocr_pipeline.discovery import Selection
 from ocr_pipeline.handoffs import Batch, CatalogSummary, Discovered, Launched
 from ocr_pipeline.planning import BatchManifest
 from ocr_pipeline.settings import PipelineSettings
-from ocr_task.contract import Report
+from ocr_task.contract import DocumentStatus, Report
 
 log = logging.getLogger(__name__)
 ACTIVE_RUN_STATES = {"queued", "running"}
@@ -155,8 +155,8 @@ def catalog(
         report_catalog_written(settings.catalog_url, store)
     summary = CatalogSummary(
         documents=len(catalogued),
-        succeeded=sum(r["status"] == "succeeded" for r in catalogued),
-        failed=sum(r["status"] == "failed" for r in catalogued),
+        succeeded=sum(r["status"] == DocumentStatus.succeeded for r in catalogued),
+        failed=sum(r["status"] == DocumentStatus.failed for r in catalogued),
         retryable=sum(bool(r.get("retryable")) for r in catalogued),
         low_text=sum(bool(r.get("low_text")) for r in catalogued),
         pages=sum(r.get("pages") or 0 for r in catalogued),
@@ -196,7 +196,7 @@ def _batch_rows(settings: PipelineSettings, hook: S3Hook, batch: Batch, launched
         launched.try_number,
     )  # fmt: skip
     for row in found:
-        if row["status"] == "succeeded":
+        if row["status"] == DocumentStatus.succeeded:
             row["text"] = hook.read_key(row["text_uri"])
     return found
 

@@ -98,6 +98,9 @@ def test_list_filters_full_text_search_totals_and_pages(catalogued, airflow_app,
     assert {"pdf-text-layer", "tesseract"} <= {e.split()[0] for e in summary["engines"]}
     failed_only = airflow_app.get("/documents/api/summary", params={"status": "failed"}, headers=admin).json()
     assert (failed_only["documents"], failed_only["failed"]) == (1, 1)
+    assert summary["statuses"] == ["succeeded", "failed"]  # the page's filter takes its choices from here
+    unknown = airflow_app.get("/documents/api/documents", params={"status": "done"}, headers=admin)
+    assert unknown.status_code == 422, unknown.text
 
 
 @pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)

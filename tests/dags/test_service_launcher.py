@@ -82,7 +82,7 @@ def test_the_trigger_says_how_a_job_ended(job_service, s3, sample_docs):
 
     def outcome(job_id: str, conn_id: str = "ocr_service") -> tuple[str, str]:
         event = first_event(OcrJobTrigger(conn_id, job_id, poll_seconds=0.2, unreachable_seconds=1))
-        return event["outcome"], event["detail"]
+        return event["status"], event["message"]
 
     assert outcome(job["id"]) == ("succeeded", "")
     assert outcome(job["id"], "ocr_service_wrong_token")[0] == "refused"
@@ -93,18 +93,18 @@ def test_the_trigger_says_how_a_job_ended(job_service, s3, sample_docs):
 
 
 @pytest.mark.parametrize(
-    ("outcome", "retried"),
+    ("status", "retried"),
     [("lost", True), ("unreachable", True), ("failed", True), ("refused", False), ("cancelled", False)],
 )
-def test_which_job_endings_the_task_retries(outcome, retried):
+def test_which_job_endings_the_task_retries(status, retried):
     operator = ServiceOcrOperator(
         task_id="ocr",
         batch={"batch_id": "b", "folder": "s3://b/f/", "documents": 1},
     )
     with pytest.raises(AirflowException) as raised:
-        operator.execute_complete({}, {"job_id": "j", "outcome": outcome, "detail": "why"})
+        operator.execute_complete({}, {"job_id": "j", "status": status, "message": "why"})
     assert isinstance(raised.value, AirflowFailException) is not retried
-    assert str(raised.value) == f"OCR job j {outcome}: why"
+    assert str(raised.value) == f"OCR job j {status}: why"
 
 
 def test_a_task_marked_failed_while_deferred_cancels_its_job(job_service, s3, sample_docs):

@@ -24,6 +24,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from ocr_pipeline.launchers.base import OcrLaunch
 from ocr_pipeline.launchers.service_job import JOBS_ENDPOINT, OcrJobTrigger, bearer_headers, cancel_job
 from ocr_pipeline.settings import LauncherSettings
+from ocr_task.contract import JobStatus
 
 
 class ServiceOcrOperator(OcrLaunch):
@@ -58,12 +59,12 @@ class ServiceOcrOperator(OcrLaunch):
         )
 
     def execute_complete(self, context, event: dict) -> dict:
-        outcome, detail = event["outcome"], event["detail"]
-        if outcome == "succeeded":
+        status, message = event["status"], event["message"]
+        if status == JobStatus.succeeded:
             return self.collect(context)
-        failure = f"OCR job {event['job_id']} {outcome}: {detail}"
+        failure = f"OCR job {event['job_id']} {status}: {message}"
         self.note_failure(failure)
-        if outcome in ("cancelled", "refused"):
+        if status in (JobStatus.cancelled, "refused"):
             raise AirflowFailException(failure)
         raise AirflowException(failure)
 

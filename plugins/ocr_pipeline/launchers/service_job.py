@@ -17,6 +17,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from ocr_task.contract import JobStatus
+
 JOBS_ENDPOINT = "/v1/jobs"
 
 
@@ -90,7 +92,7 @@ class OcrJobTrigger(BaseTrigger):
                 await asyncio.sleep(self.poll_seconds)
                 continue
             answered = time.monotonic()
-            if status == 200 and body["status"] in ("succeeded", "failed", "cancelled"):
+            if status == 200 and JobStatus(body["status"]).finished:
                 yield self._event(body["status"], body.get("error") or "")
                 return
             if status == 404:
@@ -113,5 +115,7 @@ class OcrJobTrigger(BaseTrigger):
 
         await sync_to_async(cancel_job)(self.http_conn_id, self.job_id, self.log)
 
-    def _event(self, outcome: str, detail: str) -> TriggerEvent:
-        return TriggerEvent({"job_id": self.job_id, "outcome": outcome, "detail": detail})
+    def _event(self, status: str, message: str) -> TriggerEvent:
+        """The one event a trigger yields, in the providers' shape: ``status`` (the job's final ``JobStatus``, or
+        ``lost``, ``refused``, ``unreachable``), ``message`` and the ``job_id``."""
+        return TriggerEvent({"status": status, "message": message, "job_id": self.job_id})

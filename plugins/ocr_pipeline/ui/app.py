@@ -32,6 +32,7 @@ from ocr_pipeline.settings import PipelineSettings, ViewSettings
 from ocr_pipeline.ui import queries
 from ocr_pipeline.ui.page_facts import page_facts
 from ocr_pipeline.ui.page_images import PageImages, PageUnavailable
+from ocr_task.contract import DocumentStatus
 
 MAX_INT = 2**31 - 1  # the catalog's integer columns: anything bigger is no row, and must not reach the driver
 DocumentId = Annotated[int, Path(ge=1, le=MAX_INT)]
@@ -122,7 +123,7 @@ def _read_json(uri: str, dag_id: str) -> dict:
 def _filters(
     visible: Visible,
     source: str | None = None,
-    status: str | None = None,
+    status: DocumentStatus | None = None,
     engine: str | None = None,
     prefix: str | None = None,
     processed_from: date | None = None,
@@ -166,6 +167,7 @@ def create_app() -> FastAPI:
             **queries.totals(_catalog(), where),
             "pages_per_day": queries.pages_per_day(_catalog(), where),
             "engines": queries.engines_in_use(_catalog()),
+            "statuses": list(DocumentStatus),
             "sources": [{"name": s.name, "dag_id": s.dag_id, "source_uri": _settings(s.dag_id).source_uri} for s in visible],
         }
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from ocr_pipeline.catalog.schema import SEARCH_CONFIG, document_texts, documents
 from ocr_pipeline.catalog.store import in_utc
+from ocr_task.contract import DocumentStatus
 
 LIST_COLUMNS = (
     "id", "source_uri", "status", "error", "retryable", "engine", "pages", "characters", "mean_confidence", "low_text",
@@ -25,7 +26,7 @@ class DocumentFilter:
     documents may be shown."""
 
     dag_ids: tuple[str, ...]
-    status: str | None = None
+    status: DocumentStatus | None = None
     engine: str | None = None
     prefix: str | None = None  # of the source URI
     processed_from: date | None = None
@@ -85,7 +86,7 @@ def list_documents(engine: Engine, where: DocumentFilter, offset: int, limit: in
 def totals(engine: Engine, where: DocumentFilter) -> dict:
     """Documents, pages and failed documents among those that match."""
     conditions = where.conditions(engine.dialect.name)
-    failed = func.count().filter(documents.c.status == "failed")
+    failed = func.count().filter(documents.c.status == DocumentStatus.failed)
     query = select(func.count(), func.coalesce(func.sum(documents.c.pages), 0), failed)
     with engine.connect() as connection:
         count, pages, failures = connection.execute(query.select_from(documents).where(*conditions)).one()

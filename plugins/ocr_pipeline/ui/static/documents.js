@@ -86,6 +86,8 @@ function showTotals(summary) {
   $("total-failed").textContent = summary.failed;
   const select = $("filters").elements.engine;
   if (select.options.length === 1) for (const name of summary.engines) select.append(element("option", name, { value: name }));
+  const statuses = $("filters").elements.status; // the outcomes a document can have, as the catalog names them
+  if (statuses.options.length === 1) for (const name of summary.statuses) statuses.append(element("option", name, { value: name }));
   const sources = $("filters").elements.source; // the sources the user may read, each a DAG of its own
   if (sources.options.length === 1) for (const s of summary.sources) sources.append(element("option", `${s.name} (${s.source_uri})`, { value: s.name }));
   const days = summary.pages_per_day, most = Math.max(1, ...days.map((d) => d.pages));
