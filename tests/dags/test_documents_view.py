@@ -104,6 +104,19 @@ def test_list_filters_full_text_search_totals_and_pages(catalogued, airflow_app,
 
 
 @pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
+def test_a_request_builds_its_sources_settings_once(catalogued, airflow_app, monkeypatch):
+    from ocr_pipeline import sources
+
+    admin = login(airflow_app, "admin")
+    [document] = [d for d in items(airflow_app, admin) if d["source_uri"].endswith("/english.png")]
+    built, settings = [], sources.Source.settings
+    monkeypatch.setattr(sources.Source, "settings", lambda self, **o: built.append(self.dag_id) or settings(self, **o))
+    response = airflow_app.get(f"/documents/api/documents/{document['id']}", headers=admin)
+    assert response.status_code == 200 and response.json()["pages"], response.text
+    assert built == ["document_ingest"]  # the catalog, the result's JSON and the reprocess conf: one build
+
+
+@pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
 def test_document_page_image_boxes_and_outputs(catalogued, airflow_app, s3):
     import tesserocr
 

@@ -67,13 +67,26 @@ def _visible_sources(user: GetUserDep) -> tuple[sources.Source, ...]:
 Visible = Annotated[tuple[sources.Source, ...], Depends(_visible_sources)]  # once per request
 
 
-def _settings(dag_id: str | None = None) -> PipelineSettings:
-    """A source's settings (the environment the api-server runs with, and the sources file)."""
-    return sources.by_dag_id(dag_id).settings()
+class SourceSettings:
+    """Each source's settings (the environment the api-server runs with, and the sources file), built at most
+    once in a request: a request's every step sees the same settings, and none builds them again."""
+
+    def __init__(self):
+        self._built: dict[str, PipelineSettings] = {}
+
+    def __call__(self, dag_id: str | None = None) -> PipelineSettings:
+        """The settings of ``dag_id``'s source (None: the default source's, which names the one catalog)."""
+        source = sources.by_dag_id(dag_id)
+        if source.dag_id not in self._built:
+            self._built[source.dag_id] = source.settings()
+        return self._built[source.dag_id]
 
 
-def _hook(dag_id: str | None = None):
-    return _hook_of(_settings(dag_id).aws_conn_id)
+Settings = Annotated[SourceSettings, Depends(SourceSettings)]  # one per request
+
+
+def _hook(settings: SourceSettings, dag_id: str):
+    return _hook_of(settings(dag_id).aws_conn_id)
 
 
 @functools.cache
@@ -83,10 +96,10 @@ def _hook_of(aws_conn_id: str):
     return S3Hook(aws_conn_id=aws_conn_id)
 
 
-def _pages(dag_id: str) -> PageImages:
+def _pages(settings: SourceSettings, dag_id: str) -> PageImages:
     view = ViewSettings()
     cache = view.cache_dir or FilePath(tempfile.gettempdir()) / "ocr-documents-view"
-    return _page_images_of(_settings(dag_id).aws_conn_id, cache, view.cache_mb, view.max_source_mb)
+    return _page_images_of(settings(dag_id).aws_conn_id, cache, view.cache_mb, view.max_source_mb)
 
 
 @functools.cache
@@ -94,30 +107,30 @@ def _page_images_of(aws_conn_id: str, cache: FilePath, megabytes: int, source_me
     return PageImages(_hook_of(aws_conn_id), cache, megabytes * 2**20, source_megabytes * 2**20)
 
 
-def _catalog():
-    return Catalog(_settings().catalog_url).engine  # one catalog, every source's
+def _catalog(settings: SourceSettings):
+    return Catalog(settings().catalog_url).engine  # one catalog, every source's
 
 
-def _document(document_id: int, visible: tuple[sources.Source, ...]) -> dict:
-    found = queries.one_document(_catalog(), document_id)
+def _document(document_id: int, visible: tuple[sources.Source, ...], settings: SourceSettings) -> dict:
+    found = queries.one_document(_catalog(settings), document_id)
     if found is None or found["dag_id"] not in {s.dag_id for s in visible}:
         raise HTTPException(404, f"no document {document_id} in the catalog")
     return found
 
 
-def _reprocess_conf(found: dict) -> dict:
+def _reprocess_conf(found: dict, settings: SourceSettings) -> dict:
     """The conf that sends one document through its source's DAG again: only it, reprocessed, from the
     source prefix it was read under (the configured one, or else its own folder) so that its outputs keep
     their names."""
     source_uri = found["source_uri"]
     conf = {"document": source_uri, "reprocess": True}
-    if not source_uri.startswith(_settings(found["dag_id"]).source_uri):
+    if not source_uri.startswith(settings(found["dag_id"]).source_uri):
         conf["source_uri"] = source_uri.rsplit("/", 1)[0] + "/"
     return conf
 
 
-def _read_json(uri: str, dag_id: str) -> dict:
-    return json.loads(_hook(dag_id).read_key(uri))
+def _read_json(uri: str, settings: SourceSettings, dag_id: str) -> dict:
+    return json.loads(_hook(settings, dag_id).read_key(uri))
 
 
 def _filters(
@@ -155,29 +168,31 @@ def create_app() -> FastAPI:
     @app.get("/api/documents")
     def list_documents(
         where: Filters,
+        settings: Settings,
         offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
         limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
     ) -> dict:
-        total, items = queries.list_documents(_catalog(), where, offset, limit)
+        total, items = queries.list_documents(_catalog(settings), where, offset, limit)
         return {"total": total, "offset": offset, "limit": limit, "items": items}
 
     @app.get("/api/summary")
-    def summary(where: Filters, visible: Visible) -> dict:
+    def summary(where: Filters, visible: Visible, settings: Settings) -> dict:
+        catalog = _catalog(settings)
         return {
-            **queries.totals(_catalog(), where),
-            "pages_per_day": queries.pages_per_day(_catalog(), where),
-            "engines": queries.engines_in_use(_catalog()),
+            **queries.totals(catalog, where),
+            "pages_per_day": queries.pages_per_day(catalog, where),
+            "engines": queries.engines_in_use(catalog),
             "statuses": list(DocumentStatus),
-            "sources": [{"name": s.name, "dag_id": s.dag_id, "source_uri": _settings(s.dag_id).source_uri} for s in visible],
+            "sources": [{"name": s.name, "dag_id": s.dag_id, "source_uri": settings(s.dag_id).source_uri} for s in visible],
         }
 
     @app.get("/api/documents/{document_id}", responses=NOT_FOUND)
-    async def document(document_id: DocumentId, user: GetUserDep, visible: Visible) -> dict:
-        found = _document(document_id, visible)
+    async def document(document_id: DocumentId, user: GetUserDep, visible: Visible, settings: Settings) -> dict:
+        found = _document(document_id, visible, settings)
         result, result_error = None, None
         if found["json_uri"]:
             try:
-                result = await run_in_threadpool(_read_json, found["json_uri"], found["dag_id"])
+                result = await run_in_threadpool(_read_json, found["json_uri"], settings, found["dag_id"])
             except Exception as error:  # noqa: BLE001 - shown to the user beside the catalog row
                 result_error = f"cannot read {found['json_uri']}: {error}"
         return {
@@ -186,7 +201,7 @@ def create_app() -> FastAPI:
             "result_error": result_error,
             "outputs": {kind: bool(found[column]) for kind, (column, _) in OUTPUTS.items()},
             "can_reprocess": _may("POST", found["dag_id"], user),
-            "reprocess": {"dag_id": found["dag_id"], "conf": _reprocess_conf(found)},
+            "reprocess": {"dag_id": found["dag_id"], "conf": _reprocess_conf(found, settings)},
         }
 
     @app.get(
@@ -194,35 +209,36 @@ def create_app() -> FastAPI:
         responses={**NOT_FOUND, 409: {"description": "The source object changed or cannot be shown"}},
         response_class=FileResponse,
     )
-    def page_image(document_id: DocumentId, index: PageIndex, visible: Visible) -> FileResponse:
-        found = _document(document_id, visible)
+    def page_image(document_id: DocumentId, index: PageIndex, visible: Visible, settings: Settings) -> FileResponse:
+        found = _document(document_id, visible, settings)
         if not found["json_uri"]:
             raise HTTPException(404, "the document has no pages to show: it was not read")
         # the browser asks again each time (the ETag makes that cheap): after a reprocess the URL stays the same
         headers = {"Cache-Control": "private, no-cache"}
         result = found["processed_at"].isoformat()  # a reprocess is a new result, with a page image of its own
-        if cached := _pages(found["dag_id"]).cached(found["source_uri"], found["etag"], result, index):
+        images = _pages(settings, found["dag_id"])
+        if cached := images.cached(found["source_uri"], found["etag"], result, index):
             return FileResponse(cached, media_type="image/png", headers=headers)
-        pages = {p["index"]: p for p in _read_json(found["json_uri"], found["dag_id"])["pages"]}
+        pages = {p["index"]: p for p in _read_json(found["json_uri"], settings, found["dag_id"])["pages"]}
         if index not in pages:
             raise HTTPException(404, f"the document has no page {index + 1}")
         try:
-            path = _pages(found["dag_id"]).png(found["source_uri"], found["etag"], result, pages[index])
+            path = images.png(found["source_uri"], found["etag"], result, pages[index])
         except PageUnavailable as error:
             raise HTTPException(409, str(error)) from error
         return FileResponse(path, media_type="image/png", headers=headers)
 
     @app.get("/api/documents/{document_id}/outputs/{kind}", responses=NOT_FOUND, response_class=StreamingResponse)
-    def output(document_id: DocumentId, kind: str, visible: Visible) -> StreamingResponse:
+    def output(document_id: DocumentId, kind: str, visible: Visible, settings: Settings) -> StreamingResponse:
         if kind not in OUTPUTS:
             raise HTTPException(404, f"no output {kind!r}; one of {', '.join(OUTPUTS)}")
         column, media_type = OUTPUTS[kind]
-        found = _document(document_id, visible)
+        found = _document(document_id, visible, settings)
         uri = found[column]
         if not uri:
             raise HTTPException(404, f"the document has no {kind} output")
         bucket, key = layout.split(uri)
-        body = _hook(found["dag_id"]).get_key(key, bucket_name=bucket).get()["Body"]
+        body = _hook(settings, found["dag_id"]).get_key(key, bucket_name=bucket).get()["Body"]
         name = quote(key.rsplit("/", 1)[-1])
         return StreamingResponse(
             body.iter_chunks(), media_type=media_type, headers={"Content-Disposition": f"inline; filename*=UTF-8''{name}"}
