@@ -51,7 +51,7 @@ log = logging.getLogger("ocr_task")
 
 
 @dataclass
-class _Job:
+class _Document:
     """One document on its way through the batch."""
 
     item: ManifestDocument
@@ -153,7 +153,7 @@ class BatchRunner:
 
     def _process(self, items, outputs, progress, cancel) -> list[ReportEntry]:
         names = unique_names([item.name or key_of(item.source) for item in items])
-        jobs = [_Job(item, name) for item, name in zip(items, names, strict=True)]
+        jobs = [_Document(item, name) for item, name in zip(items, names, strict=True)]
         progress = progress or Progress(len(jobs), self.settings.progress_seconds)
         executor = self._kept or start_workers(self.settings, self.workers, self.threads, self.preload)
         try:
@@ -242,7 +242,7 @@ class KeptOutputs:
 class _Run:
     """One batch in progress: documents submitted in order, finished as their pages come back."""
 
-    def __init__(self, runner: BatchRunner, jobs: list[_Job], outputs, executor: Executor, progress, cancel):
+    def __init__(self, runner: BatchRunner, jobs: list[_Document], outputs, executor: Executor, progress, cancel):
         self.runner, self.settings, self.storage = runner, runner.settings, runner.storage
         self.jobs, self.outputs, self.executor = jobs, outputs, executor
         self.entries: dict[int, ReportEntry] = {}
@@ -262,7 +262,7 @@ class _Run:
         self.progress.log(final=True)
         return [self.entries[i] for i in range(len(self.jobs))]
 
-    def _submit_document(self, job: _Job, scratch: Path) -> None:
+    def _submit_document(self, job: _Document, scratch: Path) -> None:
         item = job.item
         job.started = time.perf_counter()
         try:
@@ -281,7 +281,7 @@ class _Run:
                 future.cancel()
         job.all_submitted = True
 
-    def _submit_pages(self, job: _Job, pages) -> None:
+    def _submit_pages(self, job: _Document, pages) -> None:
         chunk: list[ImagePage] = []
         for page in pages:
             chunk.append(page)
@@ -301,7 +301,7 @@ class _Run:
     def _in_flight(self) -> list[Future]:
         return [f for job in self.jobs for f in job.pending if not f.done()]
 
-    def _submit_chunk(self, job: _Job, chunk: list[ImagePage]) -> None:
+    def _submit_chunk(self, job: _Document, chunk: list[ImagePage]) -> None:
         while len(running := self._in_flight()) >= self.max_in_flight:
             wait(running, return_when=FIRST_COMPLETED)
             self._finish_ready()
@@ -317,7 +317,7 @@ class _Run:
                 job.pending.clear()  # release the page results
                 self.progress.document_done(failed=self.entries[position].status == DocumentStatus.failed)
 
-    def _collect_pages(self, job: _Job) -> list[PageResult]:
+    def _collect_pages(self, job: _Document) -> list[PageResult]:
         pages = list(job.pages)
         for future in job.pending:
             error = future.exception()
@@ -334,14 +334,14 @@ class _Run:
             pages.extend(future.result())
         return sorted(pages, key=lambda p: p.index)
 
-    def _finish(self, job: _Job) -> ReportEntry:
+    def _finish(self, job: _Document) -> ReportEntry:
         try:
             return self._entry(job)
         finally:
             if job.workdir is not None:
                 shutil.rmtree(job.workdir, ignore_errors=True)
 
-    def _entry(self, job: _Job) -> ReportEntry:
+    def _entry(self, job: _Document) -> ReportEntry:
         item = job.item
         entry = dict(source=item.source, name=job.name, etag=item.etag, media_type=job.media_type)
         try:

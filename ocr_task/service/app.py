@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from ocr_task.config import OcrSettings
 from ocr_task.service.admission import UploadAdmission
-from ocr_task.service.engine import Engine
+from ocr_task.service.engine import LoadedRunner
 from ocr_task.service.jobs import JobBoard
 from ocr_task.service.models import validation_problems
 from ocr_task.service.routes import public, v1
@@ -28,7 +28,7 @@ def create_app(settings: OcrSettings | None = None, service: ServiceSettings | N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = Engine(settings, service.concurrency, service.queue_depth)
+        engine = LoadedRunner(settings, service.concurrency, service.queue_depth)
         app.state.engine = engine
         app.state.jobs = JobBoard(engine, service.finished_jobs_kept)
         app.state.token = service.bearer_token()

@@ -32,7 +32,7 @@ class Places:
         self.taken -= 1
 
 
-class Engine:
+class LoadedRunner:
     """The batch runner with its workers started once, loaded in the background (``/ready`` tells)."""
 
     def __init__(self, settings: OcrSettings, concurrency: int, queue_depth: int):

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from ocr_task.contract import JobStatus, Manifest, Report
 from ocr_task.errors import BatchCancelled, BatchError
 from ocr_task.progress import Progress
-from ocr_task.service.engine import Engine
+from ocr_task.service.engine import LoadedRunner
 
 log = logging.getLogger("ocr_task.service")
 
@@ -85,7 +85,7 @@ class Job:
 class JobBoard:
     """The service's jobs: each holds a place in the engine's queue from submission to its end."""
 
-    def __init__(self, engine: Engine, finished_kept: int):
+    def __init__(self, engine: LoadedRunner, finished_kept: int):
         self.engine = engine
         self.finished_kept = finished_kept
         self.jobs: OrderedDict[str, Job] = OrderedDict()

@@ -18,7 +18,7 @@ from ocr_task.contract import Manifest, ManifestDocument
 from ocr_task.errors import BatchError, DocumentError, DocumentUnreachable, StorageUnavailable
 from ocr_task.naming import output_name
 from ocr_task.service.access import require_token, storage_refusal, uri_refusal
-from ocr_task.service.engine import Engine, QueueFull
+from ocr_task.service.engine import LoadedRunner, QueueFull
 from ocr_task.service.jobs import Job, JobBoard, JobView
 from ocr_task.service.models import (
     Health,
@@ -33,7 +33,7 @@ public = APIRouter()
 v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], responses=problems(401, 500))
 
 
-def _engine(request: Request) -> Engine:
+def _engine(request: Request) -> LoadedRunner:
     return request.app.state.engine
 
 
@@ -41,14 +41,14 @@ def _jobs(request: Request) -> JobBoard:
     return request.app.state.jobs
 
 
-def _ready_engine(engine: Annotated[Engine, Depends(_engine)]) -> Engine:
+def _ready_engine(engine: Annotated[LoadedRunner, Depends(_engine)]) -> LoadedRunner:
     if (reason := engine.not_ready) is not None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"engine not ready: {reason}")
     return engine
 
 
-AnyEngine = Annotated[Engine, Depends(_engine)]
-ReadyEngine = Annotated[Engine, Depends(_ready_engine)]
+AnyEngine = Annotated[LoadedRunner, Depends(_engine)]
+ReadyEngine = Annotated[LoadedRunner, Depends(_ready_engine)]
 Jobs = Annotated[JobBoard, Depends(_jobs)]
 
 
