@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ocr_pipeline.launchers import load_launcher
+from ocr_pipeline.launchers.aws_batch import AwsBatchOcrOperator
 from ocr_pipeline.launchers.base import StorageAccess
-from ocr_pipeline.launchers.batch import BatchOcrOperator
 from ocr_pipeline.launchers.docker import DockerOcrOperator
 from ocr_pipeline.launchers.kubernetes import KubernetesOcrOperator
 from ocr_pipeline.launchers.local import LocalOcrOperator
@@ -62,7 +62,7 @@ def test_kubernetes_pod_asks_for_an_nvidia_gpu_on_gpu_nodes():
 
 
 def test_aws_batch_job_overrides_command_and_gpu():
-    op = BatchOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("batch").deployment_arguments())
+    op = AwsBatchOcrOperator(task_id="ocr", batch=BATCH, **load_launcher("batch").deployment_arguments())
     assert (op.job_definition, op.job_queue, op.job_name) == (
         "ocr-task-gpu",
         "ocr-gpu",
@@ -83,7 +83,7 @@ def test_local_runs_the_same_cli_with_this_python():
         ("local", LocalOcrOperator),
         ("docker", DockerOcrOperator),
         ("kubernetes", KubernetesOcrOperator),
-        ("batch", BatchOcrOperator),
+        ("batch", AwsBatchOcrOperator),
     ],
 )
 def test_the_dag_maps_the_configured_launcher_over_batches(monkeypatch, launcher, operator):
@@ -100,7 +100,7 @@ def test_container_launchers_wait_in_execute_and_leave_nothing_behind():
     pod = KubernetesOcrOperator(
         task_id="ocr", batch=BATCH, deferrable=True, **load_launcher("kubernetes").deployment_arguments()
     )
-    job = BatchOcrOperator(
+    job = AwsBatchOcrOperator(
         task_id="ocr", batch=BATCH, deferrable=True, **load_launcher("batch").deployment_arguments()
     )
     assert docker.auto_remove == "force"

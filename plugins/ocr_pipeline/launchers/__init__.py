@@ -16,7 +16,7 @@ LAUNCHERS = {
     "local": "ocr_pipeline.launchers.local:LocalOcrOperator",
     "docker": "ocr_pipeline.launchers.docker:DockerOcrOperator",
     "kubernetes": "ocr_pipeline.launchers.kubernetes:KubernetesOcrOperator",
-    "batch": "ocr_pipeline.launchers.batch:BatchOcrOperator",
+    "batch": "ocr_pipeline.launchers.aws_batch:AwsBatchOcrOperator",  # AWS Batch (OCR_LAUNCHER=batch)
     "service": "ocr_pipeline.launchers.service:ServiceOcrOperator",
 }
 

@@ -8,7 +8,7 @@ from ocr_pipeline.launchers.base import OcrLaunch, as_batch, ocr_command, ocr_st
 from ocr_pipeline.settings import LauncherSettings
 
 
-class BatchOcrOperator(OcrLaunch, BatchOperator):
+class AwsBatchOcrOperator(OcrLaunch, BatchOperator):
     def __init__(self, **kwargs):
         batch = as_batch(kwargs["batch"])
         kwargs.setdefault("job_name", f"ocr-batch-{batch.batch_id}")
