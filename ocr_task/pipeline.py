@@ -55,7 +55,6 @@ from ocr_task.engines.auto import (
 from ocr_task.engines.base import Engine, Recognition
 from ocr_task.engines.tesseract import DEFAULT_LANG
 from ocr_task.layer_sample import check_sample, crop_around, sample_engine
-from ocr_task.layout import build_blocks
 from ocr_task.lookalikes import reread_lookalikes
 from ocr_task.orientation import (
     CJK_SCRIPTS,
@@ -67,6 +66,7 @@ from ocr_task.orientation import (
 )
 from ocr_task.orientation_model import OrientationClassifier
 from ocr_task.photo import unphotographed
+from ocr_task.reading_order import build_blocks
 from ocr_task.resolution import despeckled, enlarged, measure_text, reduced
 from ocr_task.result import BBox, Block, EngineInfo, Line, PageResult
 from ocr_task.sparse import (

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ocr_task.layout import reading_order
+from ocr_task.reading_order import reading_order
 from ocr_task.resolution import paper_colour
 from ocr_task.result import Block, weighted_confidence
 

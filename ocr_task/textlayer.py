@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from ocr_task.layout import union_box
+from ocr_task.reading_order import union_box
 from ocr_task.result import BBox, Line
 
 _MAX_UNMAPPED_SHARE = 0.1  # of the layer's visible characters

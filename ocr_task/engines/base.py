@@ -16,7 +16,7 @@ class Recognition:
     """What an engine read on one page.
 
     Line-level engines (Tesseract, RapidOCR) give ``lines`` and let
-    :mod:`ocr_task.layout` order them; engines with their own layout model
+    :mod:`ocr_task.reading_order` order them; engines with their own layout model
     (PaddleOCR-VL) give ordered ``blocks`` and may give the page's Markdown.
     """
 

@@ -36,7 +36,7 @@ class Batch(BaseModel):
 
     @property
     def manifest_uri(self) -> str:
-        return layout.manifest_uri(self.folder)
+        return layout.batch_manifest_uri(self.folder)
 
     @property
     def report_uri(self) -> str:

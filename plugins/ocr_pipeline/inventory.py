@@ -37,7 +37,7 @@ class InventoryError(ValueError):
     """An inventory report that cannot be read (no manifest, a format this reader does not take)."""
 
 
-def manifest_uri(hook, inventory_uri: str) -> str:
+def latest_manifest_uri(hook, inventory_uri: str) -> str:
     """The report's manifest: the URI itself, or the newest report's under a reports folder."""
     if inventory_uri.endswith("manifest.json"):
         return inventory_uri
@@ -50,7 +50,7 @@ def manifest_uri(hook, inventory_uri: str) -> str:
 
 def entries(hook, inventory_uri: str, source_prefix_uri: str) -> Iterator[dict]:
     """The current objects under ``source_prefix_uri`` that the newest report lists, as listing entries."""
-    manifest = json.loads(hook.read_key(*reversed(layout.split(manifest_uri(hook, inventory_uri)))))
+    manifest = json.loads(hook.read_key(*reversed(layout.split(latest_manifest_uri(hook, inventory_uri)))))
     source_bucket, prefix = layout.split(source_prefix_uri)
     if manifest.get("sourceBucket") != source_bucket:
         raise InventoryError(

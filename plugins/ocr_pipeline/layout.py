@@ -38,7 +38,7 @@ def relative_name(source_uri: str, source_prefix_uri: str) -> str:
     return key[len(prefix) :] if key.startswith(prefix) else key
 
 
-def output_name(source_uri: str, etag: str, source_prefix_uri: str) -> str:
+def versioned_output_name(source_uri: str, etag: str, source_prefix_uri: str) -> str:
     """The output name of one version of an object: ``2024/scan.pdf@3f2a9c1b4d5e``.
 
     Two versions of one key, processed by overlapping runs, never overwrite
@@ -55,7 +55,7 @@ def batch_folder(output_uri: str, run_id: str, attempt: str, number: int) -> str
     return f"{output_uri}_batches/{run_key(run_id)}/{attempt}/{number:04d}/"
 
 
-def manifest_uri(batch_folder_uri: str) -> str:
+def batch_manifest_uri(batch_folder_uri: str) -> str:
     return f"{batch_folder_uri}manifest.json"
 
 

@@ -80,12 +80,12 @@ def plan(
             documents=[
                 PlannedDocument(
                     source=c["source_uri"], etag=c["etag"], size=c["size"], last_modified=c["last_modified"],
-                    name=layout.output_name(c["source_uri"], c["etag"], settings.source_uri),
+                    name=layout.versioned_output_name(c["source_uri"], c["etag"], settings.source_uri),
                 )
                 for c in members
             ],
         )  # fmt: skip
-        manifests[layout.manifest_uri(folder)] = manifest.model_dump_json(indent=1)
+        manifests[layout.batch_manifest_uri(folder)] = manifest.model_dump_json(indent=1)
         batches.append(Batch(batch_id=f"{attempt}-{number:04d}", folder=folder, documents=len(members)))
     with ThreadPoolExecutor(MANIFEST_WRITERS) as pool:
         list(pool.map(write_text, manifests, manifests.values()))

@@ -1,4 +1,4 @@
-"""The output name of a document is decided once: the plan's name (``layout.output_name``, on the Airflow side) is
+"""The output name of a document is decided once: the plan's name (``layout.versioned_output_name``, on the Airflow side) is
 the name the OCR step writes under, for awkward keys too. Real OCR step through its CLI."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ AWKWARD = [
 
 
 def test_a_planned_name_is_the_name_the_ocr_step_keeps():
-    planned = [layout.output_name(PREFIX + key, '"3f2a9c1b4d5e6f"', PREFIX) for key in AWKWARD]
+    planned = [layout.versioned_output_name(PREFIX + key, '"3f2a9c1b4d5e6f"', PREFIX) for key in AWKWARD]
     assert len(set(planned)) == len(AWKWARD)  # NFC and NFD keys are two objects: two names
     assert unique_names(planned) == planned
     for name in planned:
@@ -39,7 +39,7 @@ def test_the_ocr_step_writes_its_outputs_under_the_planned_names(tmp_path):
         source = tmp_path / "sources" / f"{number}.png"
         source.parent.mkdir(exist_ok=True)
         image.save(source)
-        documents.append(ManifestDocument(source=str(source), name=layout.output_name(PREFIX + key, "etag", PREFIX)))
+        documents.append(ManifestDocument(source=str(source), name=layout.versioned_output_name(PREFIX + key, "etag", PREFIX)))
     manifest = tmp_path / "manifest.json"
     manifest.write_text(Manifest(documents=documents).model_dump_json())
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocr_task.layout import build_blocks, reading_order
+from ocr_task.reading_order import build_blocks, reading_order
 from ocr_task.result import Line
 
 
