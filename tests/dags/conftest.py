@@ -73,6 +73,18 @@ def s3(s3_server, monkeypatch):
     return client
 
 
+@pytest.fixture
+def sqlite_catalog(tmp_path, monkeypatch):
+    """A new SQLite catalog, migrated, that the deployment's setting (``OCR_CATALOG_URL``) names."""
+    from ocr_pipeline.catalog import Catalog
+
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    monkeypatch.setenv("OCR_CATALOG_URL", url)
+    catalog = Catalog(url)
+    catalog.migrate()
+    return catalog
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog_url(request, tmp_path, monkeypatch):
     """A new, empty catalog: a SQLite file, or a database of its own on the PostgreSQL server."""

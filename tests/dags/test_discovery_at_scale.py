@@ -139,8 +139,7 @@ def _inventory(s3, fmt: str, entries: list[dict], when: str) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["CSV", "Parquet"])
-def test_an_inventory_report_replaces_the_listing(s3, sample_docs, fmt, monkeypatch, tmp_path):
-    monkeypatch.setenv("OCR_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
+def test_an_inventory_report_replaces_the_listing(s3, sample_docs, fmt, monkeypatch, sqlite_catalog):
     upload(s3, sample_docs, ["english.png", "russian.png"], prefix="incoming/отчёт 2024/")
     upload(s3, sample_docs, ["page.bmp"], prefix="incoming/after the report/")  # written after the snapshot
     heads = {
@@ -170,7 +169,7 @@ def test_an_inventory_report_replaces_the_listing(s3, sample_docs, fmt, monkeypa
 
     dag_run = run(load_dag())
 
-    rows = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").rows()
+    rows = sqlite_catalog.rows()
     assert sorted(r["source_uri"].rsplit("/", 1)[1] for r in rows) == ["english.png", "russian.png"]
     assert {(r["status"], r["run_id"]) for r in rows} == {("succeeded", dag_run.run_id)}
     # the newest report, not the object written after it (the inventory's lag) nor the deleted one

@@ -96,13 +96,10 @@ def test_ingest_catalog_rerun_and_changed_object(s3, catalog_url, sample_docs):
     assert cer(sample_docs["two_column.png"].text, read(s3, english[1]["text_uri"]).decode()) < 0.02
 
 
-def test_ocr_tasks_emit_asset_events_and_openlineage_datasets(
-    s3, sample_docs, tmp_path, monkeypatch, airflow_db
-):
+def test_ocr_tasks_emit_asset_events_and_openlineage_datasets(s3, sample_docs, sqlite_catalog, airflow_db):
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
 
-    monkeypatch.setenv("OCR_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
     lineage_file = airflow_db / "openlineage.jsonl"
     seen = lineage_file.read_text().count("\n") if lineage_file.exists() else 0
     upload(s3, sample_docs, ["english.png"])

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from ocr_pipeline import tasks
-from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.discovery import Selection
 from ocr_pipeline.settings import resolve
 from ocr_task.storage import S3_RETRIES
@@ -17,15 +16,6 @@ from tests.dags.test_document_ingest import run, task_states, upload
 from tests.s3_proxy import FlakyProxy
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-
-@pytest.fixture
-def sqlite_catalog(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    monkeypatch.setenv("OCR_CATALOG_URL", url)
-    catalog = Catalog(url)
-    catalog.migrate()
-    return catalog
 
 
 def test_ocr_retried_after_storage_outage_and_nothing_catalogued_twice(

@@ -8,7 +8,6 @@ import json
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.launchers.service import ServiceOcrOperator
 from ocr_pipeline.launchers.service_job import OcrJobTrigger
 from tests.dags.conftest import BUCKET, load_dag
@@ -18,7 +17,7 @@ from tests.service_process import TOKEN, Service
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
-def test_batches_go_to_the_ocr_service(s3, s3_server, sample_docs, tmp_path, monkeypatch):
+def test_batches_go_to_the_ocr_service(s3, s3_server, sample_docs, sqlite_catalog, monkeypatch):
     service = Service(
         {**s3_server.env, "OCR_WORKERS": "1", "OCR_SERVICE_READ_PREFIXES": f"s3://{BUCKET}/incoming/",
          "OCR_SERVICE_WRITE_PREFIXES": f"s3://{BUCKET}/processed/"}
@@ -27,7 +26,6 @@ def test_batches_go_to_the_ocr_service(s3, s3_server, sample_docs, tmp_path, mon
         service.wait_for("/ready", 200)
         monkeypatch.setenv("OCR_LAUNCHER", "service")
         monkeypatch.setenv("OCR_SERVICE_POLL_SECONDS", "0.5")
-        monkeypatch.setenv("OCR_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
         monkeypatch.setenv(
             "AIRFLOW_CONN_OCR_SERVICE",
             json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": service.port, "password": TOKEN}),
@@ -40,7 +38,7 @@ def test_batches_go_to_the_ocr_service(s3, s3_server, sample_docs, tmp_path, mon
     finally:
         service.stop()
     rows = {
-        r["source_uri"].rsplit("/", 1)[1]: r for r in Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").rows()
+        r["source_uri"].rsplit("/", 1)[1]: r for r in sqlite_catalog.rows()
     }
     assert {n: r["status"] for n, r in rows.items()} == {
         "english.png": "succeeded",

@@ -87,15 +87,11 @@ def test_each_source_is_a_dag_of_its_own_with_its_schedule_form_and_outputs(tmp_
 
 
 def test_a_source_run_takes_its_prefix_into_its_output_with_its_engine_and_variables(
-    s3, sample_docs, tmp_path, monkeypatch
+    s3, sample_docs, sqlite_catalog, tmp_path, monkeypatch
 ):
     from airflow.models import Variable
     from airflow.utils.state import DagRunState
 
-    from ocr_pipeline.catalog import Catalog
-
-    url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    monkeypatch.setenv("OCR_CATALOG_URL", url)
     sources_file(tmp_path, SOURCES, monkeypatch)
     s3.upload_file(str(sample_docs["english.png"].path), BUCKET, "invoices/a.png")
     s3.upload_file(str(sample_docs["english.png"].path), BUCKET, "incoming/b.png")
@@ -106,7 +102,7 @@ def test_a_source_run_takes_its_prefix_into_its_output_with_its_engine_and_varia
     finally:
         Variable.delete("ocr_source_uri")
 
-    (row,) = Catalog(url).rows()
+    (row,) = sqlite_catalog.rows()
     assert row["source_uri"] == f"s3://{BUCKET}/invoices/a.png" and row["status"] == "succeeded"
     assert row["dag_id"] == "document_ingest__invoices"
     assert row["engine"].startswith("rapidocr") and row["text_uri"].startswith(f"s3://{BUCKET}/invoices-out/")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from ocr_pipeline.catalog import Catalog
 from tests.dags.conftest import BUCKET, load_dag
 from tests.dags.test_document_ingest import read, run
 from tests.ocr_task.test_vl_server import VL_PYTHON, gray_page, vl_env
@@ -19,7 +18,6 @@ def _run_with(server: StandInVlmServer, s3, tmp_path, monkeypatch):
     try:
         for name, value in {**vl_env(server), "OCR_TASK_PYTHON": str(VL_PYTHON)}.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setenv("OCR_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
         for level in (6, 14):
             gray_page(level, f"page {level}").save(tmp_path / f"scan{level}.png")
             s3.upload_file(str(tmp_path / f"scan{level}.png"), BUCKET, f"incoming/vl/scan{level}.png")
@@ -28,10 +26,10 @@ def _run_with(server: StandInVlmServer, s3, tmp_path, monkeypatch):
         server.close()
 
 
-def test_document_ingest_with_the_vl_engine(s3, tmp_path, monkeypatch):
+def test_document_ingest_with_the_vl_engine(s3, sqlite_catalog, tmp_path, monkeypatch):
     server = StandInVlmServer()
     _run_with(server, s3, tmp_path, monkeypatch)
-    rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").rows()}
+    rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in sqlite_catalog.rows()}
     assert {n: (r["status"], r["engine"].split()[0]) for n, r in rows.items()} == {
         "scan6.png": ("succeeded", "paddleocr-vl"), "scan14.png": ("succeeded", "paddleocr-vl"),
     }  # fmt: skip
@@ -40,11 +38,13 @@ def test_document_ingest_with_the_vl_engine(s3, tmp_path, monkeypatch):
     assert sorted(r.level for r in server.requests) == [6, 14]
 
 
-def test_a_vlm_server_answering_503_for_a_while_retries_the_batch_and_fails_no_document(s3, tmp_path, monkeypatch):
+def test_a_vlm_server_answering_503_for_a_while_retries_the_batch_and_fails_no_document(
+    s3, sqlite_catalog, tmp_path, monkeypatch
+):
     # openai's client tries each page 3 times: the first attempt's requests all meet the overload
     dag_run = _run_with(StandInVlmServer(overloaded=2 * 3), s3, tmp_path, monkeypatch)
     (ocr,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "ocr"]
     assert str(ocr.state) == "success" and ocr.try_number >= 2
-    rows = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").rows()
+    rows = sqlite_catalog.rows()
     assert sorted((r["status"], r["retryable"], r["quarantine_uri"]) for r in rows) == [("succeeded", False, None)] * 2
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")
