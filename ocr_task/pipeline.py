@@ -99,6 +99,11 @@ class _Prepared:
     letters: int | None = None  # letter-sized ink components (None: not measured)
 
     @property
+    def few_letters(self) -> bool:
+        """Fewer letter-sized ink components than a page of print has (``sparse``): a label, a strip, a map."""
+        return self.letters is not None and self.letters < SPARSE_LETTERS
+
+    @property
     def text_image(self) -> np.ndarray:
         """What the engine reads for the page's text: the page, its ruled tables blanked out."""
         return blank_tables(self.image, self.tables) if self.tables else self.image
@@ -334,8 +339,7 @@ class PagePipeline:
         """The script detected on a sparse page that ``auto`` sent to RapidOCR as Chinese or Japanese, when
         RapidOCR read no such character there: with a few dozen letters to go on, OSD calls a Russian map
         Japanese, and RapidOCR reads its labels as Latin nonsense. None when there is nothing to doubt."""
-        sparse = item.letters is not None and item.letters < SPARSE_LETTERS
-        if not (self._auto_without_hint() and sparse and item.engine == RAPIDOCR and item.script in CJK_SCRIPTS):
+        if not (self._auto_without_hint() and item.few_letters and item.engine == RAPIDOCR and item.script in CJK_SCRIPTS):
             return None
         return None if has_cjk(result.text) else item.script
 
@@ -345,8 +349,7 @@ class PagePipeline:
         if self.settings.lang or item.engine != TESSERACT:
             return result
         engine = self.engines.get(item.engine)
-        sparse = item.letters is not None and item.letters < SPARSE_LETTERS
-        result, check = reread_lookalikes(result, item.text_image, engine.read_words, sparse)
+        result, check = reread_lookalikes(result, item.text_image, engine.read_words, item.few_letters)
         if check is None:
             return result
         return replace(result, language_check={**(result.language_check or {}), "lookalikes": check})
@@ -356,7 +359,7 @@ class PagePipeline:
         the count), that ``auto`` sent to Tesseract with no language hint (see ``sparse``)."""
         if not self._auto_without_hint() or item.engine != TESSERACT or item.letters is None:
             return False
-        if item.letters < SPARSE_LETTERS:
+        if item.few_letters:
             return True
         # a page of ruled tables reads few letters outside them, and is no drawing
         return not item.tables and letters_of(result.text)[0] < SPARSE_LETTERS
