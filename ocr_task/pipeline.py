@@ -321,12 +321,12 @@ class PagePipeline:
         single = latin_only_language(self.settings, item.engine, item.lang, item.scale, result.text)
         if single:
             item, result = self._read_again(item, result, single, keep_if=lambda _, new: new >= LANGUAGE_CHECK_CONFIDENCE)
-        guessed = self._unconfirmed_cjk_script(item, result)
-        if guessed:  # read again as a sparse page of unknown script, below
-            item = replace(item, engine=TESSERACT, lang=UNKNOWN_SCRIPT_LANG, script=None)
+        guessed, rapidocr_reading = self._unconfirmed_cjk_script(item, result), None
+        if guessed:  # read again as a sparse page of unknown script, below; RapidOCR's reading is at hand
+            item, rapidocr_reading = replace(item, engine=TESSERACT, lang=UNKNOWN_SCRIPT_LANG, script=None), result
             result = replace(self._read(item), orientation_check=result.orientation_check)
         if self._is_sparse_for_tesseract(item, result):
-            result = self._sparse_checked(item, result)
+            result = self._sparse_checked(item, result, rapidocr_reading)
             if guessed:
                 result = replace(result, language_check={**result.language_check, "detected_script_unconfirmed": guessed})
         return self._lookalikes_checked(item, result)
@@ -364,9 +364,12 @@ class PagePipeline:
         # a page of ruled tables reads few letters outside them, and is no drawing
         return not item.tables and letters_of(result.text)[0] < SPARSE_LETTERS
 
-    def _sparse_checked(self, item: _Prepared, result: PageResult) -> PageResult:
-        """A sparse page's script decided by what was read, then RapidOCR's reading kept if it has more evidence
-        (see ``sparse``); ``language_check`` says what was tried."""
+    def _sparse_checked(
+        self, item: _Prepared, result: PageResult, rapidocr_reading: PageResult | None = None
+    ) -> PageResult:
+        """A sparse page's script decided by what was read, then RapidOCR's reading (``rapidocr_reading``, when the
+        page was read by it already) kept if it has more evidence (see ``sparse``); ``language_check`` says what was
+        tried."""
         tried = {item.lang: round(result.mean_confidence or 0.0, 4)}
         latin_read = script_read(result.text) == "Latin"  # Latin words, maybe with Cyrillic look-alikes
         if item.lang == UNKNOWN_SCRIPT_LANG and latin_read:
@@ -378,7 +381,7 @@ class PagePipeline:
                     replace(latin, orientation_check=result.orientation_check),
                 )
         # its reading of the tables too, as lines: cell by cell, RapidOCR's detector costs half a second a cell
-        candidate = self._read(replace(item, engine=RAPIDOCR, lang=None, tables=[]))
+        candidate = rapidocr_reading or self._read(replace(item, engine=RAPIDOCR, lang=None, tables=[]))
         tried[RAPIDOCR] = round(candidate.mean_confidence or 0.0, 4)
         if not latin_read:  # RapidOCR's detector finds the labels; Tesseract reads them one by one
             # outside the ruled tables, which Tesseract's reading holds already, cell by cell
