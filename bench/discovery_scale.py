@@ -220,10 +220,12 @@ def main() -> None:
         done = [k for n, k in enumerate(keys) if n % (args.objects // 50) != 7]  # 50 spread over the prefix
         from datetime import UTC, datetime
 
+        from ocr_pipeline.catalog.schema import DocumentRow
+
         for start in range(0, len(done), 5000):
             catalog.upsert([
-                {"source_uri": f"s3://{BUCKET}/{k}", "etag": etag_of(k), "status": "succeeded",
-                 "processed_at": datetime.fromtimestamp(now, UTC)}
+                DocumentRow(source_uri=f"s3://{BUCKET}/{k}", etag=etag_of(k), status="succeeded",
+                            processed_at=datetime.fromtimestamp(now, UTC))
                 for k in done[start : start + 5000]
             ])  # fmt: skip
         floor2 = bare_listing(client, large)[0]

@@ -35,13 +35,14 @@ WORDS = (
 
 def fill(catalog_url: str, count: int) -> None:
     from ocr_pipeline.catalog import Catalog
+    from ocr_pipeline.catalog.schema import DocumentRow
 
     catalog, rng, now = Catalog(catalog_url), random.Random(7), datetime.now(UTC)
     catalog.migrate()
-    rows = []
+    rows, texts = [], {}
     for n in range(count):
         failed = n % 10 == 0
-        rows.append({
+        row = DocumentRow(**{
             "source_uri": f"s3://docs/incoming/2026/{n // 100:03d}/document-{n:05d}.pdf", "etag": f"{n:032x}",
             "size": 200_000, "last_modified": now, "status": "failed" if failed else "succeeded",
             "error": "corrupt or truncated PDF: no pages could be read" if failed else None,
@@ -50,9 +51,11 @@ def fill(catalog_url: str, count: int) -> None:
             "engine": ("tesseract 5.5.4", "rapidocr 3.4.2", "pdf-text-layer, tesseract 5.5.4")[n % 3],
             "dag_id": "document_ingest", "run_id": f"scheduled__{n // 200}", "try_number": 1,
             "processed_at": now - timedelta(days=rng.randint(0, 29), seconds=rng.randint(0, 86_000)),
-            "text": None if failed else " ".join(rng.choice(WORDS) for _ in range(180)),
         })  # fmt: skip
-    catalog.upsert(rows)
+        rows.append(row)
+        if not failed:
+            texts[(row.source_uri, row.etag)] = " ".join(rng.choice(WORDS) for _ in range(180))
+    catalog.upsert(rows, texts)
 
 
 def airflow_app(home: Path):

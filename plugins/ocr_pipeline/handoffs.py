@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from ocr_pipeline import layout
+from ocr_task.contract import Report
 
 
 class Discovered(BaseModel):
@@ -70,3 +71,9 @@ class CatalogSummary(BaseModel):
     pages: int
     unfinished_batches: int
     manifest: str | None = None
+
+
+def read_report(hook, report_uri: str) -> Report:
+    """A batch's report (the OCR step's hand-off through S3), read and validated: the OCR task reads it for the
+    batch's figures and lineage, the catalog task for the rows (two processes; XCom carries only the figures)."""
+    return Report.model_validate_json(hook.read_key(report_uri))

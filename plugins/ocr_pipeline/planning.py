@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 from ocr_pipeline import layout
 from ocr_pipeline.catalog import Catalog
@@ -50,17 +49,6 @@ def claim(objects: list[SourceObject], catalog: Catalog, dag_id: str, run_id: st
     return len(held)
 
 
-class PlannedDocument(ManifestDocument):
-    """A manifest entry with what the listing said, for the catalog row (the OCR step ignores the extras)."""
-
-    size: int | None = None
-    last_modified: datetime | None = None
-
-
-class BatchManifest(Manifest):
-    documents: list[PlannedDocument]
-
-
 def plan(
     settings: PipelineSettings, catalog: Catalog, run_id: str, write_text: Callable[[str, str], None]
 ) -> list[Batch]:
@@ -72,14 +60,14 @@ def plan(
     for number, start in enumerate(range(0, len(claimed), settings.batch_size)):
         members = claimed[start : start + settings.batch_size]
         folder = layout.batch_folder(settings.output_uri, run_id, attempt, number)
-        manifest = BatchManifest(
+        manifest = Manifest(
             output=settings.output_uri,
             report=layout.report_uri(folder),
             engine=settings.engine,
             lang=settings.lang,
             documents=[
-                PlannedDocument(
-                    source=c["source_uri"], etag=c["etag"], size=c["size"], last_modified=c["last_modified"],
+                ManifestDocument(
+                    source=c["source_uri"], etag=c["etag"],
                     name=layout.versioned_output_name(c["source_uri"], c["etag"], settings.source_uri),
                 )
                 for c in members

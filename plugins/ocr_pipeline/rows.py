@@ -6,23 +6,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from ocr_pipeline.catalog.schema import documents
-from ocr_pipeline.planning import PlannedDocument
-from ocr_task.contract import DocumentStatus, Report
+from ocr_pipeline.catalog.schema import ROW_COLUMNS, DocumentRow
+from ocr_task.contract import DocumentStatus, ManifestDocument, Report
 
-ROW_COLUMNS = tuple(c.name for c in documents.columns if c.name != "id")
 MANIFEST_COLUMNS = tuple(c for c in ROW_COLUMNS if c != "retryable")
 
 
 def batch_rows(
     batch_id: str,
-    documents: list[PlannedDocument],
+    documents: list[ManifestDocument],
     report: Report,
+    listing: dict[tuple[str, str], dict],
     exists: Callable[[str], bool],
     low_text_chars_per_page: int,
     try_number: int | None = None,
-) -> list[dict]:
-    """One catalog row for each document the batch was given.
+) -> list[DocumentRow]:
+    """One catalog row for each document the batch was given; ``listing``: what the listing said of each
+    (``size``, ``last_modified``: the run's claims), by (source, etag).
 
     A document succeeds only if the report says so and every output it
     names is really there (a document the infrastructure lost is failed as
@@ -33,18 +33,18 @@ def batch_rows(
     entries = {e.source: e for e in report.documents}
     rows = []
     for document in documents:
-        row = {
-            "source_uri": document.source, "etag": document.etag, "size": document.size,
-            "last_modified": document.last_modified, "batch_id": batch_id, "try_number": try_number,
-            "retryable": False,
-        }  # fmt: skip
+        listed = listing.get((document.source, document.etag), {})
+        row = DocumentRow(
+            source_uri=document.source, etag=document.etag, status=DocumentStatus.failed, size=listed.get("size"),
+            last_modified=listed.get("last_modified"), batch_id=batch_id, try_number=try_number,
+        )
         entry = entries.get(document.source)
         if entry is None:
-            rows.append(
-                {**row, "status": DocumentStatus.failed, "error": "missing from the OCR report", "retryable": True}
-            )
+            row.error, row.retryable = "missing from the OCR report", True
+            rows.append(row)
             continue
-        row.update(
+        _update(
+            row,
             status=entry.status,
             error=entry.error,
             retryable=entry.retryable,  # not the document's fault: not final, the next run tries it again
@@ -59,11 +59,13 @@ def batch_rows(
             written = (outputs.text, outputs.markdown, outputs.json_, *([outputs.pdf] if outputs.pdf else []))
             missing = [uri for uri in written if not exists(uri)]
             if missing:
-                row.update(
+                _update(
+                    row,
                     status=DocumentStatus.failed, error=f"output missing after OCR: {', '.join(missing)}", retryable=True
                 )
             else:
-                row.update(
+                _update(
+                    row,
                     text_uri=outputs.text,
                     markdown_uri=outputs.markdown,
                     json_uri=outputs.json_,
@@ -74,10 +76,15 @@ def batch_rows(
     return rows
 
 
-def json_lines(rows: list[dict], columns: tuple[str, ...] = MANIFEST_COLUMNS) -> str:
+def _update(row: DocumentRow, **values) -> None:
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def json_lines(rows: list[DocumentRow], columns: tuple[str, ...] = MANIFEST_COLUMNS) -> str:
     def value(v):
         return v.isoformat() if hasattr(v, "isoformat") else v
 
     return "".join(
-        json.dumps({c: value(row.get(c)) for c in columns}, ensure_ascii=False) + "\n" for row in rows
+        json.dumps({c: value(getattr(row, c)) for c in columns}, ensure_ascii=False) + "\n" for row in rows
     )

@@ -13,11 +13,11 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from ocr_pipeline import discovery, layout, planning, quarantine, rows
 from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.catalog.assets import report_catalog_written
+from ocr_pipeline.catalog.schema import DocumentRow
 from ocr_pipeline.discovery import Selection
-from ocr_pipeline.handoffs import Batch, CatalogSummary, Discovered, Launched
-from ocr_pipeline.planning import BatchManifest
+from ocr_pipeline.handoffs import Batch, CatalogSummary, Discovered, Launched, read_report
 from ocr_pipeline.settings import PipelineSettings
-from ocr_task.contract import DocumentStatus, Report
+from ocr_task.contract import DocumentStatus, Manifest
 
 log = logging.getLogger(__name__)
 ACTIVE_RUN_STATES = {"queued", "running"}
@@ -144,22 +144,23 @@ def catalog(
     store = Catalog(settings.catalog_url)
     hook = _hook(settings)
     causes = sorted({hook.read_key(b.failure_uri) for b in unfinished if hook.check_for_key(b.failure_uri)})
+    listing = {(c["source_uri"], c["etag"]): c for c in store.claimed(run_id)}  # size and time as listed
+    catalogued = [row for batch, outcome in complete for row in _batch_rows(settings, hook, batch, outcome, listing)]
     now = datetime.now(UTC)
-    catalogued = [
-        {**row, "dag_id": dag_id, "run_id": run_id, "processed_at": now}
-        for batch, outcome in complete for row in _batch_rows(settings, hook, batch, outcome)
-    ]  # fmt: skip
+    for row in catalogued:
+        row.dag_id, row.run_id, row.processed_at = dag_id, run_id, now
+    texts = _texts(hook, catalogued)
     quarantine.copy_rejected(catalogued, hook, settings.source_uri, settings.quarantine_uri, log)
-    store.upsert(catalogued)
+    store.upsert(catalogued, texts)
     if catalogued:
         report_catalog_written(settings.catalog_url, store)
     summary = CatalogSummary(
         documents=len(catalogued),
-        succeeded=sum(r["status"] == DocumentStatus.succeeded for r in catalogued),
-        failed=sum(r["status"] == DocumentStatus.failed for r in catalogued),
-        retryable=sum(bool(r.get("retryable")) for r in catalogued),
-        low_text=sum(bool(r.get("low_text")) for r in catalogued),
-        pages=sum(r.get("pages") or 0 for r in catalogued),
+        succeeded=sum(r.status == DocumentStatus.succeeded for r in catalogued),
+        failed=sum(r.status == DocumentStatus.failed for r in catalogued),
+        retryable=sum(r.retryable for r in catalogued),
+        low_text=sum(bool(r.low_text) for r in catalogued),
+        pages=sum(r.pages or 0 for r in catalogued),
         unfinished_batches=len(unfinished),
     )
     if catalogued:
@@ -176,10 +177,10 @@ def catalog(
             f"retries): {left} documents were not catalogued and their claims were given back, "
             "so the next run takes them again" + (f". Cause: {'; '.join(causes)}" if causes else "")
         )
-    if retryable := [r for r in catalogued if r.get("retryable")]:
+    if retryable := [r for r in catalogued if r.retryable]:
         problems.append(
             f"{len(retryable)} documents could not be processed for reasons that are not their own (first: "
-            f"{retryable[0]['source_uri']}: {retryable[0].get('error')}); they are catalogued as retryable, "
+            f"{retryable[0].source_uri}: {retryable[0].error}); they are catalogued as retryable, "
             "not quarantined, and the next run tries them again"
         )
     if problems:
@@ -187,18 +188,23 @@ def catalog(
     return summary
 
 
-def _batch_rows(settings: PipelineSettings, hook: S3Hook, batch: Batch, launched: Launched) -> list[dict]:
-    """One batch's catalog rows from its report, each succeeded one with its text (the catalog's search)."""
-    manifest = BatchManifest.model_validate_json(hook.read_key(batch.manifest_uri))
-    report = Report.model_validate_json(hook.read_key(batch.report_uri))
-    found = rows.batch_rows(
-        batch.batch_id, manifest.documents, report, hook.check_for_key, settings.low_text_chars_per_page,
-        launched.try_number,
+def _batch_rows(
+    settings: PipelineSettings, hook: S3Hook, batch: Batch, launched: Launched, listing: dict[tuple, dict]
+) -> list[DocumentRow]:
+    """One batch's catalog rows from its report; ``listing``: the run's claims, what the listing said of each."""
+    manifest = Manifest.model_validate_json(hook.read_key(batch.manifest_uri))
+    return rows.batch_rows(
+        batch.batch_id, manifest.documents, read_report(hook, batch.report_uri), listing, hook.check_for_key,
+        settings.low_text_chars_per_page, launched.try_number,
     )  # fmt: skip
-    for row in found:
-        if row["status"] == DocumentStatus.succeeded:
-            row["text"] = hook.read_key(row["text_uri"])
-    return found
+
+
+def _texts(hook: S3Hook, catalogued: list[DocumentRow]) -> dict[tuple[str, str], str]:
+    """The recognised text of each succeeded document, for the catalog's search, read from its output."""
+    return {
+        (row.source_uri, row.etag): hook.read_key(row.text_uri)
+        for row in catalogued if row.status == DocumentStatus.succeeded
+    }  # fmt: skip
 
 
 def failed_tasks(task_states: dict) -> list[str]:

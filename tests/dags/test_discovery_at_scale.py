@@ -17,6 +17,7 @@ from sqlalchemy import event
 
 from ocr_pipeline import discovery, tasks
 from ocr_pipeline.catalog import Catalog
+from ocr_pipeline.catalog.schema import DocumentRow
 from ocr_pipeline.discovery import Selection, SourceObject
 from ocr_pipeline.settings import resolve
 from tests.dags.conftest import BUCKET, backdate, load_dag
@@ -84,7 +85,7 @@ def test_a_real_listing_is_checked_a_page_at_a_time_and_the_oldest_are_claimed(s
     done = {"status": "succeeded", "processed_at": datetime.now(UTC)}
     oldest = keys[-1]  # … and the very oldest is catalogued already
     head = s3.head_object(Bucket=BUCKET, Key=oldest)
-    catalog.upsert([{"source_uri": f"s3://{BUCKET}/{oldest}", "etag": head["ETag"].strip('"'), **done}])
+    catalog.upsert([DocumentRow(source_uri=f"s3://{BUCKET}/{oldest}", etag=head["ETag"].strip('"'), **done)])
     settings = resolve({}).model_copy(update={"batch_size": 2, "max_batches": 2})
 
     queries = []

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ocr_pipeline import tasks
+from ocr_pipeline.catalog.schema import DocumentRow
 from ocr_pipeline.discovery import Selection
 from ocr_pipeline.settings import resolve
 from ocr_task.storage import S3_RETRIES
@@ -89,7 +90,7 @@ def test_each_kind_of_run_selects_by_its_own_rule(s3, sqlite_catalog, sample_doc
 
     # once catalogued, the same interval holds nothing new: running the backfill again adds nothing
     objects = claimed(DagRunType.BACKFILL, backfill_day)
-    sqlite_catalog.upsert([{**o, "status": "succeeded", "processed_at": datetime.now(UTC)} for o in objects])
+    sqlite_catalog.upsert([DocumentRow(**o, status="succeeded", processed_at=datetime.now(UTC)) for o in objects])
     assert keys(DagRunType.BACKFILL, backfill_day) == []
     assert keys(DagRunType.BACKFILL, backfill_day, {"reprocess": True}) == ["russian.png"]
 
@@ -288,8 +289,8 @@ def test_reprocess_covers_a_prefix_larger_than_a_run_run_after_run(s3, sqlite_ca
     upload(s3, sample_docs, names)
     processed = datetime(2026, 1, 1, tzinfo=UTC)  # all five catalogued once already
     sqlite_catalog.upsert([
-        {"source_uri": f"s3://{BUCKET}/incoming/2024/{name}", "status": "succeeded", "processed_at": processed,
-         "etag": s3.head_object(Bucket=BUCKET, Key=f"incoming/2024/{name}")["ETag"].strip('"'), "run_id": "earlier"}
+        DocumentRow(source_uri=f"s3://{BUCKET}/incoming/2024/{name}", status="succeeded", processed_at=processed,
+                    etag=s3.head_object(Bucket=BUCKET, Key=f"incoming/2024/{name}")["ETag"].strip('"'), run_id="earlier")
         for name in names
     ])  # fmt: skip
     cutoff = datetime.now(UTC).isoformat()
@@ -318,14 +319,13 @@ def test_a_quarantine_copy_that_fails_fails_the_task_and_a_gone_object_is_passed
 
     s3.put_object(Bucket=BUCKET, Key="incoming/bad.pdf", Body=b"%PDF-1.4 cut")
     hook, log = S3Hook(aws_conn_id="aws_default"), logging.getLogger("test")
-    rejected = {"source_uri": f"s3://{BUCKET}/incoming/bad.pdf", "status": "failed", "retryable": False}
-    gone = {"source_uri": f"s3://{BUCKET}/incoming/gone.pdf", "status": "failed", "retryable": False}
-    denied = {"source_uri": f"s3://{BUCKET}/incoming/denied.pdf", "status": "failed", "retryable": True}
+    def row(name: str, retryable: bool = False) -> DocumentRow:
+        return DocumentRow(source_uri=f"s3://{BUCKET}/incoming/{name}", etag="e", status="failed", retryable=retryable)
 
     with pytest.raises(QuarantineFailed, match="could not copy"):
-        copy_rejected([dict(rejected)], hook, f"s3://{BUCKET}/incoming/", "s3://no-such-quarantine/q/", log)
+        copy_rejected([row("bad.pdf")], hook, f"s3://{BUCKET}/incoming/", "s3://no-such-quarantine/q/", log)
 
-    rows = [dict(rejected), dict(gone), dict(denied)]
+    rows = [row("bad.pdf"), row("gone.pdf"), row("denied.pdf", retryable=True)]
     copy_rejected(rows, hook, f"s3://{BUCKET}/incoming/", f"s3://{BUCKET}/quarantine/", log)
-    assert [r.get("quarantine_uri") for r in rows] == [f"s3://{BUCKET}/quarantine/bad.pdf", None, None]
+    assert [r.quarantine_uri for r in rows] == [f"s3://{BUCKET}/quarantine/bad.pdf", None, None]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")["Contents"]] == ["quarantine/bad.pdf"]

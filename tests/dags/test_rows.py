@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from ocr_pipeline.planning import PlannedDocument
+from datetime import UTC, datetime
+
 from ocr_pipeline.rows import batch_rows
-from ocr_task.contract import Outputs, Report, ReportEntry, ReportSummary
+from ocr_task.contract import ManifestDocument, Outputs, Report, ReportEntry, ReportSummary
+
+LISTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _document(name: str) -> PlannedDocument:
-    return PlannedDocument(
-        source=f"s3://docs/in/{name}", etag="e", size=1, last_modified="2026-01-01T00:00:00+00:00"
-    )
+def _document(name: str) -> ManifestDocument:
+    return ManifestDocument(source=f"s3://docs/in/{name}", etag="e")
 
 
 def _entry(name: str, characters: int, pages: int = 2) -> ReportEntry:
@@ -35,32 +36,35 @@ def test_rows_from_a_report():
     written = {u for e in entries for u in (e.outputs.text, e.outputs.markdown, e.outputs.json_)}
     written.discard("s3://docs/out/lost.pdf.json")
 
+    listing = {(d.source, d.etag): {"size": 1, "last_modified": LISTED_AT} for d in documents}
     rows = {
-        r["source_uri"].rsplit("/", 1)[1]: r
-        for r in batch_rows("0001", documents, report, written.__contains__, 50, 2)
+        r.source_uri.rsplit("/", 1)[1]: r
+        for r in batch_rows("0001", documents, report, listing, written.__contains__, 50, 2)
     }
+    # what the listing said rides from the run's claims, for every row, failed or not
+    assert {(r.size, r.last_modified) for r in rows.values()} == {(1, LISTED_AT)}
 
-    assert (rows["full.pdf"]["status"], rows["full.pdf"]["low_text"], rows["full.pdf"]["try_number"]) == (
+    assert (rows["full.pdf"].status, rows["full.pdf"].low_text, rows["full.pdf"].try_number) == (
         "succeeded",
         False,
         2,
     )
     assert (
-        rows["full.pdf"]["engine"] == "tesseract 5.5.4"
-        and rows["full.pdf"]["json_uri"] == "s3://docs/out/full.pdf.json"
+        rows["full.pdf"].engine == "tesseract 5.5.4"
+        and rows["full.pdf"].json_uri == "s3://docs/out/full.pdf.json"
     )
-    assert (rows["blank.pdf"]["status"], rows["blank.pdf"]["low_text"]) == (
+    assert (rows["blank.pdf"].status, rows["blank.pdf"].low_text) == (
         "succeeded",
         True,
     )  # 20 characters a page
-    assert rows["lost.pdf"]["status"] == "failed"
-    assert rows["lost.pdf"]["error"] == "output missing after OCR: s3://docs/out/lost.pdf.json"
-    assert (rows["gone.pdf"]["status"], rows["gone.pdf"]["error"]) == (
+    assert rows["lost.pdf"].status == "failed"
+    assert rows["lost.pdf"].error == "output missing after OCR: s3://docs/out/lost.pdf.json"
+    assert (rows["gone.pdf"].status, rows["gone.pdf"].error) == (
         "failed",
         "missing from the OCR report",
     )
     # lost outputs and absent entries are the infrastructure's failures: the next run takes them again
-    assert {n: r["retryable"] for n, r in rows.items()} == {
+    assert {n: r.retryable for n, r in rows.items()} == {
         "full.pdf": False,
         "blank.pdf": False,
         "lost.pdf": True,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ocr_pipeline.planning import PlannedDocument
 from ocr_pipeline.rows import batch_rows
-from ocr_task.contract import Report
+from ocr_task.contract import ManifestDocument, Report
 from tests.conftest import run_cli
 
 
@@ -34,6 +33,6 @@ def test_low_confidence_is_flagged_in_the_report_and_the_catalog_row(sample_docs
     assert [e["low_confidence"] for e in flagged["documents"]] == [True, True]
 
     parsed = Report.model_validate(flagged)
-    documents = [PlannedDocument(source=e.source, etag="e", size=1) for e in parsed.documents]
-    rows = batch_rows("b", documents, parsed, lambda uri: True, 50)
-    assert [r["low_confidence"] for r in rows] == [e.low_confidence for e in parsed.documents]
+    documents = [ManifestDocument(source=e.source, etag="e") for e in parsed.documents]
+    rows = batch_rows("b", documents, parsed, {}, lambda uri: True, 50)
+    assert [r.low_confidence for r in rows] == [e.low_confidence for e in parsed.documents]

@@ -1,6 +1,13 @@
-"""The catalog's tables. Changes go through a migration in ``migrations/versions``."""
+"""The catalog's tables. Changes go through a migration in ``migrations/versions``.
+
+A catalog row is one typed class, :class:`DocumentRow`; the ``documents`` table is made from it (SQLAlchemy's
+dataclass mapping), so the columns are written once. A column's ``info`` says where else it shows:
+``listed`` (the Documents view's list) and ``output`` (a file the view links to: its kind and media type).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -10,7 +17,6 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -18,41 +24,74 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_column
 
-metadata = MetaData()
+LISTED = {"listed": True}
 
-# One row per source object and ETag: what was processed, by what, from where, with what result.
-documents = Table(
-    "documents",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source_uri", Text, nullable=False),
-    Column("etag", String(128), nullable=False),
-    Column("size", BigInteger),
-    Column("last_modified", DateTime(timezone=True)),
-    Column("status", String(16), nullable=False),  # succeeded | failed
-    Column("error", Text),
+
+def _output(kind: str, media_type: str) -> dict:
+    return {"output": (kind, media_type)}
+
+
+class Base(MappedAsDataclass, DeclarativeBase):
+    pass
+
+
+metadata = Base.metadata
+
+
+class DocumentRow(Base):
+    """One row per source object and ETag: what was processed, by what, from where, with what result."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("source_uri", "etag", name="uq_documents_source_etag"),
+        Index("ix_documents_status", "status", "processed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True, init=False, info=LISTED)
+    source_uri: Mapped[str] = mapped_column(Text, info=LISTED)
+    etag: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), info=LISTED)  # ocr_task.contract.DocumentStatus
+    batch_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_modified: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None, info=LISTED)
     # failed by the infrastructure (outputs lost, missing from the report), not by the document: work again
-    Column("retryable", Boolean, nullable=False, server_default=false()),
-    Column("pages", Integer),
-    Column("characters", Integer),
-    Column("mean_confidence", Float),
-    Column("low_confidence", Boolean),  # mean confidence under the OCR step's threshold: a person should look
-    Column("low_text", Boolean),
-    Column("engine", String(256)),
-    Column("text_uri", Text),
-    Column("markdown_uri", Text),
-    Column("json_uri", Text),
-    Column("pdf_uri", Text),  # the searchable PDF; None when turned off (OCR_SEARCHABLE_PDF) or not made
-    Column("quarantine_uri", Text),
-    Column("dag_id", String(250)),
-    Column("run_id", String(250), index=True),
-    Column("try_number", Integer),
-    Column("batch_id", String(64)),
-    Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
-    UniqueConstraint("source_uri", "etag", name="uq_documents_source_etag"),
-    Index("ix_documents_status", "status", "processed_at"),
-)
+    retryable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), info=LISTED)
+    pages: Mapped[int | None] = mapped_column(Integer, default=None, info=LISTED)
+    characters: Mapped[int | None] = mapped_column(Integer, default=None, info=LISTED)
+    mean_confidence: Mapped[float | None] = mapped_column(Float, default=None, info=LISTED)
+    # mean confidence under the OCR step's threshold: a person should look
+    low_confidence: Mapped[bool | None] = mapped_column(Boolean, default=None, info=LISTED)
+    low_text: Mapped[bool | None] = mapped_column(Boolean, default=None, info=LISTED)
+    engine: Mapped[str | None] = mapped_column(String(256), default=None, info=LISTED)
+    text_uri: Mapped[str | None] = mapped_column(Text, default=None, info=_output("text", "text/plain; charset=utf-8"))
+    markdown_uri: Mapped[str | None] = mapped_column(
+        Text, default=None, info=_output("markdown", "text/markdown; charset=utf-8")
+    )
+    json_uri: Mapped[str | None] = mapped_column(Text, default=None, info=_output("json", "application/json"))
+    # the searchable PDF; None when turned off (OCR_SEARCHABLE_PDF) or not made
+    pdf_uri: Mapped[str | None] = mapped_column(Text, default=None, info=_output("pdf", "application/pdf"))
+    quarantine_uri: Mapped[str | None] = mapped_column(
+        Text, default=None, info=_output("quarantine", "application/octet-stream")
+    )
+    dag_id: Mapped[str | None] = mapped_column(String(250), default=None, info=LISTED)
+    run_id: Mapped[str | None] = mapped_column(String(250), default=None, index=True, info=LISTED)
+    try_number: Mapped[int | None] = mapped_column(Integer, default=None)
+    processed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None, nullable=False, index=True, info=LISTED
+    )
+
+    def values(self) -> dict:
+        """The row's column values (``id`` left to the database): what an insert binds."""
+        return {c.key: getattr(self, c.key) for c in documents.columns if c.key != "id"}
+
+
+documents: Table = DocumentRow.__table__
+ROW_COLUMNS = tuple(c.key for c in documents.columns if c.key != "id")
+LIST_COLUMNS = tuple(c.key for c in documents.columns if c.info.get("listed"))
+OUTPUT_COLUMNS = {c.info["output"][0]: (c.key, c.info["output"][1]) for c in documents.columns if "output" in c.info}
 
 # The recognised text of each succeeded document, for the Documents view's full-text search. On PostgreSQL
 # the migration adds ``search``, its ``to_tsvector('simple', text)`` stored, with a GIN index; SQLite

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import and_, create_engine, delete, event, select, tuple_, union_all
 from sqlalchemy.engine import Engine
 
-from ocr_pipeline.catalog.schema import MAX_SEARCH_TEXT, claims, document_texts, documents
+from ocr_pipeline.catalog.schema import MAX_SEARCH_TEXT, DocumentRow, claims, document_texts, documents
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _CHUNK = 1000  # keys per IN (...) query: a listing page
@@ -205,28 +205,27 @@ class Catalog:
                 for chunk in _chunks(list(keys))
             )
 
-    def upsert(self, rows: list[dict]) -> None:
+    def upsert(self, rows: list[DocumentRow], texts: dict[tuple[str, str], str] | None = None) -> None:
         """One row per (source_uri, etag): inserted, or replaced by the newer result (every row binds every
-        column). A row's ``text`` (its recognised text, for search) goes to ``document_texts``; a row
-        without one drops the key's text."""
+        column). ``texts``: the recognised text of rows (by key), for search, kept in ``document_texts``; a row
+        without one drops its key's text."""
         if not rows:
             return
-        columns = [c.name for c in documents.columns if c.name != "id"]
-        texts = [
-            {"source_uri": row["source_uri"], "etag": row["etag"], "text": row["text"][:MAX_SEARCH_TEXT]}
-            for row in rows if row.get("text")
-        ]  # fmt: skip
-        textless = [(row["source_uri"], row["etag"]) for row in rows if not row.get("text")]
-        rows = [{c: row.get(c) for c in columns} | {"retryable": bool(row.get("retryable"))} for row in rows]
+        texts = texts or {}
+        kept = [
+            {"source_uri": uri, "etag": etag, "text": text[:MAX_SEARCH_TEXT]} for (uri, etag), text in texts.items()
+        ]
+        textless = [(row.source_uri, row.etag) for row in rows if (row.source_uri, row.etag) not in texts]
+        values = [row.values() for row in rows]
         with self.engine.begin() as connection:
-            for chunk in _chunks(rows):
+            for chunk in _chunks(values):
                 statement = _insert(self.engine, documents)
                 updates = {c: statement.excluded[c] for c in chunk[0] if c not in ("source_uri", "etag")}
                 statement = statement.on_conflict_do_update(
                     index_elements=["source_uri", "etag"], set_=updates
                 )
                 connection.execute(statement, chunk)
-            for chunk in _chunks(texts):
+            for chunk in _chunks(kept):
                 statement = _insert(self.engine, document_texts)
                 statement = statement.on_conflict_do_update(
                     index_elements=["source_uri", "etag"], set_={"text": statement.excluded.text}

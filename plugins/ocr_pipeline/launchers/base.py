@@ -21,7 +21,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline import layout
-from ocr_pipeline.handoffs import Batch, Launched
+from ocr_pipeline.handoffs import Batch, Launched, read_report
 from ocr_pipeline.launchers.lineage import batch_lineage
 from ocr_pipeline.settings import LauncherSettings
 from ocr_task.contract import EXIT_USAGE, Manifest, Report
@@ -168,7 +168,7 @@ class OcrLaunch(BaseOperator):
             self.log.warning(
                 "The OCR step exited non-zero but wrote its report: some documents were rejected"
             )
-        self._report = Report.model_validate_json(s3.read_key(self.batch.report_uri))
+        self._report = read_report(s3, self.batch.report_uri)
         summary = self._report.summary
         launched = Launched(
             batch_id=self.batch.batch_id, try_number=context["ti"].try_number, documents=summary.documents,

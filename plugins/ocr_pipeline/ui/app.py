@@ -27,6 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
 from ocr_pipeline import layout, sources
+from ocr_pipeline.catalog.schema import OUTPUT_COLUMNS
 from ocr_pipeline.catalog.store import Catalog
 from ocr_pipeline.settings import PipelineSettings, ViewSettings
 from ocr_pipeline.ui import queries
@@ -40,13 +41,7 @@ PageIndex = Annotated[int, Path(ge=0, le=MAX_INT)]
 NOT_FOUND = {404: {"description": "No such document, page or output in the catalog"}}
 STATIC = FilePath(__file__).parent / "static"
 ASSETS = {"documents.js": "text/javascript", "documents.css": "text/css"}
-OUTPUTS = {  # the catalog column of each output a document links to, and its media type
-    "text": ("text_uri", "text/plain; charset=utf-8"),
-    "markdown": ("markdown_uri", "text/markdown; charset=utf-8"),
-    "json": ("json_uri", "application/json"),
-    "pdf": ("pdf_uri", "application/pdf"),
-    "quarantine": ("quarantine_uri", "application/octet-stream"),
-}
+OUTPUTS = OUTPUT_COLUMNS  # the catalog column of each file a document links to, and its media type
 
 
 def _may(method: str, dag_id: str, user) -> bool:

@@ -9,14 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Date, cast, func, literal_column, select
 from sqlalchemy.engine import Engine
 
-from ocr_pipeline.catalog.schema import SEARCH_CONFIG, document_texts, documents
+from ocr_pipeline.catalog.schema import LIST_COLUMNS, SEARCH_CONFIG, document_texts, documents
 from ocr_pipeline.catalog.store import in_utc
 from ocr_task.contract import DocumentStatus
 
-LIST_COLUMNS = (
-    "id", "source_uri", "status", "error", "retryable", "engine", "pages", "characters", "mean_confidence", "low_text",
-    "low_confidence", "dag_id", "run_id", "processed_at",
-)  # fmt: skip
 MAX_PAGE_SIZE = 200
 
 
