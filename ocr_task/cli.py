@@ -131,8 +131,8 @@ def _run(args) -> int:
 def _check_lang(settings) -> None:
     """An explicit Tesseract language that is not installed is a usage error, not worth retrying."""
     from ocr_task.engines.auto import hint_is_cjk
-    from ocr_task.engines.tessdata import check_languages, find_tessdata
     from ocr_task.errors import EngineUnavailable
+    from ocr_task.tessdata import check_languages, find_tessdata
 
     if settings.lang and settings.engine in ("auto", "tesseract") and not hint_is_cjk(settings.lang):
         try:

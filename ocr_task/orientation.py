@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ocr_task.engines.tessdata import find_tessdata
 from ocr_task.errors import EngineUnavailable
 from ocr_task.resolution import paper_colour
+from ocr_task.tessdata import find_tessdata
 
 CJK_SCRIPTS = {"Han", "HanS", "HanT", "Japanese", "Katakana", "Hiragana", "Hangul", "Korean"}
 

@@ -40,7 +40,7 @@ from PIL import Image
 
 from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage
-from ocr_task.engines import AUTO, PADDLE_VL, RAPIDOCR, TESSERACT, EngineSet
+from ocr_task.engines import AUTO, PADDLE_VL, RAPIDOCR, TESSERACT
 from ocr_task.engines.auto import (
     LANGUAGE_CHECK_CONFIDENCE,
     LATIN_LANG,
@@ -53,6 +53,7 @@ from ocr_task.engines.auto import (
     script_read,
 )
 from ocr_task.engines.base import Engine, Recognition
+from ocr_task.engines.loaded import EngineSet
 from ocr_task.engines.tesseract import DEFAULT_LANG
 from ocr_task.layer_sample import check_sample, crop_around, sample_engine
 from ocr_task.lookalikes import reread_lookalikes

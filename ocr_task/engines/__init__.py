@@ -5,20 +5,16 @@ subclass (constructed as ``Engine(settings, threads)``) and one line in
 ``ENGINES``: the CLI's choices, the settings' validation and the Airflow
 trigger form's list all come from here. Each is imported only when used, so
 an image without PaddleOCR runs the CPU engines, and importing this registry
-imports no engine and no OpenCV: the Airflow side reads the names from here
-(tests/dags/test_dag_integrity.py holds it to that).
+imports no engine, no OpenCV and no settings: the Airflow side reads the names from here
+(tests/dags/test_dag_integrity.py holds it to that), and the settings validate with them. The engines one
+process has loaded are an :class:`~ocr_task.engines.loaded.EngineSet`.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import AfterValidator
-
-if TYPE_CHECKING:
-    from ocr_task.config import OcrSettings
-    from ocr_task.engines.base import Engine
 
 AUTO = "auto"  # not an engine: chooses one per page (``engines.auto``)
 TESSERACT, RAPIDOCR, PADDLE_VL = "tesseract", "rapidocr", "paddleocr-vl"
@@ -42,22 +38,3 @@ def check_engine_name(name: str) -> str:
 
 # an engine name in any settings model (the OCR step's and the pipeline's): refused unless it is one of these
 EngineName = Annotated[str, AfterValidator(check_engine_name)]
-
-
-def engine_class(name: str) -> type[Engine]:
-    module, _, attribute = ENGINES[check_engine_name(name)].partition(":")
-    return getattr(importlib.import_module(module), attribute)
-
-
-class EngineSet:
-    """The engines one process uses, each loaded on first use and then kept for the batch."""
-
-    def __init__(self, settings: OcrSettings, threads: int = 1):
-        self.settings = settings
-        self.threads = threads
-        self._loaded: dict[str, Engine] = {}
-
-    def get(self, name: str) -> Engine:
-        if name not in self._loaded:
-            self._loaded[name] = engine_class(name)(self.settings, self.threads)
-        return self._loaded[name]

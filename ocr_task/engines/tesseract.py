@@ -15,9 +15,9 @@ from PIL import Image
 from ocr_task.config import OcrSettings
 from ocr_task.engines import TESSERACT
 from ocr_task.engines.base import Engine, Recognition
-from ocr_task.engines.tessdata import check_languages, find_tessdata
 from ocr_task.errors import EngineUnavailable
 from ocr_task.result import BBox, EngineInfo, Line
+from ocr_task.tessdata import check_languages, find_tessdata
 
 DEFAULT_LANG = "rus+eng"
 

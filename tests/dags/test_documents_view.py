@@ -120,7 +120,7 @@ def test_a_request_builds_its_sources_settings_once(catalogued, airflow_app, mon
 def test_document_page_image_boxes_and_outputs(catalogued, airflow_app, s3):
     import tesserocr
 
-    from ocr_task.engines.tessdata import find_tessdata
+    from ocr_task.tessdata import find_tessdata
 
     admin = login(airflow_app, "admin")
     by_name = {d["source_uri"].removeprefix(PREFIX): d for d in items(airflow_app, admin)}

@@ -10,6 +10,7 @@ from ocr_pipeline.settings import PipelineSettings
 from ocr_task import engines
 from ocr_task.cli import _parser
 from ocr_task.config import OcrSettings
+from ocr_task.engines.loaded import EngineSet
 from ocr_task.engines.tesseract import TesseractEngine
 from tests.dags.conftest import load_dag
 
@@ -44,7 +45,7 @@ def test_a_registered_engine_is_in_the_cli_the_settings_the_form_and_the_engine_
     assert OcrSettings(engine="throwaway").engine == "throwaway"
     assert PipelineSettings(engine="throwaway").engine == "throwaway"
     assert "throwaway" in load_dag().params.get_param("engine").schema["enum"]
-    assert isinstance(engines.EngineSet(OcrSettings()).get("throwaway"), ThrowAwayEngine)
+    assert isinstance(EngineSet(OcrSettings()).get("throwaway"), ThrowAwayEngine)
 
 
 def test_an_unregistered_engine_is_refused_everywhere(airflow_db):

@@ -215,7 +215,7 @@ def test_on_a_deskewed_scan_each_word_selects_that_word_on_the_image(read, name)
     word. The longest words, where a misplaced box shows."""
     import tesserocr
 
-    from ocr_task.engines.tessdata import find_tessdata
+    from ocr_task.tessdata import find_tessdata
 
     source, _, document, pdf_path = read[name]
     [page_json] = document["pages"]
