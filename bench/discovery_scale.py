@@ -45,7 +45,7 @@ RUN = "scheduled__2026-11-22T00:00:00+00:00"
 
 
 def drop_database(url: str) -> None:
-    from ocr_pipeline.catalog.store import _engine
+    from ocr_pipeline.catalog.sql import engine_for as _engine
 
     _engine(url).dispose()  # the catalog's pooled connections first
     postgres.drop_database(url)
@@ -79,7 +79,7 @@ def discover_and_plan(catalog_url: str, prefix: str, run_id: str) -> dict:
     from sqlalchemy import event
 
     from ocr_pipeline import tasks
-    from ocr_pipeline.catalog.store import _engine
+    from ocr_pipeline.catalog.sql import engine_for as _engine
     from ocr_pipeline.discovery import Selection
     from ocr_pipeline.settings import PipelineSettings
 

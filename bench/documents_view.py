@@ -125,7 +125,7 @@ def main() -> int:
                 print(f"  {name:42} {median:7.1f} {p95:7.1f}")
         finally:
             if backend == "postgresql":
-                from ocr_pipeline.catalog.store import _engine
+                from ocr_pipeline.catalog.sql import engine_for as _engine
 
                 _engine(url).dispose()
                 drop_database(url)

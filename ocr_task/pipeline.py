@@ -1,4 +1,5 @@
-"""One page's way from pixels to a result: upright, straight, to the right engine, in reading order.
+"""One page's way from pixels to a result: prepared (``page_preparation``: upright, straight, scaled, to the
+right engine), read, and its reading checked; the re-reading policy lives here.
 
 A :class:`PagePipeline` lives in each worker process and keeps its engines
 (and Tesseract's orientation detector) loaded for the whole batch.
@@ -7,17 +8,13 @@ A page of ordinary print bound for Tesseract's combined ``rus+eng`` model is
 read first and its orientation asked only when that reading is unsure (under
 ``UPRIGHT_CONFIDENCE``) or runs down the page (Tesseract reads a page turned
 one way sideways as vertical lines): almost every page comes upright, and
-orientation detection cost 0.16 s of its 0.25 s of preparation. A page read
-right scores 0.89-0.97, the same page any other way up 0.15-0.53 (bench
-pages: clean, scanned, two-column, mixed, photo, table). Its script is then
-the script of what was read. The unsure page is prepared again as before
-(orientation and script detected: a Chinese page goes to RapidOCR) and read
-again; ``orientation_check`` keeps the first reading's confidence
-(``read_as_is``). Small print, other languages and engines are asked first,
-as is PaddleOCR-VL, which gives no confidence to judge by. PaddleOCR-VL's
-pages are turned by PaddleOCR's page orientation classifier
-(``orientation_model``): it tells no script, which the VLM does not need, for
-a tenth of OSD's time; OSD when it is unsure.
+orientation detection is most of a page's preparation. A page read right
+scores well above ``UPRIGHT_CONFIDENCE``, the same page any other way up well
+under it (the figures: bench/RESULTS.md, "Orientation asked only when
+unsure of readings"). Its script is then the script of what was read. The unsure page is
+prepared again with orientation and script detected (a Chinese page goes to
+RapidOCR) and read again; ``orientation_check`` keeps the first reading's
+confidence (``read_as_is``).
 
 Orientation is checked by the result: a page read with low confidence
 (under ``OCR_MIN_CONFIDENCE``) by an engine that needs upright pages is read
@@ -25,50 +22,37 @@ again turned by 180, 90 and 270 degrees, until one reads confidently; the
 best reading is kept and the page's JSON says what was tried
 (``orientation_check``). Orientation detection can be fooled (a speckled
 100-dpi fax looks upside down to it); an upside-down reading cannot hide its
-low confidence.
+low confidence. Then the language (``engines.auto``), look-alike letters
+(``lookalikes``) and sparse pages (``sparse``) are checked the same way: by
+what was read.
 """
-
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib.metadata import version
-
-import numpy as np
-from PIL import Image
 
 from ocr_task.config import OcrSettings
 from ocr_task.documents import ImagePage
-from ocr_task.engines import AUTO, PADDLE_VL, RAPIDOCR, TESSERACT
+from ocr_task.engines import AUTO, RAPIDOCR, TESSERACT
 from ocr_task.engines.auto import (
     LANGUAGE_CHECK_CONFIDENCE,
     LATIN_LANG,
     UNKNOWN_SCRIPT_LANG,
-    choose,
     has_cjk,
     language_to_check,
     latin_only_language,
     letters_of,
     script_read,
 )
-from ocr_task.engines.base import Engine, Recognition
+from ocr_task.engines.base import Recognition
 from ocr_task.engines.loaded import EngineSet
-from ocr_task.engines.tesseract import DEFAULT_LANG
 from ocr_task.layer_sample import check_sample, crop_around, sample_engine
 from ocr_task.lookalikes import reread_lookalikes
-from ocr_task.orientation import (
-    CJK_SCRIPTS,
-    Orientation,
-    OrientationDetector,
-    estimate_skew,
-    straighten,
-    turn_upright,
-)
-from ocr_task.orientation_model import OrientationClassifier
-from ocr_task.photo import unphotographed
+from ocr_task.orientation import CJK_SCRIPTS
+from ocr_task.page_preparation import PagePreparation, PreparedPage
 from ocr_task.reading_order import build_blocks
-from ocr_task.resolution import despeckled, enlarged, measure_text, reduced
 from ocr_task.result import BBox, Block, EngineInfo, Line, PageResult
 from ocr_task.sparse import (
     RUSSIAN_LABELS_CONFIDENCE,
@@ -77,46 +61,11 @@ from ocr_task.sparse import (
     keeps_second_reading,
     reads_russian,
 )
-from ocr_task.tables import Grid, blank_tables, find_tables, gray_of, read_table, with_tables
+from ocr_task.tables import read_table, with_tables
 
 TEXT_LAYER_ENGINE = EngineInfo("pdf-text-layer", version("pypdfium2"), ["pdfium"])
 
 
-@dataclass
-class _Prepared:
-    page: ImagePage
-    image: np.ndarray
-    rotation: int
-    skew: float
-    script: str | None
-    engine: str
-    lang: str | None
-    seconds: float
-    scale: float = 1  # enlarged (small text) or reduced (very large text) by this factor
-    tables: list[Grid] = field(default_factory=list)  # ruled tables, read cell by cell
-    flattened: list[list[float]] | None = None  # a photo: the page's corners in it (PageResult.flattened)
-    blank: bool = False  # no ink of a letter's size: not sent to an engine
-    orientation_deferred: bool = False  # read as it came: orientation detected only if the reading is unsure
-    letters: int | None = None  # letter-sized ink components (None: not measured)
-
-    @property
-    def few_letters(self) -> bool:
-        """Fewer letter-sized ink components than a page of print has (``sparse``): a label, a strip, a map."""
-        return self.letters is not None and self.letters < SPARSE_LETTERS
-
-    @property
-    def text_image(self) -> np.ndarray:
-        """What the engine reads for the page's text: the page, its ruled tables blanked out."""
-        return blank_tables(self.image, self.tables) if self.tables else self.image
-
-    def turned(self, extra: int) -> _Prepared:
-        """The page turned ``extra`` more degrees (90, 180, 270) towards upright."""
-        image = np.ascontiguousarray(np.rot90(self.image, extra // 90))
-        return replace(self, image=image, rotation=(self.rotation + extra) % 360, tables=[])
-
-
-BLANK_LETTERS = 3  # a page with fewer letter-sized ink components is blank
-OSD_MIN_LETTERS = 20  # orientation detection needs this many characters (its own smallest sample)
 UPRIGHT_CONFIDENCE = 0.8  # a first reading at least this confident, across the page, shows the page was upright
 
 # Turns tried, in order, when a page reads with low confidence: upside down is the usual mistake.
@@ -127,110 +76,11 @@ class PagePipeline:
     def __init__(self, settings: OcrSettings, threads: int = 1):
         self.settings = settings
         self.engines = EngineSet(settings, threads)
-        self._detector: OrientationDetector | None = None
-        self._classifier: OrientationClassifier | None = None
+        self.preparation = PagePreparation(settings, self.engines)
 
     def preload(self) -> None:
         """Load what every page will need now, so that a missing model fails before any document."""
-        if not self._wants_upright_pages():  # loads the engine that answers, too
-            return
-        if self._turned_by_classifier():
-            self.classifier()
-        else:
-            self.detector()
-
-    def detector(self) -> OrientationDetector:
-        if self._detector is None:
-            self._detector = OrientationDetector(self.settings.tessdata_dir)
-        return self._detector
-
-    def classifier(self) -> OrientationClassifier:
-        if self._classifier is None:
-            self._classifier = OrientationClassifier()
-        return self._classifier
-
-    def _turned_by_classifier(self) -> bool:
-        """Whether pages are turned by the page classifier rather than OSD: for an engine that needs no script."""
-        return self._main_engine().name == PADDLE_VL
-
-    def _orientation(self, gray: Image.Image, small_print: bool) -> Orientation:
-        if self._turned_by_classifier():
-            rotation = self.classifier().detect(gray)
-            if rotation is not None:
-                return Orientation(rotation, None)
-        return self.detector().detect(gray, small_text=small_print)
-
-    def _main_engine(self) -> Engine:
-        """The engine the batch's pages go to (``auto``: PaddleOCR-VL when enabled, else Tesseract's family)."""
-        name = self.settings.engine
-        if name == AUTO:
-            name = PADDLE_VL if self.settings.vl.enabled else TESSERACT
-        return self.engines.get(name)
-
-    def _wants_upright_pages(self) -> bool:
-        return self._main_engine().wants_upright_pages
-
-    def _engine_for(self, script: str | None, enlarged: bool = False) -> tuple[str, str | None]:
-        """The engine and language a page goes to: ``auto`` chooses by the page's script."""
-        if self.settings.engine == AUTO:
-            return choose(self.settings, script, enlarged)
-        return self.settings.engine, self.settings.lang
-
-    def _may_defer_orientation(self, small_print: bool) -> bool:
-        """Whether a page may be read before its orientation is detected (see the module's docstring)."""
-        engine_name, lang = self._engine_for(None)
-        return not small_print and engine_name == TESSERACT and (lang or DEFAULT_LANG) == UNKNOWN_SCRIPT_LANG
-
-    def _prepare(self, page: ImagePage, may_defer: bool = True) -> _Prepared:
-        started = time.perf_counter()
-        image = Image.fromarray(page.image)
-        rotation, skew, script, scale, flattened, deferred, letters = 0, 0.0, None, 1, None, False, None
-        if self._wants_upright_pages():
-            gray = image if image.mode == "L" else image.convert("L")
-            photo = unphotographed(np.asarray(gray))
-            if photo is not None:  # a photo of a page: cut out, perspective undone, light evened (photo.py)
-                page_only, corners = photo
-                gray = image = Image.fromarray(page_only)
-                flattened = [[round(float(x), 2), round(float(y), 2)] for x, y in corners]
-            measure = measure_text(gray)
-            letters = measure.letters
-            if measure.letters < BLANK_LETTERS:  # nothing to read: no orientation, no engine (a blank page)
-                engine_name, lang = self._engine_for(None)
-                seconds = time.perf_counter() - started
-                return _Prepared(page, np.asarray(image), 0, 0.0, None, engine_name, lang, seconds, blank=True)
-            small_print, speckled = measure.enlargement > 1, gray
-            if measure.reduction < 1 and self._main_engine().wants_small_text_enlarged:
-                scale = measure.reduction  # very large text: read smaller (resolution.py)
-                image = reduced(image, scale)
-                gray = image if image.mode == "L" else reduced(gray, scale)
-            if small_print:  # text too small: cleaned now, enlarged once upright and straight (resolution.py)
-                gray = image = despeckled(gray)
-                scale = measure.enlargement if self._main_engine().wants_small_text_enlarged else 1
-            if measure.letters >= OSD_MIN_LETTERS:  # fewer: OSD cannot tell, and takes long to say so
-                deferred = may_defer and self._may_defer_orientation(small_print)
-                if not deferred:
-                    found = self._orientation(gray, small_print)
-                    rotation = found.rotation
-                    # a sparse page's alphabet is decided by what is read (sparse.py); CJK goes to RapidOCR,
-                    # which reads Latin labels too (a Chinese page has a few hundred characters, each large)
-                    told = measure.letters >= SPARSE_LETTERS or found.script in CJK_SCRIPTS
-                    script = found.script if told else None
-            if rotation:
-                gray = turn_upright(gray, rotation)
-                image = gray if image.mode == "L" else turn_upright(image, rotation)
-            if small_print:  # upright now: the dots of i and j, specks to the orientation detector, come back
-                image = despeckled(turn_upright(speckled, rotation), keep_dots=True)
-            image, skew = straighten(image, estimate_skew(gray))
-            if scale > 1:
-                image = enlarged(image, scale)
-        engine_name, lang = self._engine_for(script, enlarged=scale > 1)
-        pixels = np.asarray(image)
-        tables = [] if self.engines.get(engine_name).finds_tables else find_tables(gray_of(pixels))
-        return _Prepared(
-            page, pixels, rotation, skew, script, engine_name, lang, time.perf_counter() - started, scale, tables,
-            flattened, orientation_deferred=deferred,
-            letters=letters,
-        )
+        self.preparation.preload()
 
     def process(self, pages: list[ImagePage]) -> list[PageResult]:
         """Pages whose own text layer is their text, from it; the others recognised, those bound for the same
@@ -278,7 +128,7 @@ class PagePipeline:
         return text_layer_result(page, time.perf_counter() - started, check), None
 
     def _recognised(self, pages: list[ImagePage]) -> list[PageResult]:
-        prepared = [self._prepare(page) for page in pages]
+        prepared = [self.preparation.prepare(page) for page in pages]
         groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
         recognitions: list[Recognition | None] = [None] * len(prepared)
         for i, item in enumerate(prepared):
@@ -300,7 +150,7 @@ class PagePipeline:
         ]
         return [self._checked(item, result) for item, result in zip(prepared, results, strict=True)]
 
-    def _with_tables(self, item: _Prepared, result: PageResult) -> PageResult:
+    def _with_tables(self, item: PreparedPage, result: PageResult) -> PageResult:
         """The page's ruled tables, each cell read on its own by the page's engine, among its blocks."""
         if not item.tables:
             return result
@@ -310,7 +160,7 @@ class PagePipeline:
         timings = {**result.timings, "tables": round(time.perf_counter() - started, 4)}
         return replace(result, blocks=with_tables(result.blocks, tables), blank=False, timings=timings)
 
-    def _checked(self, item: _Prepared, result: PageResult) -> PageResult:
+    def _checked(self, item: PreparedPage, result: PageResult) -> PageResult:
         """The reading checked by its result: the language ``auto`` chose, then the orientation, then (for an
         enlarged page) the language again by what was read (see ``engines.auto``)."""
         if item.orientation_deferred:
@@ -336,7 +186,7 @@ class PagePipeline:
         settings = self.settings
         return settings.engine == AUTO and not settings.lang and not settings.vl.enabled
 
-    def _unconfirmed_cjk_script(self, item: _Prepared, result: PageResult) -> str | None:
+    def _unconfirmed_cjk_script(self, item: PreparedPage, result: PageResult) -> str | None:
         """The script detected on a sparse page that ``auto`` sent to RapidOCR as Chinese or Japanese, when
         RapidOCR read no such character there: with a few dozen letters to go on, OSD calls a Russian map
         Japanese, and RapidOCR reads its labels as Latin nonsense. None when there is nothing to doubt."""
@@ -344,7 +194,7 @@ class PagePipeline:
             return None
         return None if has_cjk(result.text) else item.script
 
-    def _lookalikes_checked(self, item: _Prepared, result: PageResult) -> PageResult:
+    def _lookalikes_checked(self, item: PreparedPage, result: PageResult) -> PageResult:
         """A Latin page's lines that the combined model read with Cyrillic look-alikes, read again with ``eng``
         (see ``lookalikes``); ``language_check`` says how many."""
         if self.settings.lang or item.engine != TESSERACT:
@@ -355,7 +205,7 @@ class PagePipeline:
             return result
         return replace(result, language_check={**(result.language_check or {}), "lookalikes": check})
 
-    def _is_sparse_for_tesseract(self, item: _Prepared, result: PageResult) -> bool:
+    def _is_sparse_for_tesseract(self, item: PreparedPage, result: PageResult) -> bool:
         """A page with few letters, on the page or in its reading (a map's lines and dashes look like letters to
         the count), that ``auto`` sent to Tesseract with no language hint (see ``sparse``)."""
         if not self._auto_without_hint() or item.engine != TESSERACT or item.letters is None:
@@ -366,7 +216,7 @@ class PagePipeline:
         return not item.tables and letters_of(result.text)[0] < SPARSE_LETTERS
 
     def _sparse_checked(
-        self, item: _Prepared, result: PageResult, rapidocr_reading: PageResult | None = None
+        self, item: PreparedPage, result: PageResult, rapidocr_reading: PageResult | None = None
     ) -> PageResult:
         """A sparse page's script decided by what was read, then RapidOCR's reading (``rapidocr_reading``, when the
         page was read by it already) kept if it has more evidence (see ``sparse``); ``language_check`` says what was
@@ -402,7 +252,7 @@ class PagePipeline:
         }
         return replace(kept, language_check=check, orientation_check=result.orientation_check)
 
-    def _read_boxes(self, item: _Prepared, found: PageResult, boxes: list[BBox], tables: list[Block]) -> PageResult:
+    def _read_boxes(self, item: PreparedPage, found: PageResult, boxes: list[BBox], tables: list[Block]) -> PageResult:
         """Each of the lines another engine found (``boxes``, on the page of its reading ``found``) read by
         ``item``'s engine, alone (its layout analysis misses labels scattered among a drawing's lines), with the
         page's ``tables`` among them."""
@@ -416,23 +266,23 @@ class PagePipeline:
         blocks = with_tables(build_blocks(lines), tables)
         return replace(found, blocks=blocks, engine=engine.info(item.lang), lang=item.lang)
 
-    def _upright_checked(self, item: _Prepared, result: PageResult) -> tuple[_Prepared, PageResult]:
+    def _upright_checked(self, item: PreparedPage, result: PageResult) -> tuple[PreparedPage, PageResult]:
         """A page read as it came: kept if the reading is confident and runs across the page; otherwise the page
         prepared again with its orientation and script detected, and read as that says."""
         confidence = result.mean_confidence
         if confidence is not None and confidence >= UPRIGHT_CONFIDENCE and not _runs_down_the_page(result):
             return item, replace(result, script=script_read(result.text))
-        detected = self._prepare(item.page, may_defer=False)
+        detected = self.preparation.prepare(item.page, may_defer=False)
         check = {"read_as_is": round(confidence or 0.0, 4), "detected_rotation": detected.rotation}
         return detected, replace(self._read(detected), orientation_check=check)
 
-    def _read(self, item: _Prepared) -> PageResult:
+    def _read(self, item: PreparedPage) -> PageResult:
         """One page read again on its own, its ruled tables cell by cell."""
         started = time.perf_counter()
         [recognition] = self.engines.get(item.engine).recognize([item.text_image], item.lang)
         return self._with_tables(item, _page_result(item, recognition, time.perf_counter() - started))
 
-    def _read_again(self, item: _Prepared, result: PageResult, lang: str, keep_if) -> tuple[_Prepared, PageResult]:
+    def _read_again(self, item: PreparedPage, result: PageResult, lang: str, keep_if) -> tuple[PreparedPage, PageResult]:
         """The page read again in ``lang``; that reading is kept if ``keep_if(old, new confidence)``. The page's
         JSON says what was tried (``language_check``)."""
         again = replace(item, lang=lang)
@@ -442,7 +292,7 @@ class PagePipeline:
         check = {"read_with": item.lang, "tried": {item.lang: round(old, 4), lang: round(new, 4)}, "kept": kept_item.lang}
         return kept_item, replace(kept, language_check=check, orientation_check=result.orientation_check)
 
-    def _orientation_checked(self, item: _Prepared, result: PageResult) -> tuple[_Prepared, PageResult]:
+    def _orientation_checked(self, item: PreparedPage, result: PageResult) -> tuple[PreparedPage, PageResult]:
         """The page read the other ways up when its reading is unsure; the most confident reading, and the
         page turned as it was read for it."""
         threshold = self.settings.min_confidence
@@ -472,7 +322,7 @@ def _runs_down_the_page(result: PageResult) -> bool:
     return 2 * down > sum(len(ln.text) for ln in lines)
 
 
-def _page_result(item: _Prepared, recognition: Recognition, recognition_seconds: float) -> PageResult:
+def _page_result(item: PreparedPage, recognition: Recognition, recognition_seconds: float) -> PageResult:
     started = time.perf_counter()
     blocks = recognition.blocks if recognition.blocks is not None else build_blocks(recognition.lines or [])
     height, width = item.image.shape[:2]

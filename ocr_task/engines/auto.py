@@ -7,18 +7,17 @@ the script that was detected.
 
 Latin and Cyrillic pages both get the combined ``rus+eng`` model. Our users'
 Russian pages carry English terms (vLLM, FastAPI, S3), and OSD's script comes
-from a small sample: a Russian page whose sample hit the English words came
-out as Latin look-alikes with ``eng`` (59 % CER; 0.6 % with ``rus+eng``).
-Measured on English pages, the combined model costs about 0.1 % CER and 10 %
-time: cheaper than being wrong.
+from a small sample: a Russian page whose sample hit the English words comes
+out as Latin look-alikes with ``eng``. On English pages the combined model
+costs a little accuracy and time: cheaper than being wrong (the figures for
+this and what follows: bench/RESULTS.md).
 
 Except on enlarged pages (faxes, small print): there the combined model takes
-degraded Latin glyphs for Cyrillic look-alikes (English faxes at 100 dpi:
-4.05 % and 3.83 % CER with ``rus+eng``, 2.21 % and 2.65 % with ``eng``). A
-Latin page that was enlarged is read with ``eng`` and checked by the result:
-a reading under ``LANGUAGE_CHECK_CONFIDENCE`` (a Russian page read with
-``eng`` scores 0.26-0.66; right readings of these faxes 0.87-0.92) is read
-again with the combined model and the more confident reading is kept. An
+degraded Latin glyphs for Cyrillic look-alikes. A Latin page that was
+enlarged is read with ``eng`` and checked by the result: a reading under
+``LANGUAGE_CHECK_CONFIDENCE`` (a Russian page read with ``eng`` scores well
+under it, right readings of the faxes well over) is read again with the
+combined model and the more confident reading is kept. An
 enlarged page read with the combined model whose reading is Latin but for a
 few look-alikes (its script was not told, or OSD was fooled into turning it) is
 read again with ``eng``, kept if that reading is confident.

@@ -6,10 +6,10 @@ import pytest
 
 from ocr_pipeline.launchers import load_launcher
 from ocr_pipeline.launchers.aws_batch import AwsBatchOcrOperator
-from ocr_pipeline.launchers.base import StorageAccess
 from ocr_pipeline.launchers.docker import DockerOcrOperator
 from ocr_pipeline.launchers.kubernetes import KubernetesOcrOperator
 from ocr_pipeline.launchers.local import LocalOcrOperator
+from ocr_pipeline.launchers.ocr_step import StorageAccess
 from tests.dags.conftest import load_dag
 
 BATCH = {

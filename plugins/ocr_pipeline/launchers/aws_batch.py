@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
 
-from ocr_pipeline.launchers.base import OcrLaunch, as_batch, ocr_command, ocr_step_environment
+from ocr_pipeline.launchers.base import OcrLaunch, as_batch
+from ocr_pipeline.launchers.ocr_step import ocr_command, ocr_step_environment
 from ocr_pipeline.settings import LauncherSettings
 
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 from airflow.providers.docker.operators.docker import DockerOperator
 from docker.types import DeviceRequest
 
-from ocr_pipeline.launchers.base import (
-    OcrLaunch,
-    StorageAccess,
-    as_batch,
-    ocr_command,
-    ocr_image,
-    ocr_step_environment,
-)
+from ocr_pipeline.launchers.base import OcrLaunch, as_batch
+from ocr_pipeline.launchers.ocr_step import StorageAccess, ocr_command, ocr_image, ocr_step_environment
 from ocr_pipeline.settings import LauncherSettings
 
 

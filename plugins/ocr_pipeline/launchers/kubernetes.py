@@ -9,14 +9,8 @@ from __future__ import annotations
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
 
-from ocr_pipeline.launchers.base import (
-    OcrLaunch,
-    StorageAccess,
-    as_batch,
-    ocr_command,
-    ocr_image,
-    ocr_step_environment,
-)
+from ocr_pipeline.launchers.base import OcrLaunch, as_batch
+from ocr_pipeline.launchers.ocr_step import StorageAccess, ocr_command, ocr_image, ocr_step_environment
 from ocr_pipeline.settings import LauncherSettings
 
 

@@ -9,7 +9,8 @@ import tempfile
 
 from airflow.sdk.exceptions import AirflowException
 
-from ocr_pipeline.launchers.base import OcrLaunch, StorageAccess, ocr_command
+from ocr_pipeline.launchers.base import OcrLaunch
+from ocr_pipeline.launchers.ocr_step import StorageAccess, ocr_command
 from ocr_pipeline.settings import LauncherSettings
 from ocr_task.contract import EXIT_OK, EXIT_SOME_FAILED
 

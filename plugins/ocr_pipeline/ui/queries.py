@@ -10,7 +10,7 @@ from sqlalchemy import Date, cast, func, literal_column, select
 from sqlalchemy.engine import Engine
 
 from ocr_pipeline.catalog.schema import LIST_COLUMNS, SEARCH_CONFIG, document_texts, documents
-from ocr_pipeline.catalog.store import in_utc
+from ocr_pipeline.catalog.sql import in_utc
 from ocr_task.contract import DocumentStatus
 
 MAX_PAGE_SIZE = 200
