@@ -17,17 +17,25 @@ that would write the same report; a task marked failed or cleared while deferred
 
 from __future__ import annotations
 
-import json
-
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline.launchers.base import OcrLaunch
-from ocr_pipeline.launchers.service_job import JOBS_ENDPOINT, OcrJobTrigger, bearer_headers, cancel_job
+from ocr_pipeline.launchers.service_hook import OcrServiceError, OcrServiceHook
+from ocr_pipeline.launchers.service_job import OcrJobTrigger, cancel_job
 from ocr_pipeline.settings import LauncherSettings
 from ocr_task.contract import JobStatus
 
 
 class ServiceOcrOperator(OcrLaunch):
+    """Runs one batch as a job of the OCR service, deferred while the job runs (see the module's docstring).
+
+    :param batch: the batch (as ``plan`` hands it on)
+    :param storage_conn_id: the AWS connection of the documents' S3
+    :param http_conn_id: the Airflow HTTP connection of the OCR service (its password is the service's token)
+    :param poll_seconds: how often the trigger asks for the job's state
+    :param unreachable_seconds: how long the service may give no answer before the try fails (and is retried)
+    """
+
     def __init__(
         self,
         *,
@@ -69,24 +77,13 @@ class ServiceOcrOperator(OcrLaunch):
         raise AirflowException(failure)
 
     def _submit(self) -> str:
-        from airflow.providers.http.hooks.http import HttpHook
-
-        hook = HttpHook(method="POST", http_conn_id=self.http_conn_id)
-        response = hook.run(
-            endpoint=f"{JOBS_ENDPOINT}/by-reference",  # the service reads the manifest planning wrote
-            data=json.dumps({"manifest_uri": self.batch.manifest_uri, "idempotency_key": self.batch.batch_id}),
-            headers={
-                "Content-Type": "application/json",
-                **bearer_headers(hook.get_connection(self.http_conn_id).password),
-            },
-            extra_options={"timeout": 60, "check_response": False},
-        )
-        if response.status_code == 202:
-            return response.json()["id"]
-        detail = response.text[:500]
-        if response.status_code in (408, 429) or response.status_code >= 500:
-            raise AirflowException(f"OCR service answered {response.status_code}: {detail}")
-        raise AirflowFailException(f"OCR service refused the batch ({response.status_code}): {detail}")
+        """The batch submitted by reference to its manifest, its id the idempotency key; returns the job's id."""
+        try:
+            return OcrServiceHook(self.http_conn_id).submit(self.batch.manifest_uri, self.batch.batch_id)
+        except OcrServiceError as error:
+            if error.retryable:
+                raise AirflowException(str(error)) from error
+            raise AirflowFailException(f"The OCR service refused the batch: {error}") from error
 
     def on_kill(self) -> None:
         """Killed while submitting (a deferred task's job is cancelled by its trigger's ``on_kill``)."""

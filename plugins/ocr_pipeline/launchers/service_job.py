@@ -1,4 +1,4 @@
-"""Talking to the OCR service's jobs API from Airflow: the bearer token, and the trigger that polls a job.
+"""The trigger that polls a job of the OCR service (through ``OcrServiceHook``), and cancelling a job.
 
 The trigger runs in the triggerer, so the ``ocr`` task holds no worker slot
 while the GPU works. It yields one event when the job is over for this
@@ -17,33 +17,27 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from ocr_pipeline.launchers.service_hook import OcrServiceHook
 from ocr_task.contract import JobStatus
-
-JOBS_ENDPOINT = "/v1/jobs"
-
-
-def bearer_headers(password: str | None) -> dict[str, str]:
-    """The ``ocr_service`` connection's password is the service's token (none: a loopback service)."""
-    return {"Authorization": f"Bearer {password}"} if password else {}
 
 
 def cancel_job(http_conn_id: str, job_id: str, log) -> None:
-    """``DELETE`` the job (a queued one ends now, a running one after the documents under way); never raises."""
-    from airflow.providers.http.hooks.http import HttpHook
-
-    hook = HttpHook(method="DELETE", http_conn_id=http_conn_id)
+    """Cancel the job (``OcrServiceHook.cancel``); never raises: the kill goes on, the job's report is ignored."""
     try:
-        response = hook.run(
-            endpoint=f"{JOBS_ENDPOINT}/{job_id}",
-            headers=bearer_headers(hook.get_connection(http_conn_id).password),
-            extra_options={"timeout": 20, "check_response": False},
-        )
-        log.info("Cancelled OCR job %s: %s", job_id, response.status_code)
-    except Exception as error:  # noqa: BLE001 - the kill goes on; the job's report is ignored anyway
+        log.info("Cancelled OCR job %s: %s", job_id, OcrServiceHook(http_conn_id).cancel(job_id))
+    except Exception as error:  # noqa: BLE001 - see the docstring
         log.warning("Could not cancel OCR job %s: %s", job_id, error)
 
 
 class OcrJobTrigger(BaseTrigger):
+    """Polls one job of the OCR service until it is over for this attempt (see the module's docstring).
+
+    :param http_conn_id: the Airflow HTTP connection of the service
+    :param job_id: the job to follow
+    :param poll_seconds: how often to ask
+    :param unreachable_seconds: how long the service may give no answer before the event says ``unreachable``
+    """
+
     def __init__(
         self, http_conn_id: str, job_id: str, poll_seconds: float = 15, unreachable_seconds: float = 120
     ):
@@ -66,22 +60,13 @@ class OcrJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         import aiohttp
-        from airflow.providers.common.compat.connection import get_async_connection
-        from airflow.providers.http.hooks.http import HttpAsyncHook
 
-        hook = HttpAsyncHook(method="GET", http_conn_id=self.http_conn_id, retry_limit=1)
-        headers = bearer_headers((await get_async_connection(self.http_conn_id)).password)
-        endpoint = f"{JOBS_ENDPOINT}/{self.job_id}"
+        hook = OcrServiceHook(self.http_conn_id)
         answered = time.monotonic()
         last_progress = None
         while True:
             try:
-                async with hook.session() as http:
-                    response = await http.run(
-                        endpoint=endpoint, headers=headers, extra_options={"check_response": False}
-                    )
-                    body = await response.json(content_type=None) if response.content_type else None
-                    status = response.status
+                status, body = await hook.job(self.job_id)
             except (TimeoutError, aiohttp.ClientError, ValueError) as error:
                 if time.monotonic() - answered > self.unreachable_seconds:
                     yield self._event(
