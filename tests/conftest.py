@@ -10,12 +10,15 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 
 from ocr_task.storage import s3_client
 from tests import samples
+from tests.postgres import new_database
 
 REPO = Path(__file__).resolve().parent.parent
+DOCS_BUCKET = "docs"  # the bucket of the ``s3`` fixture (tests.airflow_env points the pipeline's settings at it)
 
 
 @dataclass
@@ -178,3 +181,40 @@ def backdate(bucket: str, key: str, when) -> None:
     s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets[bucket].keys[key].last_modified = when.replace(
         tzinfo=None
     )
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """A fresh S3 (moto reset) with the ``docs`` bucket, behind the ``aws_default`` connection."""
+    requests.post(f"{s3_server.endpoint}/moto-api/reset", timeout=10)
+    client = s3_server.client()
+    client.create_bucket(Bucket=DOCS_BUCKET)
+    connection = (
+        '{"conn_type": "aws", "login": "testing", "password": "testing", '
+        f'"extra": {{"endpoint_url": "{s3_server.endpoint}", "region_name": "us-east-1"}}}}'
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", connection)
+    return client
+
+
+@pytest.fixture
+def sqlite_catalog(tmp_path, monkeypatch):
+    """A new SQLite catalog, migrated, that the deployment's setting (``OCR_CATALOG_URL``) names."""
+    from ocr_pipeline.catalog import Catalog
+
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    monkeypatch.setenv("OCR_CATALOG_URL", url)
+    catalog = Catalog(url)
+    catalog.migrate()
+    return catalog
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request, tmp_path, monkeypatch):
+    """A new, empty catalog: a SQLite file, or a database of its own on the PostgreSQL server."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    else:
+        url = new_database()
+    monkeypatch.setenv("OCR_CATALOG_URL", url)
+    return url

@@ -11,7 +11,7 @@ import pytest
 
 from ocr_pipeline import events
 from ocr_pipeline.settings import PipelineSettings
-from tests.dags.conftest import BUCKET
+from tests.conftest import DOCS_BUCKET as BUCKET
 
 SOURCE = f"s3://{BUCKET}/incoming/"
 
