@@ -4,7 +4,7 @@ and answers the one question that reads both tables (``unavailable``).
 
 Adding a catalog column touches three files: the column on ``schema.DocumentRow`` (its ``info`` says whether
 the Documents view lists it or links to it as an output), a migration in ``migrations/versions``
-(tests/dags/test_catalog.py fails until the two agree), and the place its value comes from (``rows.batch_rows``
+(tests/plugins/test_catalog.py fails until the two agree), and the place its value comes from (``rows.batch_rows``
 for what the OCR report says, ``tasks.catalog`` for what the run knows). The row's dataclass, the inserts, the
 day's JSON Lines manifest and the view's list and outputs take it from the schema.
 """
