@@ -38,10 +38,12 @@ def upload(client, count: int, folder: Path) -> None:
         client.upload_file(str(path), BUCKET, f"incoming/{path.name}")
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+def timed(command: list[str], env: dict[str, str], log: Path | None = None) -> float:
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
     seconds = time.perf_counter() - started
+    if log is not None:
+        log.write_text(done.stdout + done.stderr)
     if done.returncode != 0:
         raise RuntimeError(f"{command[:4]} failed: {done.stderr[-2000:]}")
     return seconds
@@ -66,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=100)
     parser.add_argument("--batch-sizes", default="100,20")
+    parser.add_argument("--logs", type=Path, help="a folder for each `airflow dags test` run's output")
     args = parser.parse_args()
     server, s3 = start_s3_server()
     try:
@@ -100,7 +103,8 @@ def main() -> None:
                 run_env = {**airflow_env, "OCR_BATCH_SIZE": str(size), "OCR_MAX_BATCHES": str(max(1, -(-args.documents // size))),
                            "OCR_OUTPUT_URI": f"s3://{BUCKET}/dag-{size}/",
                            "OCR_CATALOG_URL": f"sqlite:///{work / f'catalog-{size}.db'}"}  # fmt: skip
-                seconds = timed([*airflow, "dags", "test", "document_ingest"], run_env)
+                log = args.logs / f"dags-test-{size}.log" if args.logs else None
+                seconds = timed([*airflow, "dags", "test", "document_ingest"], run_env, log)
                 rows = subprocess.run(
                     [python, "-c", "import sys; from ocr_pipeline.catalog import Catalog; "
                      "print(sum(r['status'] == 'succeeded' for r in Catalog(sys.argv[1]).rows()))", run_env["OCR_CATALOG_URL"]],

@@ -180,7 +180,8 @@ def _serve(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("httpx", "httpx2", "openai"):  # one line per page sent to a VLM server otherwise
+    # one line per page sent to a VLM server otherwise; fontTools: some twenty lines per searchable PDF's font
+    for chatty in ("httpx", "httpx2", "openai", "fontTools"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     parser = _parser()
     args = parser.parse_args(argv)

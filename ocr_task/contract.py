@@ -102,6 +102,10 @@ class Outputs(BaseModel):
 
     model_config = {"populate_by_name": True}
 
+    def uris(self) -> tuple[str, ...]:
+        """Every output written."""
+        return (self.text, self.markdown, self.json_, *([self.pdf] if self.pdf else []))
+
 
 class ReportEntry(BaseModel):
     source: str

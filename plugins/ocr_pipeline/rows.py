@@ -56,8 +56,7 @@ def batch_rows(
         )
         if entry.status == DocumentStatus.succeeded:
             outputs = entry.outputs
-            written = (outputs.text, outputs.markdown, outputs.json_, *([outputs.pdf] if outputs.pdf else []))
-            missing = [uri for uri in written if not exists(uri)]
+            missing = [uri for uri in outputs.uris() if not exists(uri)]
             if missing:
                 _update(
                     row,
