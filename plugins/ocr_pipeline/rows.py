@@ -34,50 +34,36 @@ def batch_rows(
     rows = []
     for document in documents:
         listed = listing.get((document.source, document.etag), {})
-        row = DocumentRow(
-            source_uri=document.source, etag=document.etag, status=DocumentStatus.failed, size=listed.get("size"),
-            last_modified=listed.get("last_modified"), batch_id=batch_id, try_number=try_number,
-        )
         entry = entries.get(document.source)
-        if entry is None:
-            row.error, row.retryable = "missing from the OCR report", True
-            rows.append(row)
-            continue
-        _update(
-            row,
-            status=entry.status,
-            error=entry.error,
-            retryable=entry.retryable,  # not the document's fault: not final, the next run tries it again
-            pages=entry.pages,
-            characters=entry.characters,
-            mean_confidence=entry.mean_confidence,
-            low_confidence=entry.low_confidence,
-            engine=", ".join(entry.engines) or None,
-        )
-        if entry.status == DocumentStatus.succeeded:
-            outputs = entry.outputs
-            missing = [uri for uri in outputs.uris() if not exists(uri)]
-            if missing:
-                _update(
-                    row,
-                    status=DocumentStatus.failed, error=f"output missing after OCR: {', '.join(missing)}", retryable=True
-                )
+        row = DocumentRow(
+            source_uri=document.source, etag=document.etag, size=listed.get("size"),
+            last_modified=listed.get("last_modified"), batch_id=batch_id, try_number=try_number,
+            **(_reported(entry) if entry else _ABSENT),
+        )  # fmt: skip
+        if entry is not None and entry.status == DocumentStatus.succeeded:
+            if missing := [uri for uri in entry.outputs.uris() if not exists(uri)]:
+                row.status, row.retryable = DocumentStatus.failed, True
+                row.error = f"output missing after OCR: {', '.join(missing)}"
             else:
-                _update(
-                    row,
-                    text_uri=outputs.text,
-                    markdown_uri=outputs.markdown,
-                    json_uri=outputs.json_,
-                    pdf_uri=outputs.pdf,
-                    low_text=entry.characters < low_text_chars_per_page * max(entry.pages, 1),
-                )
+                row.text_uri, row.markdown_uri = entry.outputs.text, entry.outputs.markdown
+                row.json_uri, row.pdf_uri = entry.outputs.json_, entry.outputs.pdf
+                row.low_text = entry.characters < low_text_chars_per_page * max(entry.pages, 1)
         rows.append(row)
     return rows
 
 
-def _update(row: DocumentRow, **values) -> None:
-    for name, value in values.items():
-        setattr(row, name, value)
+# a document the report does not name: the infrastructure's failure, not the document's (the next run takes it)
+_ABSENT = {"status": DocumentStatus.failed, "error": "missing from the OCR report", "retryable": True}
+
+
+def _reported(entry) -> dict:
+    """What the report says of a document, as row values."""
+    return {
+        "status": entry.status, "error": entry.error,
+        "retryable": entry.retryable,  # not the document's fault: not final, the next run tries it again
+        "pages": entry.pages, "characters": entry.characters, "mean_confidence": entry.mean_confidence,
+        "low_confidence": entry.low_confidence, "engine": ", ".join(entry.engines) or None,
+    }  # fmt: skip
 
 
 def json_lines(rows: list[DocumentRow], columns: tuple[str, ...] = MANIFEST_COLUMNS) -> str:
