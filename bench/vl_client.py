@@ -1,6 +1,6 @@
 """How fast the OCR step feeds a VLM server: PaddleOCR-VL's real client against a STAND-IN vLLM server.
 
-    .venv/bin/python bench/vl_client.py [--pages 40] [--latency 0.5] [--concurrency 1,2,4,8,16] [--service]
+    .venv/bin/python bench/vl_client.py [--pages 40] [--latency 0.5] [--concurrency 0,2,4,8,16] (0: the default, 4 per core) [--service]
 
 The stand-in (``tests/vl_standin_server.py``) answers every chat completion
 after a fixed latency and has no concurrency limit, so the figures are those

@@ -13,6 +13,8 @@ from ocr_task.engines import EngineName
 
 VlBackend = Literal["native", "vllm-server", "sglang-server", "fastdeploy-server"]
 SERVER_BACKENDS = {"vllm-server", "sglang-server", "fastdeploy-server"}
+CLIENTS_PER_CORE = 4  # VLM client workers per core by default (measured: bench/vl_client.py)
+MAX_DEFAULT_CLIENTS = 32
 
 
 def available_cores() -> int:
@@ -53,12 +55,19 @@ class VlSettings(BaseSettings):
     rec_backend: VlBackend = "native"
     rec_server_url: str | None = None
     rec_max_concurrency: int = Field(
-        8, ge=1, description="With a server backend: pages this OCR step keeps in flight at the VLM server"
+        0, ge=0, description="With a server backend: pages this OCR step keeps in flight at the VLM server; "
+        f"0 = {CLIENTS_PER_CORE} per core available, at most {MAX_DEFAULT_CLIENTS}"
     )
     rec_api_model_name: str | None = Field(
         None, description="The model name the server serves (vLLM --served-model-name); default the pipeline's"
     )
     rec_api_key: str | None = Field(None, description="Bearer key of the VLM server, if it asks for one")
+
+    def in_flight(self) -> int:
+        """Client workers, one page in flight each. Each costs the client about 0.1 s of CPU a page (preparing
+        and encoding it), so a core keeps a few pages waiting on the server: on 2 cores, 8 did as well as 12
+        or 16 and 24 did worse (bench/RESULTS.md)."""
+        return self.rec_max_concurrency or min(MAX_DEFAULT_CLIENTS, CLIENTS_PER_CORE * available_cores())
 
     @property
     def uses_server(self) -> bool:

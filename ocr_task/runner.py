@@ -94,7 +94,7 @@ class BatchRunner:
         if gpu and settings.vl.uses_server:
             # Pages to a VLM server: one page per request from each of OCR_VL_REC_MAX_CONCURRENCY worker
             # processes, that many in flight.
-            self.workers, self.chunk = settings.vl.rec_max_concurrency, 1
+            self.workers, self.chunk = settings.vl.in_flight(), 1
             self.preload = VL_CLIENT_MODULES
         elif gpu:  # the GPU engine in this process: one pipeline, pages in batches
             self.workers, self.chunk = 1, settings.vl.batch_pages

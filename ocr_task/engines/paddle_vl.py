@@ -68,7 +68,7 @@ def pipeline_arguments(vl: VlSettings) -> dict:
         # polling (about 0.5 s a call, measured) to every page, for no pipelining gained.
         arguments["use_queues"] = False
         arguments["vl_rec_server_url"] = vl.rec_server_url
-        arguments["vl_rec_max_concurrency"] = vl.rec_max_concurrency
+        arguments["vl_rec_max_concurrency"] = vl.in_flight()
         if vl.rec_api_model_name:
             arguments["vl_rec_api_model_name"] = vl.rec_api_model_name
         if vl.rec_api_key:

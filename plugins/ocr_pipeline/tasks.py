@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import TaskInstanceState
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from ocr_pipeline import discovery, layout, planning, quarantine, rows
@@ -227,5 +228,5 @@ def failed_tasks(task_states: dict) -> list[str]:
         name
         for run in task_states.values()
         for name, state in run.items()
-        if state in ("failed", "upstream_failed")
+        if state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)
     )

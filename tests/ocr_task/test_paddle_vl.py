@@ -11,6 +11,9 @@ failure messages.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -149,6 +152,25 @@ def test_vllm_backend_sends_recognition_to_the_server(model_home, stand_in):
     assert "vl_rec_model_dir" not in arguments  # the weights live on the server
     PaddleOcrVlEngine(OcrSettings(vl=vl))
     assert stand_in.instances[0].arguments == arguments
+
+
+def test_pages_in_flight_default_to_four_per_core_the_process_may_use(tmp_path):
+    """The default follows the cores of the machine (or the container's cpuset) the client runs on."""
+    code = (
+        "import os, sys, json\n"
+        "os.sched_setaffinity(0, {0})\n"
+        "from ocr_task.config import OcrSettings, VlSettings\n"
+        "from ocr_task.runner import BatchRunner\n"
+        "vl = VlSettings(rec_backend='vllm-server', rec_server_url='http://vlm:8118/v1')\n"
+        "runner = BatchRunner(OcrSettings(engine='paddleocr-vl', vl=vl))\n"
+        "print(json.dumps([vl.in_flight(), runner.workers, runner.chunk]))\n"
+    )
+    one_core = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                         check=True).stdout)
+    assert one_core == [4, 4, 1]
+    assert VlSettings(rec_max_concurrency=3).in_flight() == 3  # a setting wins
+    cores = len(os.sched_getaffinity(0))
+    assert VlSettings().in_flight() == min(32, 4 * cores)
 
 
 def test_a_server_backend_without_its_url_is_refused(model_home):
