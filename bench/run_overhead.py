@@ -1,13 +1,19 @@
 """A run's fixed cost: ``airflow dags test document_ingest`` against the OCR step's CLI alone, on the same
 one-page scans in a local S3 server.
 
-    .venv/bin/python bench/run_overhead.py [--documents 100] [--batch-sizes 100,20]
+    .venv/bin/python bench/run_overhead.py [--documents 100] [--batch-sizes 100,20] [--deployed]
 
 The CLI reads every document under the prefix in one batch (``python -m ocr_task run --input s3://…/``);
 each DAG run (a fresh catalog each time, the ``local`` launcher, the CPU engine) takes the same documents
 with the given batch size. Both are timed as a user times them: the command's wall time, process start-up
 included (not Airflow's one-off ``db migrate``). Prints the seconds, the ratio, and the per-run fixed cost
 (the DAG's time less the CLI's, with one batch).
+
+``--deployed`` measures a run as a deployment makes it instead: the Celery deployment of ``make stack``
+(its own folder, databases and ports; the OCR step with its default workers), the DAG unpaused and its
+first scheduled run over; then the CLI alone on the same documents, with the deployment's components idle
+beside it; then a manual run through the REST API per batch size (``reprocess`` after the first), timed from
+the run's creation (``queued_at``) to its end, each task's time from the API.
 """
 
 from __future__ import annotations
@@ -64,12 +70,62 @@ def print_task_times(metadata_db: Path) -> None:
         print(f"    {name:14s} {duration or 0:6.1f} s  ({start} → {end})")
 
 
+def deployed(documents: int, batch_sizes: list[int]) -> None:
+    from scripts.stack import Stack
+    from tests.network import free_port
+    from tests.system.airflow_api import AirflowApi
+
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        stack = Stack(
+            home=work / "stack", api_port=free_port(), s3_port=free_port(), lineage_port=free_port(),
+            database_prefix="ocr_overhead", redis_db=7, event_queue=None, settings={"OCR_WORKERS": "0"},
+        )  # fmt: skip
+        stack.drop_databases()
+        stack.up()
+        try:
+            api = AirflowApi(stack.api_url, stack.user, stack.password)
+            api.wait_for_dag()
+            api.pause(False)  # the scheduler makes the latest interval's run at once: let it end, on nothing
+            first = api.wait_for_new_run(set(), "scheduled")
+            api.wait_for_run(first.dag_run_id)
+            import boto3
+
+            client = boto3.client("s3", endpoint_url=stack.endpoint, region_name="us-east-1",
+                                  aws_access_key_id="stack", aws_secret_access_key="stack")  # fmt: skip
+            (work / "scans").mkdir()
+            upload(client, documents, work / "scans")
+            env = {**stack.environment(), "AWS_ACCESS_KEY_ID": "stack", "AWS_SECRET_ACCESS_KEY": "stack",
+                   "AWS_ENDPOINT_URL": stack.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+            cli = timed([sys.executable, "-m", "ocr_task", "run", "--input", f"s3://{stack.bucket}/incoming/",
+                         "--output", f"s3://{stack.bucket}/cli/"], env)  # fmt: skip
+            print(f"CLI alone: {documents} documents in {cli:.1f} s (the deployment idle beside it)")
+            for n, size in enumerate(batch_sizes):
+                run_id = api.trigger({"batch_size": size, "reprocess": n > 0})
+                state = api.wait_for_run(run_id, timeout=1800)
+                run = api.run(run_id)
+                seconds = (run.end_date - run.queued_at).total_seconds()
+                print(f"deployed run, batches of {size}: {state}, {seconds:.1f} s from its creation to its end, "
+                      f"{seconds / cli:.2f}× the CLI; fixed cost {seconds - cli:+.1f} s")  # fmt: skip
+                for ti in sorted(api.task_instances_of(run_id), key=lambda t: t.start_date or run.end_date):
+                    name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+                    wait = (ti.start_date - ti.queued_when).total_seconds() if ti.queued_when and ti.start_date else 0
+                    print(f"    {name:14s} {ti.duration or 0:6.1f} s, {wait:4.1f} s queued  "
+                          f"({ti.start_date} → {ti.end_date})")  # fmt: skip
+        finally:
+            stack.down()
+            stack.drop_databases()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=100)
     parser.add_argument("--batch-sizes", default="100,20")
     parser.add_argument("--logs", type=Path, help="a folder for each `airflow dags test` run's output")
+    parser.add_argument("--deployed", action="store_true", help="runs of the Celery deployment (make stack)")
     args = parser.parse_args()
+    if args.deployed:
+        return deployed(args.documents, [int(s) for s in args.batch_sizes.split(",")])
     server, s3 = start_s3_server()
     try:
         client = s3.client()

@@ -4,6 +4,7 @@ context values and hooks, so the DAG file stays wiring."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -197,14 +198,23 @@ def _batch_rows(
     """One batch's catalog rows from its report; ``listing``: the run's claims, what the listing said of each."""
     manifest = Manifest.model_validate_json(hook.read_key(batch.manifest_uri))
     report = read_report(hook, batch.report_uri)
-    written = [
-        uri for entry in report.documents if entry.status == DocumentStatus.succeeded for uri in entry.outputs.uris()
-    ]
-    found = dict(zip(written, _at_once(hook, hook.check_for_key, written), strict=True))
+    written = [entry.outputs.uris() for entry in report.documents if entry.status == DocumentStatus.succeeded]
+    found = existing_objects(hook, [os.path.commonprefix(uris) for uris in written if uris])
     return rows.batch_rows(
-        batch.batch_id, manifest.documents, report, listing, found.__getitem__, settings.low_text_chars_per_page,
+        batch.batch_id, manifest.documents, report, listing, found.__contains__, settings.low_text_chars_per_page,
         launched.try_number,
     )  # fmt: skip
+
+
+def existing_objects(hook: S3Hook, prefixes: list[str]) -> set[str]:
+    """The URIs of the objects under each prefix: one LIST per document's outputs (they share its name), not
+    one HEAD per output."""
+
+    def listed(prefix_uri: str) -> list[str]:
+        bucket, prefix = layout.split(prefix_uri)
+        return [f"s3://{bucket}/{key}" for key in hook.list_keys(bucket, prefix=prefix)]
+
+    return {uri for uris in _at_once(hook, listed, prefixes) for uri in uris}
 
 
 def _texts(hook: S3Hook, catalogued: list[DocumentRow]) -> dict[tuple[str, str], str]:
@@ -215,7 +225,7 @@ def _texts(hook: S3Hook, catalogued: list[DocumentRow]) -> dict[tuple[str, str],
 
 
 def _at_once(hook: S3Hook, call: Callable[[str], object], uris: list[str]) -> list:
-    """``call`` on each URI, ``S3_CALLS_AT_ONCE`` requests in flight: a batch's hundreds of HEADs and GETs one
+    """``call`` on each URI, ``S3_CALLS_AT_ONCE`` requests in flight: a batch's hundreds of LISTs and GETs one
     after the other were most of the catalog task's time."""
     hook.get_conn()  # one client, made before the threads share it (boto3 clients are thread-safe)
     with ThreadPoolExecutor(S3_CALLS_AT_ONCE) as pool:

@@ -70,3 +70,16 @@ def test_rows_from_a_report():
         "lost.pdf": True,
         "gone.pdf": True,
     }
+
+
+def test_outputs_found_by_listing_each_documents_name_in_s3(s3):
+    """The catalog task lists each document's outputs (one LIST per document) in the real S3 API: a missing
+    output, or one of another version of the same key, is not taken for this one's."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from ocr_pipeline.tasks import existing_objects
+
+    for key in ("out/a.pdf@e1.txt", "out/a.pdf@e1.md", "out/a.pdf@e2.json", "out/b.pdf@e1.txt"):
+        s3.put_object(Bucket="docs", Key=key, Body=b"x")
+    found = existing_objects(S3Hook(), ["s3://docs/out/a.pdf@e1.", "s3://docs/out/b.pdf@e1.", "s3://docs/out/c.pdf@e1."])
+    assert found == {"s3://docs/out/a.pdf@e1.txt", "s3://docs/out/a.pdf@e1.md", "s3://docs/out/b.pdf@e1.txt"}
