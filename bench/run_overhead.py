@@ -107,7 +107,11 @@ def deployed(documents: int, batch_sizes: list[int]) -> None:
                 seconds = (run.end_date - run.queued_at).total_seconds()
                 print(f"deployed run, batches of {size}: {state}, {seconds:.1f} s from its creation to its end, "
                       f"{seconds / cli:.2f}× the CLI; fixed cost {seconds - cli:+.1f} s")  # fmt: skip
-                for ti in sorted(api.task_instances_of(run_id), key=lambda t: t.start_date or run.end_date):
+                instances = sorted(api.task_instances_of(run_id), key=lambda t: t.start_date or run.end_date)
+                print(f"    run created → started {(run.start_date - run.queued_at).total_seconds():.1f} s, "
+                      f"→ first task started {(instances[0].start_date - run.queued_at).total_seconds():.1f} s; "
+                      f"last task ended → run ended {(run.end_date - max(t.end_date for t in instances if t.end_date)).total_seconds():.1f} s")  # fmt: skip
+                for ti in instances:
                     name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
                     wait = (ti.start_date - ti.queued_when).total_seconds() if ti.queued_when and ti.start_date else 0
                     print(f"    {name:14s} {ti.duration or 0:6.1f} s, {wait:4.1f} s queued  "

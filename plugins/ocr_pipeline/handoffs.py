@@ -76,4 +76,11 @@ class CatalogSummary(BaseModel):
 def read_report(hook, report_uri: str) -> Report:
     """A batch's report (the OCR step's hand-off through S3), read and validated: the OCR task reads it for the
     batch's figures and lineage, the catalog task for the rows (two processes; XCom carries only the figures)."""
-    return Report.model_validate_json(hook.read_key(report_uri))
+    return Report.model_validate_json(read_text(hook, report_uri))
+
+
+def read_text(hook, uri: str) -> str:
+    """An S3 object's text through the hook's client (one GET; safe from several threads). ``hook.read_key``
+    asks twice (HEAD, then GET) through a boto3 resource, which threads must not share."""
+    bucket, key = layout.split(uri)
+    return hook.get_conn().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")

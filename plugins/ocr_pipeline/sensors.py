@@ -103,9 +103,9 @@ class DiscoverySensor(BaseSensorOperator):
                  settings.source_uri, selection.describe(), walk.listed)  # fmt: skip
         batches = None
         if found:
-            counts = tasks.discover(settings, selection, dag_id, run_id, catalog, notified)
+            counts = tasks.discover(settings, selection, dag_id, run_id, catalog, notified, hook)
             context["ti"].xcom_push("found", counts.model_dump())
-            batches = [b.model_dump() for b in tasks.plan(settings, run_id)]
+            batches = [b.model_dump() for b in tasks.plan(settings, run_id, hook)]
         if messages:  # this run has taken what they name (its claims), or nothing in them was new
             log.info("Deleted %d of %d S3 notification messages", events.consume(messages, settings), len(messages))
         return PokeReturnValue(is_done=True, xcom_value=batches) if found else False

@@ -18,7 +18,7 @@ from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.catalog.assets import report_catalog_written
 from ocr_pipeline.catalog.schema import DocumentRow
 from ocr_pipeline.discovery import Selection
-from ocr_pipeline.handoffs import Batch, CatalogSummary, Discovered, Launched, read_report
+from ocr_pipeline.handoffs import Batch, CatalogSummary, Discovered, Launched, read_report, read_text
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.contract import DocumentStatus, Manifest
 
@@ -88,10 +88,12 @@ def discover(
     run_id: str,
     catalog: Catalog,
     notified: list[discovery.SourceObject] | None = None,
+    hook: S3Hook | None = None,
 ) -> Discovered:
     """Find this run's work (see ``discovery`` for the rules; ``notified``: an event run's objects) and claim
-    it in ``catalog`` (``open_catalog``); returns counts."""
-    pages = discovery.source_pages(settings, _hook(settings), selection.document, notified)
+    it in ``catalog`` (``open_catalog``); returns counts. ``hook``: the caller's, if it has one (each new
+    hook makes a new boto3 client, a few tenths of a second)."""
+    pages = discovery.source_pages(settings, hook or _hook(settings), selection.document, notified)
     found, walk = discovery.new_work(
         pages, selection, discovery.catalog_check(catalog, run_id, selection), settings.capacity,
         settings.discovery_order, discovery.last_processed(catalog, selection),
@@ -111,9 +113,9 @@ def discover(
     return counts
 
 
-def plan(settings: PipelineSettings, run_id: str) -> list[Batch]:
+def plan(settings: PipelineSettings, run_id: str, hook: S3Hook | None = None) -> list[Batch]:
     """Split the run's claims into batches and write their manifests; returns the batches' references."""
-    hook = _hook(settings)
+    hook = hook or _hook(settings)
 
     def write_text(uri: str, text: str) -> None:
         hook.load_string(text, uri, replace=True)
@@ -196,7 +198,7 @@ def _batch_rows(
     settings: PipelineSettings, hook: S3Hook, batch: Batch, launched: Launched, listing: dict[tuple, dict]
 ) -> list[DocumentRow]:
     """One batch's catalog rows from its report; ``listing``: the run's claims, what the listing said of each."""
-    manifest = Manifest.model_validate_json(hook.read_key(batch.manifest_uri))
+    manifest = Manifest.model_validate_json(read_text(hook, batch.manifest_uri))
     report = read_report(hook, batch.report_uri)
     written = [entry.outputs.uris() for entry in report.documents if entry.status == DocumentStatus.succeeded]
     found = existing_objects(hook, [os.path.commonprefix(uris) for uris in written if uris])
@@ -220,7 +222,7 @@ def existing_objects(hook: S3Hook, prefixes: list[str]) -> set[str]:
 def _texts(hook: S3Hook, catalogued: list[DocumentRow]) -> dict[tuple[str, str], str]:
     """The recognised text of each succeeded document, for the catalog's search, read from its output."""
     succeeded = [row for row in catalogued if row.status == DocumentStatus.succeeded]
-    texts = _at_once(hook, hook.read_key, [row.text_uri for row in succeeded])
+    texts = _at_once(hook, lambda uri: read_text(hook, uri), [row.text_uri for row in succeeded])
     return {(row.source_uri, row.etag): text for row, text in zip(succeeded, texts, strict=True)}
 
 
