@@ -70,7 +70,7 @@ def print_task_times(metadata_db: Path) -> None:
         print(f"    {name:14s} {duration or 0:6.1f} s  ({start} → {end})")
 
 
-def deployed(documents: int, batch_sizes: list[int]) -> None:
+def deployed(documents: int, batch_sizes: list[int], logs: Path | None) -> None:
     from scripts.stack import Stack
     from tests.network import free_port
     from tests.system.airflow_api import AirflowApi
@@ -119,17 +119,21 @@ def deployed(documents: int, batch_sizes: list[int]) -> None:
         finally:
             stack.down()
             stack.drop_databases()
+            if logs:
+                import shutil
+
+                shutil.copytree(stack.home / "logs", logs, dirs_exist_ok=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=100)
     parser.add_argument("--batch-sizes", default="100,20")
-    parser.add_argument("--logs", type=Path, help="a folder for each `airflow dags test` run's output")
+    parser.add_argument("--logs", type=Path, help="a folder for each `airflow dags test` run's output (--deployed: the deployment's logs)")
     parser.add_argument("--deployed", action="store_true", help="runs of the Celery deployment (make stack)")
     args = parser.parse_args()
     if args.deployed:
-        return deployed(args.documents, [int(s) for s in args.batch_sizes.split(",")])
+        return deployed(args.documents, [int(s) for s in args.batch_sizes.split(",")], args.logs)
     server, s3 = start_s3_server()
     try:
         client = s3.client()

@@ -120,3 +120,35 @@ def test_the_airflow_side_imports_no_ocr_engine(tmp_path):
     imported = set(json.loads(probe.stdout.strip().splitlines()[-1]))
     assert "airflow" in imported and "ocr_pipeline" in imported  # the probe really loaded the Airflow side
     assert imported.isdisjoint(OCR_ENGINE_MODULES), sorted(imported & set(OCR_ENGINE_MODULES))
+
+
+TASK_PROCESS_PROBE = """
+import json, sys
+from airflow.sdk.listener import get_listener_manager
+get_listener_manager()  # what the task runner does first: every plugin loaded, for its listeners
+print(json.dumps({"plugins": sorted(m for m in sys.modules if m.endswith("_plugin")),
+                  "api_server": "airflow.api_fastapi.app" in sys.modules, "fastapi": "fastapi" in sys.modules}))
+"""
+
+
+def test_a_task_process_loads_the_plugins_without_the_documents_views_imports(tmp_path):
+    """Airflow loads every plugin in every task process; the Documents view's app (Airflow's API server,
+    FastAPI: 0.9 s) is built on its first request in the api-server, never in a task."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", TASK_PROCESS_PROBE], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    loaded = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert {"documents_plugin", "run_end_plugin"} <= set(loaded["plugins"])  # the probe really loaded our plugins
+    assert loaded == {**loaded, "api_server": False, "fastapi": False}
