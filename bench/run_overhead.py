@@ -1,7 +1,7 @@
 """A run's fixed cost: ``airflow dags test document_ingest`` against the OCR step's CLI alone, on the same
 one-page scans in a local S3 server.
 
-    .venv/bin/python bench/run_overhead.py [--documents 100] [--batch-sizes 100,20] [--deployed]
+    .venv/bin/python bench/run_overhead.py [--documents 100] [--batch-sizes 100,20] [--deployed [--set NAME=VALUE]]
 
 The CLI reads every document under the prefix in one batch (``python -m ocr_task run --input s3://…/``);
 each DAG run (a fresh catalog each time, the ``local`` launcher, the CPU engine) takes the same documents
@@ -11,9 +11,10 @@ included (not Airflow's one-off ``db migrate``). Prints the seconds, the ratio, 
 
 ``--deployed`` measures a run as a deployment makes it instead: the Celery deployment of ``make stack``
 (its own folder, databases and ports; the OCR step with its default workers), the DAG unpaused and its
-first scheduled run over; then the CLI alone on the same documents, with the deployment's components idle
-beside it; then a manual run through the REST API per batch size (``reprocess`` after the first), timed from
-the run's creation (``queued_at``) to its end, each task's time from the API.
+first scheduled run over, the components' CPU while idle printed; then, per batch size, the CLI alone on the
+same documents (the deployment idle beside it) and a manual run through the REST API (``reprocess`` after
+the first), timed from the run's creation (``queued_at``) to its end, each task's time from the API.
+``--set NAME=VALUE`` changes the deployment's environment (e.g. an ``AIRFLOW__…`` option).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,7 +72,23 @@ def print_task_times(metadata_db: Path) -> None:
         print(f"    {name:14s} {duration or 0:6.1f} s  ({start} → {end})")
 
 
-def deployed(documents: int, batch_sizes: list[int], logs: Path | None) -> None:
+def idle_cpu(stack, seconds: float = 30) -> None:
+    """Each Airflow component's CPU while the deployment waits for work (the price of a shorter scheduler loop)."""
+    import psutil
+
+    from scripts.stack import COMPONENTS
+
+    def family_cpu(name: str) -> float:
+        top = psutil.Process(stack.component_pid(name))
+        return sum(sum(p.cpu_times()[:2]) for p in (top, *top.children(recursive=True)))
+
+    before = {name: family_cpu(name) for name in COMPONENTS}
+    time.sleep(seconds)
+    used = {name: (family_cpu(name) - before[name]) / seconds for name in COMPONENTS}
+    print("idle, CPU of a core: " + ", ".join(f"{name} {share:.1%}" for name, share in used.items()))
+
+
+def deployed(documents: int, batch_sizes: list[int], logs: Path | None, settings: dict[str, str]) -> None:
     from scripts.stack import Stack
     from tests.network import free_port
     from tests.system.airflow_api import AirflowApi
@@ -79,7 +97,7 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None) -> None:
         work = Path(scratch)
         stack = Stack(
             home=work / "stack", api_port=free_port(), s3_port=free_port(), lineage_port=free_port(),
-            database_prefix="ocr_overhead", redis_db=7, event_queue=None, settings={"OCR_WORKERS": "0"},
+            database_prefix="ocr_overhead", redis_db=7, event_queue=None, settings={"OCR_WORKERS": "0", **settings},
         )  # fmt: skip
         stack.drop_databases()
         stack.up()
@@ -89,6 +107,7 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None) -> None:
             api.pause(False)  # the scheduler makes the latest interval's run at once: let it end, on nothing
             first = api.wait_for_new_run(set(), "scheduled")
             api.wait_for_run(first.dag_run_id)
+            idle_cpu(stack)
             import boto3
 
             client = boto3.client("s3", endpoint_url=stack.endpoint, region_name="us-east-1",
@@ -97,14 +116,16 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None) -> None:
             upload(client, documents, work / "scans")
             env = {**stack.environment(), "AWS_ACCESS_KEY_ID": "stack", "AWS_SECRET_ACCESS_KEY": "stack",
                    "AWS_ENDPOINT_URL": stack.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-            cli = timed([sys.executable, "-m", "ocr_task", "run", "--input", f"s3://{stack.bucket}/incoming/",
-                         "--output", f"s3://{stack.bucket}/cli/"], env)  # fmt: skip
-            print(f"CLI alone: {documents} documents in {cli:.1f} s (the deployment idle beside it)")
-            for n, size in enumerate(batch_sizes):
+            ratios: dict[int, list[float]] = {}
+            for n, size in enumerate(batch_sizes):  # the CLI before each run: its time drifts between runs
+                cli = timed([sys.executable, "-m", "ocr_task", "run", "--input", f"s3://{stack.bucket}/incoming/",
+                             "--output", f"s3://{stack.bucket}/cli/"], env)  # fmt: skip
+                print(f"CLI alone: {documents} documents in {cli:.1f} s (the deployment idle beside it)")
                 run_id = api.trigger({"batch_size": size, "reprocess": n > 0})
                 state = api.wait_for_run(run_id, timeout=1800)
                 run = api.run(run_id)
                 seconds = (run.end_date - run.queued_at).total_seconds()
+                ratios.setdefault(size, []).append(seconds / cli)
                 print(f"deployed run, batches of {size}: {state}, {seconds:.1f} s from its creation to its end, "
                       f"{seconds / cli:.2f}× the CLI; fixed cost {seconds - cli:+.1f} s")  # fmt: skip
                 instances = sorted(api.task_instances_of(run_id), key=lambda t: t.start_date or run.end_date)
@@ -116,6 +137,10 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None) -> None:
                     wait = (ti.start_date - ti.queued_when).total_seconds() if ti.queued_when and ti.start_date else 0
                     print(f"    {name:14s} {ti.duration or 0:6.1f} s, {wait:4.1f} s queued  "
                           f"({ti.start_date} → {ti.end_date})")  # fmt: skip
+                ocr = sum(ti.duration or 0 for ti in instances if ti.task_id == "ocr")
+                print(f"    outside the OCR tasks: {seconds - ocr:.1f} s; the run is {seconds / ocr:.2f}× its OCR tasks")
+            for size, measured in ratios.items():
+                print(f"batches of {size}: median {statistics.median(measured):.2f}× the CLI over {len(measured)} runs")
         finally:
             stack.down()
             stack.drop_databases()
@@ -131,9 +156,12 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="100,20")
     parser.add_argument("--logs", type=Path, help="a folder for each `airflow dags test` run's output (--deployed: the deployment's logs)")
     parser.add_argument("--deployed", action="store_true", help="runs of the Celery deployment (make stack)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="--deployed: a setting of the deployment's environment, e.g. an AIRFLOW__… option")
     args = parser.parse_args()
     if args.deployed:
-        return deployed(args.documents, [int(s) for s in args.batch_sizes.split(",")], args.logs)
+        settings = dict(item.split("=", 1) for item in args.set)
+        return deployed(args.documents, [int(s) for s in args.batch_sizes.split(",")], args.logs, settings)
     server, s3 = start_s3_server()
     try:
         client = s3.client()

@@ -170,6 +170,7 @@ def deploy(s3_server, home, database_prefix: str, settings: dict[str, str] | Non
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
             # a task whose Celery message was lost (the broker restarted) is queued again this soon (default 600 s)
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "45",
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",  # how often it looks (default 120 s)
             **(settings or {}),
         },
     )

@@ -25,7 +25,7 @@ EVENTS = "document_ingest__events"
 SAFETY = "document_ingest__safety"
 SOURCE = f"s3://{BUCKET}/events/"
 LATENCY_BOUND = 60  # p95 from upload to catalogued, the aim
-SPACING = 10  # seconds between uploads: 20 of them over about three minutes
+SPACING = 7  # seconds between uploads: 20 of them over more than two minutes
 
 
 @pytest.fixture(scope="module")
