@@ -121,6 +121,14 @@ def test_environment_names_are_ones_the_code_reads(compose):
                 assert variable in known, f"{name}: {variable} is read by nothing"
 
 
+def test_compose_tunes_the_scheduler_as_make_stack_does(compose, tmp_path):
+    """The scheduler's loop (its idle sleep: each step of a run waits for it) is the same in both deployments."""
+    from scripts.stack import Stack
+
+    tuned = {k: v for k, v in Stack(home=tmp_path).environment().items() if k.startswith("AIRFLOW__SCHEDULER__SCHEDULER")}
+    assert tuned and {k: compose["x-airflow-common"]["environment"].get(k) for k in tuned} == tuned
+
+
 def test_the_pipeline_reaches_what_init_creates(compose):
     init = "\n".join(compose["services"]["airflow-init"]["command"])
     assert "airflow pools set gpu" in init
