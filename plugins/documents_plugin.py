@@ -4,6 +4,8 @@ as an external view. The code is in ``ocr_pipeline.ui``."""
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from airflow.plugins_manager import AirflowPlugin
 
 
@@ -15,14 +17,13 @@ class DocumentsApp:
     0.9 s there, three times a run, and were never used.
     """
 
-    def __init__(self):
-        self.app = None
+    @cached_property
+    def app(self):
+        from ocr_pipeline.ui.app import create_app
+
+        return create_app()
 
     async def __call__(self, scope, receive, send):
-        if self.app is None:
-            from ocr_pipeline.ui.app import create_app
-
-            self.app = create_app()
         await self.app(scope, receive, send)
 
 

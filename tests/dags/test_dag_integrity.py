@@ -98,26 +98,27 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
 
-def test_the_airflow_side_imports_no_ocr_engine(tmp_path):
-    """The Airflow image has the OCR step's core (the contract, the engine names) but no engine and no OpenCV:
-    the DAG and every module of the plugins must import without them. In a process of its own, so that
-    nothing another test imported counts."""
+def _probe(tmp_path, code: str, *args: str, **settings: str):
+    """What ``code`` prints last (JSON), run in a Python process of its own with the plugins on its path and
+    an empty Airflow home: nothing another test imported counts."""
     import json
     import os
     import subprocess
     import sys
 
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
-    }
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
+           **settings}  # fmt: skip
     probe = subprocess.run(
-        [sys.executable, "-c", BOUNDARY_PROBE, str(REPO / "dags")], env=env, capture_output=True, text=True,
-        timeout=300, cwd=tmp_path,
-    )  # fmt: skip
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert probe.returncode == 0, probe.stderr[-3000:]
-    imported = set(json.loads(probe.stdout.strip().splitlines()[-1]))
+    return json.loads(probe.stdout.strip().splitlines()[-1])
+
+
+def test_the_airflow_side_imports_no_ocr_engine(tmp_path):
+    """The Airflow image has the OCR step's core (the contract, the engine names) but no engine and no OpenCV:
+    the DAG and every module of the plugins must import without them."""
+    imported = set(_probe(tmp_path, BOUNDARY_PROBE, str(REPO / "dags")))
     assert "airflow" in imported and "ocr_pipeline" in imported  # the probe really loaded the Airflow side
     assert imported.isdisjoint(OCR_ENGINE_MODULES), sorted(imported & set(OCR_ENGINE_MODULES))
 
@@ -134,21 +135,6 @@ print(json.dumps({"plugins": sorted(m for m in sys.modules if m.endswith("_plugi
 def test_a_task_process_loads_the_plugins_without_the_documents_views_imports(tmp_path):
     """Airflow loads every plugin in every task process; the Documents view's app (Airflow's API server,
     FastAPI: 0.9 s) is built on its first request in the api-server, never in a task."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
-    }
-    probe = subprocess.run(
-        [sys.executable, "-c", TASK_PROCESS_PROBE], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
-    )
-    assert probe.returncode == 0, probe.stderr[-3000:]
-    loaded = json.loads(probe.stdout.strip().splitlines()[-1])
+    loaded = _probe(tmp_path, TASK_PROCESS_PROBE, AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"))
     assert {"documents_plugin", "run_end_plugin"} <= set(loaded["plugins"])  # the probe really loaded our plugins
     assert loaded == {**loaded, "api_server": False, "fastapi": False}
