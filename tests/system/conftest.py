@@ -106,9 +106,11 @@ class Deployment:
             backdate(bucket, folder + key, modified)
         return f"{prefix}{key}"
 
-    def next_boundary(self, margin: float = 25) -> datetime:
+    def next_boundary(self, margin: float = 15) -> datetime:
         """The end of the next scheduled interval, at least ``margin`` seconds away, with no run active and
         no scheduled run due before it: a Variable set now is read by that interval's run and no other.
+        (``margin``: time for a test's few uploads and Variables before the boundary; each second of it adds
+        to the expected wait for a boundary of the one-minute schedule.)
 
         The boundary is the scheduler's own plan (the DAG's next run), so a boundary just passed whose run the
         scheduler has not created yet is never mistaken for a quiet moment."""
