@@ -88,6 +88,74 @@ def idle_cpu(stack, seconds: float = 30) -> None:
     print("idle, CPU of a core: " + ", ".join(f"{name} {share:.1%}" for name, share in used.items()))
 
 
+class CpuSampler:
+    """Where the CPU goes while something runs: each component's processes, and the OCR step's own (any
+    process running ``ocr_task``, wherever it started), sampled twice a second.
+
+    A process's CPU is its last sample, so one that lives less than a sample is missed and each loses at
+    most half a second: good enough to see which process takes cores from the OCR step.
+    """
+
+    def __init__(self, stack):
+        import threading
+
+        self.stack, self.last, self.kind = stack, {}, {}
+        self.baseline: dict[int, float] | None = None  # processes already running: their CPU before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        from scripts.stack import COMPONENTS
+
+        while not self._stop.is_set():
+            for name in COMPONENTS:
+                pid = self.stack.component_pid(name)
+                if pid is None:
+                    continue
+                try:
+                    top = psutil.Process(pid)
+                    family = (top, *top.children(recursive=True))
+                except psutil.NoSuchProcess:
+                    continue
+                for process in family:
+                    try:
+                        if process.pid not in self.kind:
+                            ocr = any("ocr_task" in part for part in process.cmdline())
+                            title = " ".join(process.cmdline())[:40]  # a task's supervisor and runner say which
+                            self.kind[process.pid] = "OCR step" if ocr else name if process is top else f"{name} ({title})"
+                        self.last[process.pid] = sum(process.cpu_times()[:2])
+                    except psutil.Error:
+                        pass
+            # the CLI (and its workers) run outside the deployment
+            for process in psutil.process_iter(["pid", "cmdline"]):
+                if process.pid not in self.kind and "ocr_task" in " ".join(process.info["cmdline"] or []):
+                    self.kind[process.pid] = "OCR step"
+                if self.kind.get(process.pid) == "OCR step":
+                    try:
+                        self.last[process.pid] = sum(process.cpu_times()[:2])
+                    except psutil.Error:
+                        pass
+            if self.baseline is None:
+                self.baseline = dict(self.last)
+            self._stop.wait(0.5)
+
+    def report(self, seconds: float) -> str:
+        used: dict[str, float] = {}
+        for pid, cpu in self.last.items():
+            used[self.kind[pid]] = used.get(self.kind[pid], 0) + cpu - (self.baseline or {}).get(pid, 0)
+        return ", ".join(f"{kind} {cpu:.1f} s ({cpu / seconds:.0%} of a core)" for kind, cpu in sorted(used.items()))
+
+
 def deployed(documents: int, batch_sizes: list[int], logs: Path | None, settings: dict[str, str]) -> None:
     from scripts.stack import Stack
     from tests.network import free_port
@@ -118,11 +186,14 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None, settings
                    "AWS_ENDPOINT_URL": stack.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
             ratios: dict[int, list[float]] = {}
             for n, size in enumerate(batch_sizes):  # the CLI before each run: its time drifts between runs
-                cli = timed([sys.executable, "-m", "ocr_task", "run", "--input", f"s3://{stack.bucket}/incoming/",
-                             "--output", f"s3://{stack.bucket}/cli/"], env)  # fmt: skip
+                with CpuSampler(stack) as cpu:
+                    cli = timed([sys.executable, "-m", "ocr_task", "run", "--input", f"s3://{stack.bucket}/incoming/",
+                                 "--output", f"s3://{stack.bucket}/cli/"], env)  # fmt: skip
                 print(f"CLI alone: {documents} documents in {cli:.1f} s (the deployment idle beside it)")
-                run_id = api.trigger({"batch_size": size, "reprocess": n > 0})
-                state = api.wait_for_run(run_id, timeout=1800)
+                print(f"    CPU meanwhile: {cpu.report(cli)}")
+                with CpuSampler(stack) as cpu:
+                    run_id = api.trigger({"batch_size": size, "reprocess": n > 0})
+                    state = api.wait_for_run(run_id, timeout=1800)
                 run = api.run(run_id)
                 seconds = (run.end_date - run.queued_at).total_seconds()
                 ratios.setdefault(size, []).append(seconds / cli)
@@ -138,6 +209,7 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None, settings
                     print(f"    {name:14s} {ti.duration or 0:6.1f} s, {wait:4.1f} s queued  "
                           f"({ti.start_date} → {ti.end_date})")  # fmt: skip
                 ocr = sum(ti.duration or 0 for ti in instances if ti.task_id == "ocr")
+                print(f"    CPU meanwhile: {cpu.report(seconds)}")
                 print(f"    outside the OCR tasks: {seconds - ocr:.1f} s; the run is {seconds / ocr:.2f}× its OCR tasks")
             for size, measured in ratios.items():
                 print(f"batches of {size}: median {statistics.median(measured):.2f}× the CLI over {len(measured)} runs")

@@ -131,10 +131,6 @@ class Stack:
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{self.redis_db}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.metadata_url}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
-            # the scheduler's loop sleeps this long when it found nothing to do (Airflow's default 1 s): each
-            # step of a run waits for it, four or five times a run; 0.25 s takes 2 s off every run and costs
-            # the idle scheduler 9 % of a core instead of 3 % (README, "A run's fixed cost")
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs" / "tasks"),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
