@@ -142,7 +142,9 @@ def test_storage_access_passes_lasting_credentials_never_a_session(monkeypatch):
         "conn_type": "aws", "login": "AKIASTATIC", "password": "secret",
         "extra": {"role_arn": "arn:aws:iam::123456789012:role/ocr", "endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"},
     }))  # fmt: skip
-    access = StorageAccess.of("s3_role")
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    access = StorageAccess.of(S3Hook(aws_conn_id="s3_role"))
     assert access.secret == {"AWS_ACCESS_KEY_ID": "AKIASTATIC", "AWS_SECRET_ACCESS_KEY": "secret"}
     assert access.public == {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_DEFAULT_REGION": "eu-west-1"}
     assert "role_arn = arn:aws:iam::123456789012:role/ocr" in access.profile()

@@ -15,6 +15,7 @@ How a container runs the step (command, image, settings, S3 access) is ``launche
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator
@@ -43,6 +44,11 @@ class OcrLaunch(BaseOperator):
         self.storage_conn_id = storage_conn_id
         self._report: Report | None = None
         super().__init__(**kwargs)
+
+    @cached_property
+    def storage(self) -> S3Hook:
+        """The documents' S3, one hook (one connection read, one client) for everything this task does there."""
+        return S3Hook(aws_conn_id=self.storage_conn_id)
 
     @classmethod
     def deployment_arguments(cls) -> dict:
@@ -75,21 +81,19 @@ class OcrLaunch(BaseOperator):
         """Delete any report (and failure) an earlier attempt left: from now on a report means this attempt ran."""
         bucket, _ = layout.split(self.batch.report_uri)
         keys = [layout.split(uri)[1] for uri in (self.batch.report_uri, self.batch.failure_uri)]
-        S3Hook(aws_conn_id=self.storage_conn_id).delete_objects(bucket, keys)
+        self.storage.delete_objects(bucket, keys)
 
     def note_failure(self, failure: Exception | str) -> None:
         """Leave why this attempt failed beside the batch's manifest: if it was the last attempt, the catalog
         step names the cause when it fails the run. Never raises: the failure itself is what matters."""
         try:
-            S3Hook(aws_conn_id=self.storage_conn_id).load_string(
-                str(failure)[:2000], self.batch.failure_uri, replace=True
-            )
+            self.storage.load_string(str(failure)[:2000], self.batch.failure_uri, replace=True)
         except Exception as error:  # noqa: BLE001 - S3 may be the very thing that failed
             self.log.warning("Could not note the failure at %s: %s", self.batch.failure_uri, error)
 
     def collect(self, context, failure: Exception | None = None) -> dict:
         """The launch's outcome, decided by its report: the batch's figures, or the reason to retry or fail."""
-        s3 = S3Hook(aws_conn_id=self.storage_conn_id)
+        s3 = self.storage
         if not s3.check_for_key(self.batch.report_uri):
             if failure is None:
                 failure = AirflowException(f"The OCR step ended without writing its report {self.batch.report_uri}")
@@ -125,8 +129,7 @@ class OcrLaunch(BaseOperator):
         manifest = None
         if self._report is None:
             try:
-                hook = S3Hook(aws_conn_id=self.storage_conn_id)
-                manifest = Manifest.model_validate_json(hook.read_key(self.batch.manifest_uri))
+                manifest = Manifest.model_validate_json(self.storage.read_key(self.batch.manifest_uri))
             except Exception as error:  # noqa: BLE001 - lineage never changes how the task ends
                 self.log.warning("No lineage inputs: the manifest could not be read: %s", error)
         return batch_lineage(self.batch, self._report, manifest, task_instance)

@@ -32,7 +32,7 @@ class DockerOcrOperator(OcrLaunch, DockerOperator):
         return {"image": ocr_image(), "docker_url": settings.docker_url, "network_mode": settings.docker_network}
 
     def launch(self, context) -> None:
-        access = StorageAccess.of(self.storage_conn_id)
+        access = StorageAccess.of(self.storage)
         if access.role_arn and not access.secret:
             self.log.info("The connection assumes %s: the container uses the Docker host's credentials", access.role_arn)
         self.environment = {**self.environment, **access.public}

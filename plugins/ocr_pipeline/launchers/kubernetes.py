@@ -50,6 +50,6 @@ class KubernetesOcrOperator(OcrLaunch, KubernetesPodOperator):
         return {"image": ocr_image(), "namespace": settings.k8s_namespace, "in_cluster": settings.k8s_in_cluster}
 
     def launch(self, context) -> None:
-        access = StorageAccess.of(self.storage_conn_id)
+        access = StorageAccess.of(self.storage)
         self.env_vars = [*self.env_vars, *_k8s_env(access.public)]
         KubernetesPodOperator.execute(self, context)

@@ -31,7 +31,7 @@ class LocalOcrOperator(OcrLaunch):
         return error.code if isinstance(error, OcrStepFailed) else None
 
     def launch(self, context) -> None:
-        access = StorageAccess.of(self.storage_conn_id)
+        access = StorageAccess.of(self.storage)
         with tempfile.TemporaryDirectory(prefix="ocr-aws-") as folder:
             env = {**os.environ, **access.public, **access.secret}
             if access.role_arn:

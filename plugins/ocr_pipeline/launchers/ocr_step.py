@@ -53,8 +53,8 @@ class StorageAccess:
     role_arn: str | None = None
 
     @classmethod
-    def of(cls, aws_conn_id: str) -> StorageAccess:
-        config = S3Hook(aws_conn_id=aws_conn_id).conn_config
+    def of(cls, storage: S3Hook) -> StorageAccess:
+        config = storage.conn_config
         public = {}
         if config.endpoint_url:
             public["AWS_ENDPOINT_URL"] = config.endpoint_url
