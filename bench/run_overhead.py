@@ -74,18 +74,9 @@ def print_task_times(metadata_db: Path) -> None:
 
 def idle_cpu(stack, seconds: float = 30) -> None:
     """Each Airflow component's CPU while the deployment waits for work (the price of a shorter scheduler loop)."""
-    import psutil
-
-    from scripts.stack import COMPONENTS
-
-    def family_cpu(name: str) -> float:
-        top = psutil.Process(stack.component_pid(name))
-        return sum(sum(p.cpu_times()[:2]) for p in (top, *top.children(recursive=True)))
-
-    before = {name: family_cpu(name) for name in COMPONENTS}
-    time.sleep(seconds)
-    used = {name: (family_cpu(name) - before[name]) / seconds for name in COMPONENTS}
-    print("idle, CPU of a core: " + ", ".join(f"{name} {share:.1%}" for name, share in used.items()))
+    with CpuSampler(stack) as cpu:
+        time.sleep(seconds)
+    print(f"idle, CPU: {cpu.report(seconds)}")
 
 
 class CpuSampler:
@@ -120,34 +111,31 @@ class CpuSampler:
         while not self._stop.is_set():
             for name in COMPONENTS:
                 pid = self.stack.component_pid(name)
-                if pid is None:
-                    continue
                 try:
-                    top = psutil.Process(pid)
-                    family = (top, *top.children(recursive=True))
+                    top = psutil.Process(pid) if pid else None
+                    family = (top, *top.children(recursive=True)) if top else ()
                 except psutil.NoSuchProcess:
-                    continue
-                for process in family:
-                    try:
-                        if process.pid not in self.kind:
-                            ocr = any("ocr_task" in part for part in process.cmdline())
-                            title = " ".join(process.cmdline())[:40]  # a task's supervisor and runner say which
-                            self.kind[process.pid] = "OCR step" if ocr else name if process is top else f"{name} ({title})"
-                        self.last[process.pid] = sum(process.cpu_times()[:2])
-                    except psutil.Error:
-                        pass
-            # the CLI (and its workers) run outside the deployment
-            for process in psutil.process_iter(["pid", "cmdline"]):
-                if process.pid not in self.kind and "ocr_task" in " ".join(process.info["cmdline"] or []):
-                    self.kind[process.pid] = "OCR step"
-                if self.kind.get(process.pid) == "OCR step":
-                    try:
-                        self.last[process.pid] = sum(process.cpu_times()[:2])
-                    except psutil.Error:
-                        pass
+                    family = ()
+                for process in family:  # a task's supervisor and runner are named by their titles
+                    self._record(process, name if process is top else f"{name} ({' '.join(process.cmdline())[:40]})")
+            for process in psutil.process_iter():  # the CLI (and its workers) run outside the deployment
+                self._record(process, None)
             if self.baseline is None:
                 self.baseline = dict(self.last)
             self._stop.wait(0.5)
+
+    def _record(self, process, component: str | None) -> None:
+        """Note the process's CPU under its kind: the OCR step's, else its component's (None: not sampled)."""
+        import psutil
+
+        try:
+            if process.pid not in self.kind:
+                ocr = any("ocr_task" in part for part in process.cmdline())
+                self.kind[process.pid] = "OCR step" if ocr else component
+            if self.kind[process.pid] is not None:
+                self.last[process.pid] = sum(process.cpu_times()[:2])
+        except psutil.Error:
+            pass
 
     def report(self, seconds: float) -> str:
         used: dict[str, float] = {}
