@@ -7,6 +7,7 @@ references, never per-object lists.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from ocr_pipeline.settings import PipelineSettings
 from ocr_task.contract import Manifest, ManifestDocument
 
 MANIFEST_WRITERS = 8
+MEGABYTE = 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 class MappingLimitExceeded(ValueError):
@@ -53,12 +56,20 @@ def plan(
     settings: PipelineSettings, catalog: Catalog, run_id: str, write_text: Callable[[str, str], None]
 ) -> list[Batch]:
     """Split the run's claims, oldest first, into batches; write each one's manifest (``write_text(uri, text)``,
-    several at a time: a run's fifty manifests one after the other would cost more than its listing)."""
-    claimed = catalog.claimed(run_id)
+    several at a time: a run's fifty manifests one after the other would cost more than its listing).
+
+    A batch closes at ``batch_size`` documents or ``batch_megabytes`` of them (``split``). A run maps at most
+    ``max_batches``: claims past them are given back, for the next run.
+    """
+    groups = split(catalog.claimed(run_id), settings.batch_size, settings.batch_megabytes * MEGABYTE)
+    if len(groups) > settings.max_batches:
+        left = [(c["source_uri"], c["etag"]) for group in groups[settings.max_batches :] for c in group]
+        catalog.release(run_id, left)
+        log.info("%d documents past the run's %d batches are left for the next run", len(left), len(groups))
+        groups = groups[: settings.max_batches]
     attempt = uuid.uuid4().hex[:8]
     batches, manifests = [], {}
-    for number, start in enumerate(range(0, len(claimed), settings.batch_size)):
-        members = claimed[start : start + settings.batch_size]
+    for number, members in enumerate(groups):
         folder = layout.batch_folder(settings.output_uri, run_id, attempt, number)
         manifest = Manifest(
             output=settings.output_uri,
@@ -78,3 +89,23 @@ def plan(
     with ThreadPoolExecutor(MANIFEST_WRITERS) as pool:
         list(pool.map(write_text, manifests, manifests.values()))
     return batches
+
+
+def split(claimed: list[dict], most_documents: int, most_bytes: int) -> list[list[dict]]:
+    """Consecutive groups of at most ``most_documents`` claims and ``most_bytes`` of objects (as listed;
+    one larger object is a group of its own).
+
+    Bytes stand in for pages, which nobody knows before the OCR step opens a document: a batch of large scans
+    closes early enough to finish within the OCR task's timeout, while one-page scans fill whole batches (each
+    batch pays the step's start-up once).
+    """
+    groups: list[list[dict]] = []
+    size = 0
+    for claim in claimed:
+        object_size = claim.get("size") or 0
+        if not groups or len(groups[-1]) >= most_documents or (groups[-1] and size + object_size > most_bytes):
+            groups.append([])
+            size = 0
+        groups[-1].append(claim)
+        size += object_size
+    return groups

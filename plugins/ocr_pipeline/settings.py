@@ -7,7 +7,7 @@
   (the launcher's operator, the output asset) depends on them, so a Variable
   that changed them in some tasks and not others would split the pipeline.
 * **Tunables** (what and how: ``source_uri``, ``inventory_uri``, ``discovery_order``, ``engine``, ``lang``,
-  ``batch_size``, ``max_batches``, ``low_text_chars_per_page``): the
+  ``batch_size``, ``batch_megabytes``, ``max_batches``, ``low_text_chars_per_page``): the
   environment and the source's entry, then the source's Airflow Variables at run time (``ocr_<name>``
   for the default source).
 * **The trigger form** (``FORM_FIELDS``, declared Params of the DAG): over
@@ -31,8 +31,8 @@ DEPLOYMENT_FIELDS = (
     "event_visibility_timeout",
 )  # fmt: skip
 TUNABLE_FIELDS = (
-    "source_uri", "inventory_uri", "discovery_order", "engine", "lang", "batch_size", "max_batches",
-    "low_text_chars_per_page",
+    "source_uri", "inventory_uri", "discovery_order", "engine", "lang", "batch_size", "batch_megabytes",
+    "max_batches", "low_text_chars_per_page",
 )  # fmt: skip
 FORM_FIELDS = ("source_uri", "engine", "lang", "batch_size")
 LOCAL_EXECUTORS = {"LocalExecutor"}
@@ -102,8 +102,10 @@ class PipelineSettings(BaseSettings):
     engine: EngineName = "auto"
     lang: str | None = None
     launcher: str = "local"
-    batch_size: int = 20
-    max_batches: int = 50
+    # a batch closes at batch_size documents or batch_megabytes of them, whichever comes first
+    batch_size: int = 100
+    batch_megabytes: int = 100
+    max_batches: int = 10
     aws_conn_id: str = "aws_default"
     low_text_chars_per_page: int = 50
     # when scheduled runs start (cron, UTC): the daily run, and event mode's safety net
@@ -137,8 +139,8 @@ class PipelineSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _positive_sizes(self):
-        if self.batch_size < 1 or self.max_batches < 1:
-            raise ValueError("batch size and maximum batch count must be at least 1")
+        if min(self.batch_size, self.batch_megabytes, self.max_batches) < 1:
+            raise ValueError("batch size, batch megabytes and maximum batch count must be at least 1")
         return self
 
     @property

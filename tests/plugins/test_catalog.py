@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
@@ -172,6 +173,31 @@ def test_a_plan_splits_its_runs_claims_oldest_first_and_writes_a_manifest_each(c
     assert manifests[0].report == batches[0].report_uri
     assert batches[0].report_uri.endswith("/0000/report.json") and "/run-1/" in batches[0].report_uri
     assert all(len(b.model_dump_json()) < 300 for b in batches)  # XCom gets references, not documents
+
+
+def test_a_plan_closes_a_batch_at_its_megabytes_and_leaves_what_is_past_max_batches_to_the_next_run(catalog_url):
+    """Large scans fill a batch by their bytes before its document count: a batch of them still ends within
+    the OCR task's timeout. The groups past ``max_batches`` go back to being work, not into an unmappable
+    run."""
+    catalog = Catalog(catalog_url)
+    catalog.migrate()
+    megabyte = 1024 * 1024
+    sizes = {0: 60, 1: 50, 2: 150, 3: 1, 4: 1, 5: 1, 6: 1}  # MB, oldest first
+    listed = [dataclasses.replace(o, size=sizes[n] * megabyte) for n, o in enumerate(objects(*sizes))]
+    catalog.claim(listed, "d", "run-1")
+    settings = PipelineSettings(catalog_url=catalog_url, batch_size=3, batch_megabytes=100, max_batches=3)
+    written: dict[str, str] = {}
+
+    batches = plan(settings, catalog, "run-1", written.__setitem__)
+
+    # 60 + 50 MB is over 100: the second starts a batch; 150 MB alone is a batch of its own; then 3 documents
+    assert [b.documents for b in batches] == [1, 1, 1]
+    manifests = [Manifest.model_validate_json(written[b.manifest_uri]) for b in batches]
+    assert [d.source.rsplit("/", 1)[1] for m in manifests for d in m.documents] == ["0.pdf", "1.pdf", "2.pdf"]
+    assert sorted(c["source_uri"].rsplit("/", 1)[1] for c in catalog.claimed("run-1")) == ["0.pdf", "1.pdf", "2.pdf"]
+    # the small ones were given back: the next run claims them, in one batch of 3 and one of 1
+    assert len(catalog.claim(objects(3, 4, 5, 6), "d", "run-2")) == 4
+    assert [b.documents for b in plan(settings, catalog, "run-2", written.__setitem__)] == [3, 1]
 
 
 def test_a_run_that_claims_again_while_its_end_is_judged_keeps_its_new_claims(catalog_url):
