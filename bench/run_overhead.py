@@ -117,21 +117,23 @@ class CpuSampler:
                 except psutil.NoSuchProcess:
                     family = ()
                 for process in family:  # a task's supervisor and runner are named by their titles
-                    self._record(process, name if process is top else f"{name} ({' '.join(process.cmdline())[:40]})")
+                    self._record(process, name, titled=process is not top)
             for process in psutil.process_iter():  # the CLI (and its workers) run outside the deployment
                 self._record(process, None)
             if self.baseline is None:
                 self.baseline = dict(self.last)
             self._stop.wait(0.5)
 
-    def _record(self, process, component: str | None) -> None:
-        """Note the process's CPU under its kind: the OCR step's, else its component's (None: not sampled)."""
+    def _record(self, process, component: str | None, titled: bool = False) -> None:
+        """Note the process's CPU under its kind: the OCR step's, else its component's (None: not sampled;
+        ``titled``: a component's child, named by its title as well)."""
         import psutil
 
-        try:
+        try:  # a process may end (or be a zombie) between any two of these calls
             if process.pid not in self.kind:
                 ocr = any("ocr_task" in part for part in process.cmdline())
-                self.kind[process.pid] = "OCR step" if ocr else component
+                title = f"{component} ({' '.join(process.cmdline())[:40]})" if titled else component
+                self.kind[process.pid] = "OCR step" if ocr else title
             if self.kind[process.pid] is not None:
                 self.last[process.pid] = sum(process.cpu_times()[:2])
         except psutil.Error:
@@ -144,7 +146,7 @@ class CpuSampler:
         return ", ".join(f"{kind} {cpu:.1f} s ({cpu / seconds:.0%} of a core)" for kind, cpu in sorted(used.items()))
 
 
-def deployed(documents: int, batch_sizes: list[int], logs: Path | None, settings: dict[str, str]) -> None:
+def deployed(documents: int, batch_sizes: list[int | None], logs: Path | None, settings: dict[str, str]) -> None:
     from scripts.stack import Stack
     from tests.network import free_port
     from tests.system.airflow_api import AirflowApi
@@ -172,7 +174,7 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None, settings
             upload(client, documents, work / "scans")
             env = {**stack.environment(), "AWS_ACCESS_KEY_ID": "stack", "AWS_SECRET_ACCESS_KEY": "stack",
                    "AWS_ENDPOINT_URL": stack.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-            ratios: dict[int, list[float]] = {}
+            ratios: dict[int | None, list[float]] = {}
             for n, size in enumerate(batch_sizes):  # the CLI before each run: its time drifts between runs
                 with CpuSampler(stack) as cpu:
                     cli = timed([sys.executable, "-m", "ocr_task", "run", "--input", f"s3://{stack.bucket}/incoming/",
@@ -180,12 +182,12 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None, settings
                 print(f"CLI alone: {documents} documents in {cli:.1f} s (the deployment idle beside it)")
                 print(f"    CPU meanwhile: {cpu.report(cli)}")
                 with CpuSampler(stack) as cpu:
-                    run_id = api.trigger({"batch_size": size, "reprocess": n > 0})
+                    run_id = api.trigger({"reprocess": n > 0} | ({} if size is None else {"batch_size": size}))
                     state = api.wait_for_run(run_id, timeout=1800)
                 run = api.run(run_id)
                 seconds = (run.end_date - run.queued_at).total_seconds()
                 ratios.setdefault(size, []).append(seconds / cli)
-                print(f"deployed run, batches of {size}: {state}, {seconds:.1f} s from its creation to its end, "
+                print(f"deployed run, batches of {size or 'the default'}: {state}, {seconds:.1f} s from its creation to its end, "
                       f"{seconds / cli:.2f}× the CLI; fixed cost {seconds - cli:+.1f} s")  # fmt: skip
                 instances = sorted(api.task_instances_of(run_id), key=lambda t: t.start_date or run.end_date)
                 print(f"    run created → started {(run.start_date - run.queued_at).total_seconds():.1f} s, "
@@ -200,7 +202,7 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None, settings
                 print(f"    CPU meanwhile: {cpu.report(seconds)}")
                 print(f"    outside the OCR tasks: {seconds - ocr:.1f} s; the run is {seconds / ocr:.2f}× its OCR tasks")
             for size, measured in ratios.items():
-                print(f"batches of {size}: median {statistics.median(measured):.2f}× the CLI over {len(measured)} runs")
+                print(f"batches of {size or 'the default'}: median {statistics.median(measured):.2f}× the CLI over {len(measured)} runs")
         finally:
             stack.down()
             stack.drop_databases()
@@ -213,7 +215,7 @@ def deployed(documents: int, batch_sizes: list[int], logs: Path | None, settings
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=100)
-    parser.add_argument("--batch-sizes", default="100,20")
+    parser.add_argument("--batch-sizes", default="100,20", help="--deployed: 'default' for the deployment's own")
     parser.add_argument("--logs", type=Path, help="a folder for each `airflow dags test` run's output (--deployed: the deployment's logs)")
     parser.add_argument("--deployed", action="store_true", help="runs of the Celery deployment (make stack)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -221,7 +223,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.deployed:
         settings = dict(item.split("=", 1) for item in args.set)
-        return deployed(args.documents, [int(s) for s in args.batch_sizes.split(",")], args.logs, settings)
+        sizes = [None if s == "default" else int(s) for s in args.batch_sizes.split(",")]
+        return deployed(args.documents, sizes, args.logs, settings)
     server, s3 = start_s3_server()
     try:
         client = s3.client()

@@ -103,7 +103,7 @@ def split(claimed: list[dict], most_documents: int, most_bytes: int) -> list[lis
     size = 0
     for claim in claimed:
         object_size = claim.get("size") or 0
-        if not groups or len(groups[-1]) >= most_documents or (groups[-1] and size + object_size > most_bytes):
+        if not groups or len(groups[-1]) >= most_documents or size + object_size > most_bytes:
             groups.append([])
             size = 0
         groups[-1].append(claim)
