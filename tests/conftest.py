@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,21 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "system" in item.keywords or "postgres" in item.keywords or "postgresql" in item.name:
             item.add_marker(pytest.mark.machine_services)
+    items.sort(key=lambda item: "quiet_machine" in item.keywords)  # stable: the latency measurements last
     return (yield)
+
+
+@pytest.fixture
+def quiet_machine():
+    """Wait until this machine's cores are the deployment's: under ``scripts/run_tests.sh`` the other half of
+    the suite runs beside this one on the same 2 cores, and a latency measured then is the suite's, not the
+    deployment's (event runs 10 s apart fell behind and queued: p95 136 s). The script names a file it
+    creates once that half has ended (``OCR_TESTS_OTHERS_DONE``); run alone, nothing to wait for."""
+    flag = os.environ.get("OCR_TESTS_OTHERS_DONE")
+    deadline = time.monotonic() + 3600
+    while flag and not os.path.exists(flag):
+        assert time.monotonic() < deadline, "the other half of the suite did not end within an hour"
+        time.sleep(2)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ EVENTS = "document_ingest__events"
 SAFETY = "document_ingest__safety"
 SOURCE = f"s3://{BUCKET}/events/"
 LATENCY_BOUND = 60  # p95 from upload to catalogued, the issue's aim
-SPACING = 10  # seconds between uploads: 20 of them over about three minutes (7 s was too close for this 2-core VM with the rest of the suite beside it)
+SPACING = 10  # seconds between uploads: 20 of them over about three minutes (the test waits for a quiet machine)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,8 @@ def drained(sqs, url: str) -> bool:
     return attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
-def test_uploads_spread_over_minutes_are_catalogued_by_event_runs(deployment, events_api, one_line):
+@pytest.mark.quiet_machine
+def test_uploads_spread_over_minutes_are_catalogued_by_event_runs(quiet_machine, deployment, events_api, one_line):
     """20 one-page uploads, one every ``SPACING`` s: each catalogued by an event run, p95 under ``LATENCY_BOUND``."""
     uploaded: dict[str, datetime] = {}
     latencies: dict[str, float] = {}
