@@ -46,5 +46,6 @@ def _peak_mb(tmp_path, pages: int) -> float:
 def test_peak_memory_does_not_grow_with_the_number_of_pages(tmp_path):
     one_page_mb = 2481 * 3508 * 3 / 2**20
     short, long = _peak_mb(tmp_path, 5), _peak_mb(tmp_path, PAGES)
-    # 10 more pages would be 250 MB more if they were held; one or two pages' worth of slack
-    assert long - short < 2 * one_page_mb, (short, long)
+    # 10 more pages would be 250 MB more if they were held. Slack: four pages' worth; the peak moves by more
+    # than two from one run to the next on this VM (1,035 against 1,101 MB in one suite, nothing held)
+    assert long - short < 4 * one_page_mb, (short, long)
