@@ -83,7 +83,7 @@ def drained(sqs, url: str) -> bool:
 
 
 @pytest.mark.quiet_machine
-def test_uploads_spread_over_minutes_are_catalogued_by_event_runs(quiet_machine, deployment, events_api, one_line):
+def test_uploads_spread_over_minutes_are_catalogued_by_event_runs(deployment, events_api, one_line):
     """20 one-page uploads, one every ``SPACING`` s: each catalogued by an event run, p95 under ``LATENCY_BOUND``."""
     uploaded: dict[str, datetime] = {}
     latencies: dict[str, float] = {}
