@@ -251,14 +251,16 @@ class _Run:
         self.max_in_flight = 2 * runner.workers
 
     def run(self) -> list[ReportEntry]:
+        # The downloads live in ``scratch`` until their documents are finished: the last ones finish after
+        # the last is submitted, and their searchable PDFs are made from the downloaded source.
         with tempfile.TemporaryDirectory(prefix="ocr-task-") as scratch:
             for job in self.jobs:
                 if self.cancel.is_set():
                     self._abandon()
                 self._submit_document(job, Path(scratch))
                 self._finish_ready()
-        wait([f for job in self.jobs for f in job.pending])
-        self._finish_ready()
+            wait([f for job in self.jobs for f in job.pending])
+            self._finish_ready()
         self.progress.log(final=True)
         return [self.entries[i] for i in range(len(self.jobs))]
 

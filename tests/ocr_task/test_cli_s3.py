@@ -46,6 +46,13 @@ def test_inputs_from_a_bucket_outputs_and_report_to_a_prefix(s3_server, bucket, 
     assert cer(sample_docs["english.png"].text, text) <= 0.02
     head = client.head_object(Bucket=bucket, Key="processed/incoming/2024/english.png.md")
     assert head["ContentType"].startswith("text/markdown")
+    # each document's searchable PDF, the last ones of the batch too (they finish after the last submitted:
+    # their downloaded sources must still be there)
+    for document in report["documents"]:
+        pdf = document["outputs"]["pdf"]
+        assert pdf == f"s3://{bucket}/processed/{document['name']}.pdf", document
+        body = client.get_object(Bucket=bucket, Key=pdf.removeprefix(f"s3://{bucket}/"))["Body"].read()
+        assert body.startswith(b"%PDF-")
 
 
 def test_a_prefix_expands_to_its_objects_and_a_bad_one_fails_alone(s3_server, bucket):
