@@ -31,7 +31,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ocr_pipeline import events, sources, tasks
 from ocr_pipeline.catalog.assets import catalog_assets
-from ocr_pipeline.handoffs import Batch, Launched
+from ocr_pipeline.handoffs import Batch, launched_of
 from ocr_pipeline.launchers import load_launcher
 from ocr_pipeline.sensors import DiscoverySensor
 from ocr_pipeline.settings import DagShapeSettings, PipelineSettings, resolve
@@ -135,7 +135,7 @@ def ingest_dag(source: sources.Source):
         def catalog(batches: list[dict], launched, params=None, dag_run=None) -> dict:
             day = (dag_run.logical_date or dag_run.run_after).date()
             planned = [Batch.model_validate(b) for b in batches]
-            ran = [Launched.model_validate(r) if r else None for r in launched or []]
+            ran = launched_of(launched)
             settings = resolve(params, dag_run.dag_id)
             return tasks.catalog(settings, planned, ran, dag_run.dag_id, dag_run.run_id, day).model_dump()
 

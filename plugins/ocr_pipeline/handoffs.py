@@ -9,6 +9,8 @@ batch or a bucket.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel
 
 from ocr_pipeline import layout
@@ -58,6 +60,15 @@ class Launched(BaseModel):
     failed: int
     pages: int
     report_uri: str
+
+
+def launched_of(values: Sequence[dict | None] | None) -> list[Launched | None]:
+    """The mapped OCR tasks' values as ``catalog`` receives them (None where a task handed nothing on).
+
+    Read by index up to their count: iterating Airflow's lazy sequence of a mapped task's values asks for one
+    past the end, and the worker logs that miss as an error ("XCom not found") in every run."""
+    values = values if values is not None else []
+    return [Launched.model_validate(v) if v else None for v in (values[i] for i in range(len(values)))]
 
 
 class CatalogSummary(BaseModel):
