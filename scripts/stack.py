@@ -102,7 +102,8 @@ class Stack:
             from cryptography.fernet import Fernet
 
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(Fernet.generate_key().decode() if name == "fernet" else secrets.token_urlsafe(32))
+            # 64 bytes: Airflow signs JWTs with HMAC-SHA512 and warns of a shorter key (RFC 7518, 3.2)
+            path.write_text(Fernet.generate_key().decode() if name == "fernet" else secrets.token_urlsafe(64))
         return path.read_text()
 
     def environment(self) -> dict[str, str]:

@@ -161,6 +161,16 @@ def test_the_ocr_service_asks_for_the_token_airflow_sends_and_allows_only_the_pi
     assert service["ports"] == ["127.0.0.1:8081:8081"]
 
 
+def test_every_airflow_component_shares_one_jwt_secret_that_the_deployer_sets(compose):
+    """Unset, each container would make its own: the api-server would refuse every token the scheduler signs
+    for a task (apache/airflow#59373). Never a literal in the file."""
+    airflow = {n: s for n, s in compose["services"].items() if "AIRFLOW__CORE__EXECUTOR" in s.get("environment", {})}
+    assert {"airflow-apiserver", "airflow-scheduler", "airflow-worker", "airflow-triggerer"} <= set(airflow)
+    secrets = {s["environment"].get("AIRFLOW__API_AUTH__JWT_SECRET") for s in airflow.values()}
+    assert len(secrets) == 1 and secrets.pop().startswith("${AIRFLOW_JWT_SECRET:?"), secrets
+    assert "export AIRFLOW_JWT_SECRET=" in (REPO / "README.md").read_text()
+
+
 def test_event_mode_is_wired_from_minio_through_the_bridge_to_the_queue_the_triggerer_reads(compose):
     """MinIO → (webhook, with the bridge's token) notifications bridge → ElasticMQ queue ← the triggerer, whose
     connection reaches SQS at ElasticMQ and S3 at MinIO."""
