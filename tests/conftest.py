@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,21 +65,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.machine_services)
     items.sort(key=lambda item: "quiet_machine" in item.keywords)  # stable: the latency measurements last
     return (yield)
-
-
-def pytest_runtest_setup(item):
-    """A test marked ``quiet_machine`` waits until this machine's cores are the deployment's: under
-    ``scripts/run_tests.sh`` the other half of the suite runs beside this one on the same 2 cores, and a
-    latency measured then is the suite's, not the deployment's (event runs 10 s apart fell behind and queued:
-    p95 136 s). The script names a file it creates once that half has ended (``OCR_TESTS_OTHERS_DONE``); run
-    alone, nothing to wait for."""
-    flag = os.environ.get("OCR_TESTS_OTHERS_DONE")
-    if "quiet_machine" not in item.keywords or not flag:
-        return
-    deadline = time.monotonic() + 3600
-    while not os.path.exists(flag):
-        assert time.monotonic() < deadline, "the other half of the suite did not end within an hour"
-        time.sleep(2)
 
 
 @pytest.fixture(scope="session")
