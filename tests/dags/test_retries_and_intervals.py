@@ -271,14 +271,16 @@ def test_the_sensor_frees_the_claims_of_runs_that_have_ended(s3, sqlite_catalog,
 
 
 def test_a_run_with_nothing_new_ends_at_once(s3, sqlite_catalog, monkeypatch):
-    """The default sensor timeout is hours; a run whose window is closed never waits for it."""
+    """The default sensor timeout is hours; a run whose window is closed never waits for it, nor for a poke.
+    (A poke of 10 minutes: one wait would show however slowly this machine runs the rest; ``make test`` runs
+    this half of the suite at a low priority.)"""
     import time
 
     monkeypatch.setenv("OCR_SENSOR_TIMEOUT", str(6 * 3600))
-    monkeypatch.setenv("OCR_SENSOR_POKE_SECONDS", "60")
+    monkeypatch.setenv("OCR_SENSOR_POKE_SECONDS", "600")
     started = time.monotonic()
     dag_run = run(load_dag())
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 300
     assert task_states(dag_run)["discover"] == ["skipped"]
 
 
