@@ -19,8 +19,8 @@ OTHERS_NICE=10  # the other side's share of a contended core: about a tenth (CFS
 services_pid=$!
 # setsid: a new session, whose scheduling group (the kernel's autogroup) takes the nice value written to
 # /proc/self/autogroup (without autogroups, the plain nice value does the same)
-setsid sh -c 'echo "$0" > /proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"' "$OTHERS_NICE" \
-  .venv/bin/python -m pytest -q -m "not machine_services" --durations=15 --basetemp "$work/others" "$@" \
+setsid sh -c 'echo "$1" > /proc/self/autogroup 2>/dev/null; shift; exec "$@"' sh "$OTHERS_NICE" \
+  nice -n "$OTHERS_NICE" .venv/bin/python -m pytest -q -m "not machine_services" --durations=15 --basetemp "$work/others" "$@" \
   > >(tee "$work/others.log") 2>&1 &
 others_pid=$!
 # the other side is in a session of its own: an interrupt of this script does not reach it by itself

@@ -67,8 +67,8 @@ def launched_of(values: Sequence[dict | None] | None) -> list[Launched | None]:
 
     Read by index up to their count: iterating Airflow's lazy sequence of a mapped task's values asks for one
     past the end, and the worker logs that miss as an error ("XCom not found") in every run."""
-    values = values if values is not None else []
-    return [Launched.model_validate(v) if v else None for v in (values[i] for i in range(len(values)))]
+    fetched = [values[i] for i in range(len(values))] if values is not None else []
+    return [Launched.model_validate(value) if value else None for value in fetched]
 
 
 class CatalogSummary(BaseModel):
