@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from datetime import datetime
+import warnings
+from datetime import UTC, datetime
 
 import airflow_client.client as af
 import requests
@@ -19,6 +20,7 @@ from airflow_client.client.models.dag_run_mutable_states import DagRunMutableSta
 FINISHED = {"success", "failed"}
 DAG_ID = "document_ingest"
 REQUEST_TIMEOUT = (10, 60)  # connect, read: a request the API server never answers fails instead of hanging
+SLOW_CALL = 10  # seconds: a call slower than this is reported (a warning in the suite's summary)
 
 
 class _TimedApiClient(af.ApiClient):
@@ -26,7 +28,20 @@ class _TimedApiClient(af.ApiClient):
     server that stopped answering waited until pytest's timeout killed the test)."""
 
     def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):
-        return super().call_api(method, url, header_params, body, post_params, _request_timeout or REQUEST_TIMEOUT)
+        sent = datetime.now(UTC)
+        response = super().call_api(method, url, header_params, body, post_params, _request_timeout or REQUEST_TIMEOUT)
+        took = (datetime.now(UTC) - sent).total_seconds()
+        if took > SLOW_CALL:
+            # where the time went: urllib3's retries (a connection that failed or a read that timed out) are
+            # the client's; the server's Date header says when it answered
+            retries = getattr(response.response, "retries", None)
+            history = [f"{h.method} {h.error!r}" for h in retries.history] if retries else []
+            warnings.warn(
+                f"REST {method} {url} took {took:.1f} s: sent {sent:%H:%M:%S}, answered (server's Date) "
+                f"{response.getheader('date')}, retries {history}",
+                stacklevel=2,
+            )
+        return response
 
 
 class AirflowApi:

@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import pytest
@@ -66,11 +67,16 @@ class Deployment:
     proxy: FlakyProxy
     s3: object  # a boto3 S3 client straight to the server (not through the proxy)
 
+    @cached_property
+    def catalog(self) -> Catalog:
+        """One engine for the tests' many polls (its pool pings a connection before use: PostgreSQL restarts)."""
+        return Catalog(self.stack.catalog_url)
+
     def catalog_rows(self, prefix: str) -> list[dict]:
-        return [r for r in Catalog(self.stack.catalog_url).rows() if r["source_uri"].startswith(prefix)]
+        return [r for r in self.catalog.rows() if r["source_uri"].startswith(prefix)]
 
     def claims(self) -> list[tuple]:
-        with Catalog(self.stack.catalog_url).engine.connect() as connection:
+        with self.catalog.engine.connect() as connection:
             return connection.exec_driver_sql("SELECT source_uri, run_id FROM claims").all()
 
     def read(self, uri: str) -> bytes:
