@@ -56,10 +56,10 @@ class AirflowApi:
         configuration = af.Configuration(host=url, access_token=response.json()["access_token"])
         configuration.retries = 3  # urllib3's: connection errors and read timeouts of idempotent requests
         self.client = _TimedApiClient(configuration)
-        # A new connection per call, as the Airflow SDK's own client (httpx) keeps one at most 5 s: twice in
-        # suites a GET sent on the pool's connection after a few idle minutes (past the API server's keep-alive,
-        # ``[api] worker_timeout``) was never answered, and the read timeout cost a minute before urllib3's retry
-        # on a new connection got its answer at once (not reproduced in isolation).
+        # A new connection per call, as the Airflow SDK's own client (httpx) keeps an idle one at most 5 s: in a
+        # suite, a GET sent after 198 s without a call (past the API server's keep-alive, ``[api] worker_timeout``)
+        # was never answered, and the read timeout cost a minute before urllib3's retry on a new connection got
+        # its answer at once (earlier suites lost a like minute; not reproduced in isolation).
         self.client.set_default_header("Connection", "close")
         self.dags = DAGApi(self.client)
         self.runs = DagRunApi(self.client)
