@@ -5,9 +5,13 @@ One DAG per source (``ocr_pipeline.sources``): ``document_ingest`` for the defau
 
 discover (a sensor: new work only; then claims the run's work in the
 catalog and plans it: batches, a manifest each in S3) → ocr (one mapped task per
-batch, in the ``gpu`` pool) → catalog (the batches' reports into catalog rows) → fail_run
-(fails the run, naming what failed, if anything did). Few tasks on purpose: each costs an event run
-seconds of scheduling (see the README's "A run's fixed cost").
+batch, in the ``gpu`` pool) → catalog (the batches' reports into catalog rows; the run's verdict). Few tasks
+on purpose: each costs an event run seconds of scheduling (see the README's "A run's fixed cost").
+
+The run's state is its one leaf's, ``catalog``'s: it fails, naming the batches, when an OCR batch failed
+after its retries; it is ``upstream_failed`` when ``discover`` failed; it is skipped only with the rest of a
+run that found nothing new. So a run in which any step failed is a failed run, with no task of its own for
+the verdict (one scheduler pass less a run).
 
 Lineage: ``ocr`` has the batch's S3 objects as inputs and the outputs written as outputs (OpenLineage),
 the ``ocr_outputs`` asset as its outlet; ``catalog`` has the catalog's tables as outlets
@@ -26,7 +30,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ocr_pipeline import events, sources, tasks
@@ -139,14 +142,6 @@ def ingest_dag(source: sources.Source):
             settings = resolve(params, dag_run.dag_id)
             return tasks.catalog(settings, planned, ran, dag_run.dag_id, dag_run.run_id, day).model_dump()
 
-        @task(trigger_rule="one_failed", retries=0)
-        def fail_run(ti=None, dag_run=None) -> None:
-            """The run's verdict: a run in which any step failed is a failed run, whichever step it was."""
-            failed = tasks.failed_tasks(ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]))
-            raise AirflowFailException(
-                f"This run failed: {', '.join(failed) or 'an upstream task'} (see their logs)"
-            )
-
         ocr = launcher.partial(
             task_id="ocr",
             storage_conn_id=deployed.aws_conn_id,
@@ -155,8 +150,7 @@ def ingest_dag(source: sources.Source):
             execution_timeout=BATCH_TIMEOUT,
             **launcher.deployment_arguments(),
         ).expand(batch=discover.output)
-        recorded = catalog(discover.output, ocr.output)
-        [discover, ocr, recorded] >> fail_run()
+        catalog(discover.output, ocr.output)
 
     return document_ingest()
 

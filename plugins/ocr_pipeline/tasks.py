@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import TaskInstanceState
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from ocr_pipeline import discovery, layout, planning, quarantine, rows
@@ -233,12 +232,3 @@ def _at_once(hook: S3Hook, call: Callable[[str], object], uris: list[str]) -> li
     with ThreadPoolExecutor(S3_CALLS_AT_ONCE) as pool:
         return list(pool.map(call, uris))
 
-
-def failed_tasks(task_states: dict) -> list[str]:
-    """Task instances (``task_id`` or ``task_id[map_index]``) that failed, from ``ti.get_task_states``."""
-    return sorted(
-        name
-        for run in task_states.values()
-        for name, state in run.items()
-        if state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)
-    )
