@@ -15,7 +15,7 @@ from moto.server import ThreadedMotoServer
 
 from ocr_task.storage import s3_client
 from tests import samples
-from tests.postgres import new_database
+from tests.postgres import new_database, server_kept_up
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS_BUCKET = "docs"  # the bucket of the ``s3`` fixture (tests.airflow_env points the pipeline's settings at it)
@@ -58,13 +58,25 @@ def start_s3_server() -> tuple[ThreadedMotoServer, S3Server]:
 @pytest.hookimpl(wrapper=True)  # a wrapper: marked before ``-m`` selects
 def pytest_collection_modifyitems(config, items):
     """``make test`` (scripts/run_tests.sh) runs two pytest processes side by side: one takes the tests
-    marked ``machine_services`` here, those that use the machine's PostgreSQL or Redis, in order (the system
-    tests stop and restart those servers and share one deployment); the other takes every other test."""
+    marked ``machine_services`` here, the system tests, in order (they share one deployment on the machine's
+    PostgreSQL and Redis, and stop and restart those servers); the other takes every other test. Those of
+    them that use the machine's PostgreSQL keep it up while they run (``postgresql_kept_up``)."""
     for item in items:
-        if "system" in item.keywords or "postgres" in item.keywords or "postgresql" in item.name:
+        if "system" in item.keywords:
             item.add_marker(pytest.mark.machine_services)
     items.sort(key=lambda item: "quiet_machine" in item.keywords)  # stable: the latency measurements last
     return (yield)
+
+
+@pytest.fixture(autouse=True)
+def postgresql_kept_up(request):
+    """A test off the deployment on the machine's PostgreSQL (``[postgresql]``) holds it up: the chaos test in
+    the other pytest process stops that server only when no such test runs (``tests.postgres.server_kept_up``)."""
+    if "postgresql" in request.node.name and "system" not in request.keywords:
+        with server_kept_up():
+            yield
+    else:
+        yield
 
 
 @pytest.fixture(scope="session")

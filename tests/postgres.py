@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 SERVER_URL = os.environ.get("OCR_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+# the machine's, as the server is: held shared by each test that uses the server, exclusively by the chaos test
+# that stops it (the two sides of scripts/run_tests.sh run at once)
+SERVER_LOCK = Path(tempfile.gettempdir()) / "ocr-ingest-tests-postgresql.lock"
+
+
+@contextmanager
+def server_kept_up(*, restarting: bool = False) -> Iterator[None]:
+    """While inside, the machine's PostgreSQL is not stopped by another test (``restarting``: this one stops
+    and starts it, once no other test uses it)."""
+    with open(SERVER_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if restarting else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _run(statement: str) -> None:

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from tests.postgres import server_kept_up
 from tests.system.conftest import Deployment
 
 pytestmark = pytest.mark.system
@@ -84,11 +85,12 @@ def test_postgres_restarted_while_a_batch_runs(deployment, api, sample_docs):
     """The scheduler, dag-processor and triggerer exit without their database; their supervisors start them
     again (as compose's restart: always does), and the run goes on."""
     prefix = _upload(deployment, sample_docs, "chaos-postgres")
-    run_id = api.trigger({"source_uri": prefix, "batch_size": 1})
-    _wait_for_task(api, run_id, "ocr")
-    _postgres("stop")
-    time.sleep(5)
-    _postgres("start")
+    with server_kept_up(restarting=True):  # once the other pytest process's tests on PostgreSQL are done
+        run_id = api.trigger({"source_uri": prefix, "batch_size": 1})
+        _wait_for_task(api, run_id, "ocr")
+        _postgres("stop")
+        time.sleep(5)
+        _postgres("start")
     _finish(deployment, prefix, run_id, len(DOCS))
     assert set(deployment.sent_to_ocr(prefix).values()) <= {1, 2}  # a batch retried after the outage, at most
 
