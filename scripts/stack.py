@@ -207,8 +207,7 @@ class Stack:
     def down(self) -> list[str]:
         """Stop every process ``up`` started (with its children), and nothing else: all at once (each takes
         seconds to stop; one after the other they took 20 s)."""
-        names = ("worker", "triggerer", "dag-processor", "scheduler", "api-server", "lineage", "s3")
-        return self.kill_components(names, signal.SIGTERM)
+        return self.kill_components([*COMPONENTS, "lineage", "s3"], signal.SIGTERM)
 
     def kill_component(self, name: str, sig: int = signal.SIGKILL) -> bool:
         """Signal a component and every process below it (task processes sit in process groups of their own)."""
