@@ -24,6 +24,10 @@ from ocr_task.contract import DocumentStatus, Manifest
 log = logging.getLogger(__name__)
 ACTIVE_RUN_STATES = {"queued", "running"}
 S3_CALLS_AT_ONCE = 8  # botocore keeps 10 connections a client
+LIST_PAGE_KEYS = 1000  # the most keys one LIST gives back
+# Listing a batch's outputs together is cheaper than one LIST per document while it takes fewer keys than this
+# a document (4 outputs each, and a few earlier versions): at most a page per 100 documents.
+LISTED_TOGETHER_PER_PREFIX = 10
 
 
 def _hook(settings: PipelineSettings) -> S3Hook:
@@ -208,14 +212,34 @@ def _batch_rows(
 
 
 def existing_objects(hook: S3Hook, prefixes: list[str]) -> set[str]:
-    """The URIs of the objects under each prefix: one LIST per document's outputs (they share its name), not
-    one HEAD per output."""
+    """The URIs of the objects under each prefix (a document's outputs share its name), and maybe others
+    beside them: ask it about the URIs you expect.
+
+    One listing of what all the prefixes share, when that takes at most ``LISTED_TOGETHER_PER_PREFIX`` keys a
+    prefix (a batch from one day's folder: one page for 100 documents); otherwise, as in a folder of a
+    million earlier outputs, one LIST per prefix: never a listing of a whole crowded folder.
+    """
+    together = _listed_together(hook, prefixes)
+    if together is not None:
+        return together
 
     def listed(prefix_uri: str) -> list[str]:
         bucket, prefix = layout.split(prefix_uri)
         return [f"s3://{bucket}/{key}" for key in hook.list_keys(bucket, prefix=prefix)]
 
     return {uri for uris in _at_once(hook, listed, prefixes) for uri in uris}
+
+
+def _listed_together(hook: S3Hook, prefixes: list[str]) -> set[str] | None:
+    """Everything under the prefixes' common prefix, or None when that is more than the budget's keys (or the
+    prefixes are one, or in several buckets)."""
+    buckets = {layout.split(uri)[0] for uri in prefixes}
+    if len(prefixes) < 2 or len(buckets) != 1:
+        return None
+    bucket, common = layout.split(os.path.commonprefix(prefixes))
+    budget = max(LIST_PAGE_KEYS, LISTED_TOGETHER_PER_PREFIX * len(prefixes))
+    keys = hook.list_keys(bucket, prefix=common, page_size=LIST_PAGE_KEYS, max_items=budget)
+    return None if len(keys) >= budget else {f"s3://{bucket}/{key}" for key in keys}
 
 
 def _texts(hook: S3Hook, catalogued: list[DocumentRow]) -> dict[tuple[str, str], str]:

@@ -72,14 +72,48 @@ def test_rows_from_a_report():
     }
 
 
-def test_outputs_found_by_listing_each_documents_name_in_s3(s3):
-    """The catalog task lists each document's outputs (one LIST per document) in the real S3 API: a missing
-    output, or one of another version of the same key, is not taken for this one's."""
+def _list_calls(hook) -> list[str]:
+    """The prefixes of the LIST requests ``hook``'s client sends from now on."""
+    calls: list[str] = []
+    hook.get_conn().meta.events.register(
+        "provide-client-params.s3.ListObjectsV2", lambda params, **_: calls.append(params["Prefix"])
+    )
+    return calls
+
+
+def test_outputs_found_by_listing_a_batch_together_in_s3(s3):
+    """The catalog task lists a batch's outputs in the real S3 API in one LIST of what their names share: a
+    missing output, or one of another version of the same key, is not taken for this one's."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from ocr_pipeline.tasks import existing_objects
 
     for key in ("out/a.pdf@e1.txt", "out/a.pdf@e1.md", "out/a.pdf@e2.json", "out/b.pdf@e1.txt"):
         s3.put_object(Bucket="docs", Key=key, Body=b"x")
-    found = existing_objects(S3Hook(), ["s3://docs/out/a.pdf@e1.", "s3://docs/out/b.pdf@e1.", "s3://docs/out/c.pdf@e1."])
-    assert found == {"s3://docs/out/a.pdf@e1.txt", "s3://docs/out/a.pdf@e1.md", "s3://docs/out/b.pdf@e1.txt"}
+    hook = S3Hook()
+    lists = _list_calls(hook)
+    found = existing_objects(hook, ["s3://docs/out/a.pdf@e1.", "s3://docs/out/b.pdf@e1.", "s3://docs/out/c.pdf@e1."])
+    expected = ["s3://docs/out/a.pdf@e1.txt", "s3://docs/out/a.pdf@e1.md", "s3://docs/out/b.pdf@e1.txt"]
+    assert {uri for uri in found if uri.startswith(("s3://docs/out/a.pdf@e1.", "s3://docs/out/b.pdf@e1."))} == set(expected)
+    assert not {"s3://docs/out/a.pdf@e1.json", "s3://docs/out/c.pdf@e1.txt"} & found
+    assert lists == ["out/"]
+
+
+def test_outputs_in_a_crowded_folder_listed_document_by_document(s3, monkeypatch):
+    """Where the batch's outputs share a folder of many more objects (every earlier output of a flat source),
+    listing it all would cost more than it saves: past the budget, one LIST per document."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from ocr_pipeline import tasks
+
+    monkeypatch.setattr(tasks, "LIST_PAGE_KEYS", 4)  # pages and budget as for 1,000s of keys, with a few
+    monkeypatch.setattr(tasks, "LISTED_TOGETHER_PER_PREFIX", 3)
+    for n in range(7):
+        s3.put_object(Bucket="docs", Key=f"out/earlier-{n}.pdf@e0.txt", Body=b"x")
+    for key in ("out/a.pdf@e1.txt", "out/b.pdf@e1.txt"):
+        s3.put_object(Bucket="docs", Key=key, Body=b"x")
+    hook = S3Hook()
+    lists = _list_calls(hook)
+    found = tasks.existing_objects(hook, ["s3://docs/out/a.pdf@e1.", "s3://docs/out/b.pdf@e1."])
+    assert found == {"s3://docs/out/a.pdf@e1.txt", "s3://docs/out/b.pdf@e1.txt"}
+    assert sorted(lists) == ["out/", "out/", "out/a.pdf@e1.", "out/b.pdf@e1."]  # two pages of the budget, then each
