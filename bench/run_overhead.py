@@ -11,9 +11,10 @@ included (not Airflow's one-off ``db migrate``). Prints the seconds, the ratio, 
 
 ``--deployed`` measures a run as a deployment makes it instead: the Celery deployment of ``make stack``
 (its own folder, databases and ports; the OCR step with its default workers), the DAG unpaused and its
-first scheduled run over, the components' CPU while idle printed; then, per batch size, the CLI alone on the
-same documents (the deployment idle beside it) and a manual run through the REST API (``reprocess`` after
-the first), timed from the run's creation (``queued_at``) to its end, each task's time from the API.
+first scheduled run over, the components' CPU while idle printed; then, per batch size, a manual run through
+the REST API (``reprocess`` after the first), timed from the run's creation (``queued_at``) to its end, each
+task's time from the API, with the CLI alone on the same documents (the deployment idle beside it) before
+the first run and after each: each run is set against the CLI before it and the mean of the two around it.
 ``--set NAME=VALUE`` changes the deployment's environment (e.g. an ``AIRFLOW__…`` option).
 """
 
@@ -174,21 +175,30 @@ def deployed(documents: int, batch_sizes: list[int | None], logs: Path | None, s
             upload(client, documents, work / "scans")
             env = {**stack.environment(), "AWS_ACCESS_KEY_ID": "stack", "AWS_SECRET_ACCESS_KEY": "stack",
                    "AWS_ENDPOINT_URL": stack.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-            ratios: dict[int | None, list[float]] = {}
-            for n, size in enumerate(batch_sizes):  # the CLI before each run: its time drifts between runs
+            def cli_alone(n: int) -> float:
                 with CpuSampler(stack) as cpu:
                     cli = timed([sys.executable, "-m", "ocr_task", "run", "--input", f"s3://{stack.bucket}/incoming/",
-                                 "--output", f"s3://{stack.bucket}/cli/"], env)  # fmt: skip
+                                 "--output", f"s3://{stack.bucket}/cli/"], env,
+                                logs / f"cli-{n}.log" if logs else None)  # fmt: skip
                 print(f"CLI alone: {documents} documents in {cli:.1f} s (the deployment idle beside it)")
                 print(f"    CPU meanwhile: {cpu.report(cli)}")
+                return cli
+
+            # The CLI before each run and once after the last: the VM's speed drifts between runs by more than a
+            # run's fixed cost, so each run is set against the CLIs on either side of it as well.
+            clis = [cli_alone(0)]
+            ratios: dict[int | None, list[float]] = {}
+            bracketed: dict[int | None, list[float]] = {}
+            for n, size in enumerate(batch_sizes):
                 with CpuSampler(stack) as cpu:
                     run_id = api.trigger({"reprocess": n > 0} | ({} if size is None else {"batch_size": size}))
                     state = api.wait_for_run(run_id, timeout=1800)
                 run = api.run(run_id)
                 seconds = (run.end_date - run.queued_at).total_seconds()
+                cli = clis[-1]
                 ratios.setdefault(size, []).append(seconds / cli)
                 print(f"deployed run, batches of {size or 'the default'}: {state}, {seconds:.1f} s from its creation to its end, "
-                      f"{seconds / cli:.2f}× the CLI; fixed cost {seconds - cli:+.1f} s")  # fmt: skip
+                      f"{seconds / cli:.2f}× the CLI before it; fixed cost {seconds - cli:+.1f} s")  # fmt: skip
                 instances = sorted(api.task_instances_of(run_id), key=lambda t: t.start_date or run.end_date)
                 print(f"    run created → started {(run.start_date - run.queued_at).total_seconds():.1f} s, "
                       f"→ first task started {(instances[0].start_date - run.queued_at).total_seconds():.1f} s; "
@@ -201,8 +211,13 @@ def deployed(documents: int, batch_sizes: list[int | None], logs: Path | None, s
                 ocr = sum(ti.duration or 0 for ti in instances if ti.task_id == "ocr")
                 print(f"    CPU meanwhile: {cpu.report(seconds)}")
                 print(f"    outside the OCR tasks: {seconds - ocr:.1f} s; the run is {seconds / ocr:.2f}× its OCR tasks")
+                clis.append(cli_alone(n + 1))
+                around = statistics.mean(clis[-2:])
+                bracketed.setdefault(size, []).append(seconds / around)
+                print(f"    the CLIs before and after it: {clis[-2]:.1f}, {clis[-1]:.1f} s; the run is {seconds / around:.2f}× their mean")
             for size, measured in ratios.items():
-                print(f"batches of {size or 'the default'}: median {statistics.median(measured):.2f}× the CLI over {len(measured)} runs")
+                print(f"batches of {size or 'the default'}: median {statistics.median(measured):.2f}× the CLI before each run, "
+                      f"{statistics.median(bracketed[size]):.2f}× the mean of the CLIs around each, over {len(measured)} runs")  # fmt: skip
         finally:
             stack.down()
             stack.drop_databases()
