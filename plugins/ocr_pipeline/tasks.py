@@ -215,9 +215,10 @@ def existing_objects(hook: S3Hook, prefixes: list[str]) -> set[str]:
     """The URIs of the objects under each prefix (a document's outputs share its name), and maybe others
     beside them: ask it about the URIs you expect.
 
-    One listing of what all the prefixes share, when that takes at most ``LISTED_TOGETHER_PER_PREFIX`` keys a
-    prefix (a batch from one day's folder: one page for 100 documents); otherwise, as in a folder of a
-    million earlier outputs, one LIST per prefix: never a listing of a whole crowded folder.
+    One listing of what all the prefixes share, when that takes at most one page or
+    ``LISTED_TOGETHER_PER_PREFIX`` keys a prefix (a batch from one day's folder: one page for 100 documents);
+    otherwise, as in a folder of a million earlier outputs, one LIST per prefix: never a listing of a whole
+    crowded folder.
     """
     together = _listed_together(hook, prefixes)
     if together is not None:
