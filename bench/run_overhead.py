@@ -236,6 +236,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="--deployed: a setting of the deployment's environment, e.g. an AIRFLOW__… option")
     args = parser.parse_args()
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     if args.deployed:
         settings = dict(item.split("=", 1) for item in args.set)
         sizes = [None if s == "default" else int(s) for s in args.batch_sizes.split(",")]

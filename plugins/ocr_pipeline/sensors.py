@@ -47,12 +47,12 @@ class DiscoverySensor(BaseSensorOperator):
     finished and that no active run holds (see ``discovery``); the claims of runs that have ended are
     dropped first, so work an ended run left behind is new work again.
 
-    Each poke first looks cheaply: it walks the listing (or the inventory report) a page at a time
-    and stops at the first new object, so a poke costs one listing page when
-    there is work and memory stays flat whatever the bucket's size (the
-    provider's ``S3KeySensor`` lists every matching key into memory). On new work, the same poke finds the
-    run's work, claims it and plans its batches (``tasks.discover``, ``tasks.plan``): its XCom is the
-    batches ``ocr`` maps over, and ``found`` the counts. Nothing new skips the run; a failure to reach S3 or
+    Each poke walks the listing (or the inventory report) once, a page at a time, and claims the run's work as
+    it finds it (``tasks.discover``): memory stays flat whatever the bucket's size (the provider's
+    ``S3KeySensor`` lists every matching key into memory). A first look that stopped at the first new object
+    saved nothing: with nothing new it walks the whole listing all the same, and with new work the claiming
+    walk came after it. When it claimed work, the same poke plans its batches (``tasks.plan``): its XCom is
+    the batches ``ocr`` maps over, and ``found`` the counts. Nothing new skips the run; a failure to reach S3 or
     the catalog fails it, like any other error (and a retry decides afresh: ``tasks.open_catalog`` gives back
     an earlier attempt's claims before the poke looks). Runs in reschedule mode: the worker slot is free between pokes.
     """
@@ -95,17 +95,11 @@ class DiscoverySensor(BaseSensorOperator):
 
         notified, messages = events.run_objects(context, settings)
         hook = S3Hook(aws_conn_id=settings.aws_conn_id)
-        pages = discovery.source_pages(settings, hook, selection.document, notified)
-        found, walk = discovery.new_work(
-            pages, selection, discovery.catalog_check(catalog, run_id, selection), capacity=1, order="key"
-        )
-        log.info("%s under %s (%s): %d listed before deciding", "New work" if found else "Nothing new",
-                 settings.source_uri, selection.describe(), walk.listed)  # fmt: skip
+        counts = tasks.discover(settings, selection, dag_id, run_id, catalog, notified, hook)
         batches = None
-        if found:
-            counts = tasks.discover(settings, selection, dag_id, run_id, catalog, notified, hook)
+        if counts.claimed:
             context["ti"].xcom_push("found", counts.model_dump())
             batches = [b.model_dump() for b in tasks.plan(settings, run_id, hook)]
         if messages:  # this run has taken what they name (its claims), or nothing in them was new
             log.info("Deleted %d of %d S3 notification messages", events.consume(messages, settings), len(messages))
-        return PokeReturnValue(is_done=True, xcom_value=batches) if found else False
+        return PokeReturnValue(is_done=True, xcom_value=batches) if counts.claimed else False

@@ -17,7 +17,15 @@ from ocr_pipeline.catalog import Catalog
 from ocr_pipeline.catalog.assets import report_catalog_written
 from ocr_pipeline.catalog.schema import DocumentRow
 from ocr_pipeline.discovery import Selection
-from ocr_pipeline.handoffs import Batch, CatalogSummary, Discovered, Launched, read_report, read_text
+from ocr_pipeline.handoffs import (
+    Batch,
+    CatalogSummary,
+    Discovered,
+    Launched,
+    read_report,
+    read_text,
+    write_text,
+)
 from ocr_pipeline.settings import PipelineSettings
 from ocr_task.contract import DocumentStatus, Manifest
 
@@ -119,11 +127,7 @@ def discover(
 def plan(settings: PipelineSettings, run_id: str, hook: S3Hook | None = None) -> list[Batch]:
     """Split the run's claims into batches and write their manifests; returns the batches' references."""
     hook = hook or _hook(settings)
-
-    def write_text(uri: str, text: str) -> None:
-        hook.load_string(text, uri, replace=True)
-
-    batches = planning.plan(settings, Catalog(settings.catalog_url), run_id, write_text)
+    batches = planning.plan(settings, Catalog(settings.catalog_url), run_id, lambda uri, text: write_text(hook, uri, text))
     log.info("%d documents in %d batches", sum(b.documents for b in batches), len(batches))
     return batches
 
@@ -152,7 +156,7 @@ def catalog(
     unfinished = [b for b in batches if b.batch_id not in ran]
     store = Catalog(settings.catalog_url)
     hook = _hook(settings)
-    causes = sorted({hook.read_key(b.failure_uri) for b in unfinished if hook.check_for_key(b.failure_uri)})
+    causes = sorted({read_text(hook, b.failure_uri) for b in unfinished if hook.check_for_key(b.failure_uri)})
     listing = {(c["source_uri"], c["etag"]): c for c in store.claimed(run_id)}  # size and time as listed
     catalogued = [row for batch, outcome in complete for row in _batch_rows(settings, hook, batch, outcome, listing)]
     now = datetime.now(UTC)
@@ -174,7 +178,7 @@ def catalog(
     )
     if catalogued:
         uri = layout.catalog_manifest_uri(settings.output_uri, day, run_id)
-        hook.load_string(rows.json_lines(catalogued), uri, replace=True)
+        write_text(hook, uri, rows.json_lines(catalogued))
         summary.manifest = uri
     store.release(run_id)
     log.info("Catalogued: %s", summary)

@@ -39,6 +39,34 @@ def test_migrations_create_the_schema_and_can_run_again(catalog_url):
     assert [d for d in differences if not _search_column(d)] == []
 
 
+def test_a_catalog_at_the_newest_migration_is_left_alone_and_an_older_one_is_upgraded(catalog_url, monkeypatch):
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from ocr_pipeline.catalog import store
+
+    assert store.HEAD == ScriptDirectory(str(store.MIGRATIONS)).get_current_head()  # the files' naming holds
+    catalog = Catalog(catalog_url)
+    assert catalog.version() is None  # an empty database: no version table yet
+    upgrade, upgrades = command.upgrade, []
+    monkeypatch.setattr(command, "upgrade", lambda *args: upgrades.append(args[1]) or upgrade(*args))
+    catalog.migrate()
+    assert (catalog.version(), upgrades) == (store.HEAD, ["head"])
+    catalog.migrate()  # at the newest: one SELECT, alembic not run
+    assert upgrades == ["head"]
+
+    config = Config()
+    config.set_main_option("script_location", str(store.MIGRATIONS))
+    with catalog.engine.begin() as connection:  # a catalog an older release left
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    assert catalog.version() == "0005"
+    catalog.migrate()
+    assert (catalog.version(), upgrades) == (store.HEAD, ["head", "head"])
+    assert "pdf_uri" in {column["name"] for column in inspect(catalog.engine).get_columns("documents")}
+
+
 def alive(*runs):
     """An ``is_active`` for claims: these runs are queued or running, every other has ended."""
     return lambda dag_id, run_id: run_id in runs

@@ -38,6 +38,7 @@ class Base(MappedAsDataclass, DeclarativeBase):
 
 
 metadata = Base.metadata
+VERSION_TABLE = "ocr_catalog_version"  # the migrations' table; not "alembic_version": the catalog may share Airflow's database
 
 
 class DocumentRow(Base):

@@ -22,7 +22,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from ocr_pipeline import layout
-from ocr_pipeline.handoffs import Batch, Launched, read_report
+from ocr_pipeline.handoffs import Batch, Launched, read_report, read_text, write_text
 from ocr_pipeline.launchers.lineage import batch_lineage
 from ocr_task.contract import EXIT_USAGE, Manifest, Report
 
@@ -87,7 +87,7 @@ class OcrLaunch(BaseOperator):
         """Leave why this attempt failed beside the batch's manifest: if it was the last attempt, the catalog
         step names the cause when it fails the run. Never raises: the failure itself is what matters."""
         try:
-            self.storage.load_string(str(failure)[:2000], self.batch.failure_uri, replace=True)
+            write_text(self.storage, self.batch.failure_uri, str(failure)[:2000])
         except Exception as error:  # noqa: BLE001 - S3 may be the very thing that failed
             self.log.warning("Could not note the failure at %s: %s", self.batch.failure_uri, error)
 
@@ -129,7 +129,7 @@ class OcrLaunch(BaseOperator):
         manifest = None
         if self._report is None:
             try:
-                manifest = Manifest.model_validate_json(self.storage.read_key(self.batch.manifest_uri))
+                manifest = Manifest.model_validate_json(read_text(self.storage, self.batch.manifest_uri))
             except Exception as error:  # noqa: BLE001 - lineage never changes how the task ends
                 self.log.warning("No lineage inputs: the manifest could not be read: %s", error)
         return batch_lineage(self.batch, self._report, manifest, task_instance)

@@ -3,9 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from ocr_pipeline.catalog.schema import metadata
-
-VERSION_TABLE = "ocr_catalog_version"  # not "alembic_version": the catalog may share Airflow's database
+from ocr_pipeline.catalog.schema import VERSION_TABLE, metadata
 
 
 def run() -> None:
