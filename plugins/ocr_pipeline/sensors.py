@@ -48,11 +48,10 @@ class DiscoverySensor(BaseSensorOperator):
     dropped first, so work an ended run left behind is new work again.
 
     Each poke walks the listing (or the inventory report) once, a page at a time, and claims the run's work as
-    it finds it (``tasks.discover``): memory stays flat whatever the bucket's size (the provider's
-    ``S3KeySensor`` lists every matching key into memory). A first look that stopped at the first new object
-    saved nothing: with nothing new it walks the whole listing all the same, and with new work the claiming
-    walk came after it. When it claimed work, the same poke plans its batches (``tasks.plan``): its XCom is
-    the batches ``ocr`` maps over, and ``found`` the counts. Nothing new skips the run; a failure to reach S3 or
+    it finds it (``tasks.discover``): one walk whether there is work or not, and memory stays flat whatever
+    the bucket's size (the provider's ``S3KeySensor`` lists every matching key into memory). When it claimed
+    work, the same poke plans its batches (``tasks.plan``): its XCom is the batches ``ocr`` maps over, and
+    ``found`` the counts. Nothing new skips the run; a failure to reach S3 or
     the catalog fails it, like any other error (and a retry decides afresh: ``tasks.open_catalog`` gives back
     an earlier attempt's claims before the poke looks). Runs in reschedule mode: the worker slot is free between pokes.
     """
