@@ -47,8 +47,8 @@ class DiscoverySensor(BaseSensorOperator):
     finished and that no active run holds (see ``discovery``); the claims of runs that have ended are
     dropped first, so work an ended run left behind is new work again.
 
-    Each poke walks the listing (or the inventory report) once, a page at a time, and claims the run's work as
-    it finds it (``tasks.discover``): one walk whether there is work or not, and memory stays flat whatever
+    Each poke walks the listing (or the inventory report) once, a page at a time, and claims the run's work
+    (``tasks.discover``): one walk whether there is work or not, and memory stays flat whatever
     the bucket's size (the provider's ``S3KeySensor`` lists every matching key into memory). When it claimed
     work, the same poke plans its batches (``tasks.plan``): its XCom is the batches ``ocr`` maps over, and
     ``found`` the counts. Nothing new skips the run; a failure to reach S3 or

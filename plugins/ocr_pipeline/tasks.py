@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
+from functools import partial
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -127,7 +128,7 @@ def discover(
 def plan(settings: PipelineSettings, run_id: str, hook: S3Hook | None = None) -> list[Batch]:
     """Split the run's claims into batches and write their manifests; returns the batches' references."""
     hook = hook or _hook(settings)
-    batches = planning.plan(settings, Catalog(settings.catalog_url), run_id, lambda uri, text: write_text(hook, uri, text))
+    batches = planning.plan(settings, Catalog(settings.catalog_url), run_id, partial(write_text, hook))
     log.info("%d documents in %d batches", sum(b.documents for b in batches), len(batches))
     return batches
 

@@ -41,7 +41,6 @@ def test_migrations_create_the_schema_and_can_run_again(catalog_url):
 
 def test_a_catalog_at_the_newest_migration_is_left_alone_and_an_older_one_is_upgraded(catalog_url, monkeypatch):
     from alembic import command
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     from ocr_pipeline.catalog import store
@@ -56,8 +55,7 @@ def test_a_catalog_at_the_newest_migration_is_left_alone_and_an_older_one_is_upg
     catalog.migrate()  # at the newest: one SELECT, alembic not run
     assert upgrades == ["head"]
 
-    config = Config()
-    config.set_main_option("script_location", str(store.MIGRATIONS))
+    config = store.alembic_config()
     with catalog.engine.begin() as connection:  # a catalog an older release left
         config.attributes["connection"] = connection
         command.downgrade(config, "0005")

@@ -29,6 +29,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
 
 
+def alembic_config():
+    """Alembic's configuration for the catalog's migrations (its ``connection`` attribute is the caller's)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
 class Catalog(ClaimsLedger, ResultsStore):
     def __init__(self, url: str):
         self.engine = engine_for(url)
@@ -40,10 +49,8 @@ class Catalog(ClaimsLedger, ResultsStore):
         if self.version() == HEAD:
             return
         from alembic import command
-        from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        config = alembic_config()
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":  # one migrator at a time across runs
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7412001)")
