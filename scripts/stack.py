@@ -132,6 +132,8 @@ class Stack:
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{self.redis_db}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.metadata_url}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+            # Airflow's Celery configuration, and the DAG file's imports done once per worker (not per task)
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "ocr_pipeline.celery_config.CELERY_CONFIG",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs" / "tasks"),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
