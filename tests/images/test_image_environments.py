@@ -73,6 +73,32 @@ def test_the_airflow_image_parses_the_dags_with_no_import_errors_and_no_engine(a
     assert "document_ingest" in {d["dag_id"] for d in _printed(listed)}, listed.stderr[-3000:]
 
 
+CELERY_WORKER_START = """
+import json, sys
+from airflow.providers.celery.executors.celery_executor_utils import app  # the app `airflow celery worker` runs
+app.loader.import_default_modules()  # what the worker does as it starts, before it forks
+print(json.dumps({"imports": list(app.conf.imports), "preloaded": sorted(m for m in ("ocr_pipeline.tasks",
+      "ocr_pipeline.launchers.service", "airflow.providers.amazon.aws.hooks.s3") if m in sys.modules)}))
+"""
+
+
+def test_the_airflow_images_celery_worker_imports_the_dag_side_as_it_starts(airflow_image):
+    """Compose's Celery setting in the image's environment: Airflow's configuration loads, and a starting
+    worker imports the DAG file's modules and compose's launcher (``service``) with nothing failing."""
+    env = _airflow_env(
+        airflow_image, AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS="ocr_pipeline.celery_config.CELERY_CONFIG",
+        AIRFLOW__CORE__EXECUTOR="CeleryExecutor", OCR_LAUNCHER="service",
+    )  # fmt: skip
+    result = airflow_image.run(str(airflow_image.bin / "python"), "-c", CELERY_WORKER_START, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _printed(result) == {
+        "imports": ["ocr_pipeline.worker_preload"],
+        "preloaded": ["airflow.providers.amazon.aws.hooks.s3", "ocr_pipeline.launchers.service", "ocr_pipeline.tasks"],
+    }
+    assert "DAG side preloaded" in result.stdout + result.stderr
+    assert "preloading" not in result.stdout + result.stderr  # no module failed
+
+
 LOAD_PLUGINS = """
 import json, os, sys
 from airflow import plugins_manager

@@ -68,6 +68,8 @@ def test_manual_run_of_a_mixed_batch(deployment, api, sample_docs, mixed_run):
     # would log as an error in every run
     worker_log = (deployment.stack.home / "logs" / "worker.log").read_text(errors="replace")
     assert not [line for line in worker_log.splitlines() if "XCom not found" in line and run_id in line]
+    # the worker imported the DAG side as it started (ocr_pipeline.celery_config), and nothing of it failed
+    assert "DAG side preloaded" in worker_log and "preloading" not in worker_log
 
 
 def test_the_lineage_consumer_receives_the_runs_lineage_by_the_spec(deployment, api, mixed_run):
